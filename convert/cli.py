@@ -1,0 +1,107 @@
+"""The ``edge-ser convert`` command.
+
+Imports nothing heavy at module level: ``edge-ser convert --help`` must work on a machine
+without TensorFlow, and TensorFlow's start-up noise is held back unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edge.errors import EdgeSerError, MissingDependencyError
+
+INSTALL_HINT = "`edge-ser convert` needs TensorFlow: pip install -r requirements-train.txt"
+
+
+@click.command(name="convert")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True,
+              help="MODELS_DIR to write (.tflite members, manifest.json, conversion report).")
+@click.option("--set", "set_name", metavar="NAME",
+              help="Member set of a run folder (default: final). Not needed for a set folder.")
+@click.option("--mode", type=click.Choice(["int8", "dynamic", "float32"]), default="int8",
+              show_default=True, help="int8: full-integer; the others are for comparison.")
+@click.option("--sparsity", type=float, default=0.0, show_default=True,
+              help="Magnitude-pruning target per pruned layer, e.g. 0.5 (0: no pruning). "
+                   "Shrinks the gzipped size only; the report shows what it costs.")
+@click.option("--prune-epochs", type=int, default=3, show_default=True,
+              help="Fine-tune epochs while pruning.")
+@click.option("--unroll/--fused", "unroll", default=None,
+              help="Unrolled LSTM (no state, larger) or the fused LSTM op (default: see "
+                   "benchmarks/convert_unroll.py).")
+@click.option("--representative", type=int, default=300, show_default=True,
+              help="Training windows that calibrate int8 ranges.")
+@click.option("--verify-set", metavar="FOLD",
+              help="Also convert this fold's members the same way and verify them on its "
+                   "held-out actors (for a final set, which has none).")
+@click.option("--verify-windows", type=int, default=1000, show_default=True,
+              help="Training windows scored when the set has no held-out actors.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace MODELS_DIR if it exists (atomically).")
+@click.option("--strict", is_flag=True,
+              help="Fail, writing nothing, if the UAR, size or op-support target is missed.")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's own log output.")
+def convert(run_dir: Path, out: Path, set_name: str | None, mode: str, sparsity: float,
+            prune_epochs: int, unroll: bool | None, representative: int, verify_set: str | None,
+            verify_windows: int, seed: int, force: bool, strict: bool, verbose: bool) -> None:
+    """Prune and quantize RUN_DIR's members into MODELS_DIR, verified against Keras.
+
+    RUN_DIR is a run folder written by `edge-ser train` (its `final` set unless --set) or
+    one member set folder inside it.
+    """
+    from convert.tfenv import held_stderr
+
+    try:
+        from convert.pipeline import ConvertOptions
+        from convert.pipeline import convert as run
+        from convert.prune import PruneOptions
+        from convert.quantize import DEFAULT_UNROLL, QuantizeOptions
+    except ImportError as exc:  # numpy-level modules are always there; TF may not be
+        raise MissingDependencyError(INSTALL_HINT) from exc
+    opts = ConvertOptions(
+        source=run_dir, out=out, set_name=set_name,
+        quant=QuantizeOptions(mode=mode, unroll=DEFAULT_UNROLL if unroll is None else unroll,
+                              representative=representative, seed=seed),
+        prune=PruneOptions(sparsity=sparsity, epochs=prune_epochs, seed=seed),
+        verify_set=verify_set, verify_windows=verify_windows, force=force, strict=strict)
+
+    def say(line: str) -> None:
+        click.echo(line)
+
+    log: list[str] = []
+    try:
+        with held_stderr(enabled=not verbose) as log:
+            result = run(opts, say)
+    except (EdgeSerError, KeyboardInterrupt):
+        raise  # one line from edge-ser's main; TensorFlow's chatter is not the user's business
+    except Exception:
+        sys.stderr.write("".join(log))  # a bug: TensorFlow's own output helps to find it
+        raise
+    _print_summary(result.report, result.out)
+
+
+def _print_summary(report: dict[str, Any], out: Path) -> None:
+    from convert.pipeline import REPORT_MD
+
+    e, t = report["ensemble"], report["targets"]
+    ok = {True: "ok", False: "MISSED"}
+    fl, tl = (100 * e[k]["windows"]["uar"] for k in ("float", "tflite"))
+    click.echo(
+        f"ensemble UAR {fl:.1f} % float → {tl:.1f} % TFLite ({e['uar_drop_points']:+.2f} points, "
+        f"{ok[t['uar_ok']]}); agreement {100 * e['int8_vs_float']['agreement']:.1f} %; "
+        f"{e['bytes'] / 1024:.1f} KiB ({e['gzip_bytes'] / 1024:.1f} KiB gzipped, "
+        f"{ok[t['size_ok']]}); tflite-runtime 2.14 {ok[t['tflite_runtime_2_14_ok']]}")
+    if not t["uar_ok"]:
+        hint = ("compare the pruned float row with the float one; try --sparsity 0 or more "
+                "--prune-epochs" if "pruned" in e else "see which member loses most")
+        click.echo(f"warning: the UAR target is missed ({hint}): {out / REPORT_MD}")
+    if "proxy" in report:
+        p = report["proxy"]["ensemble"]
+        pf, pt = (100 * p[k]["windows"]["uar"] for k in ("float", "tflite"))
+        click.echo(f"held-out proxy ({report['proxy']['data']['set']}): UAR {pf:.1f} → {pt:.1f} % "
+                   f"({p['uar_drop_points']:+.2f} points)")
+    click.echo(f"wrote {out} (report: {out / REPORT_MD})")

@@ -1,0 +1,84 @@
+"""Import TensorFlow quietly, and only when a conversion really starts.
+
+TensorFlow prints a screenful at import and during conversion (oneDNN and CUDA notices,
+MLIR pass logs, "fully_quantize: 0 ...") through native stderr, which no environment variable
+fully silences in TF 2.21. The conversion holds fd 2 aside and shows the text only if the
+user asked for it (``--verbose``) or something unexpected went wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+from edge.errors import MissingDependencyError
+
+INSTALL_HINT = "`edge-ser convert` needs TensorFlow: pip install -r requirements-train.txt"
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # also keeps float results reproducible
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # tf.keras and tfmot mean tf_keras (Keras 2)
+
+
+def import_tf() -> tuple[Any, Any]:
+    """``(tensorflow, tf_keras)``, or MissingDependencyError with the install command."""
+    _quiet_env()
+    try:
+        import tensorflow as tf
+        import tf_keras as keras
+    except ImportError:
+        raise MissingDependencyError(INSTALL_HINT) from None
+    tf.get_logger().setLevel("ERROR")
+    with contextlib.suppress(ImportError):
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    return tf, keras
+
+
+def import_tfmot() -> Any:
+    """tensorflow_model_optimization (pruning), with the same install hint."""
+    _quiet_env()
+    try:
+        import tensorflow_model_optimization as tfmot
+    except ImportError:
+        raise MissingDependencyError(
+            "pruning needs tensorflow-model-optimization: pip install -r requirements-train.txt "
+            "(or convert with --sparsity 0)") from None
+    return tfmot
+
+
+@contextlib.contextmanager
+def held_stderr(enabled: bool = True) -> Iterator[list[str]]:
+    """Redirect native and Python stderr to a temporary file; yield a list that receives it.
+
+    The text is appended to the yielded list when the block ends, so the caller can replay it
+    (for a traceback that needs context) or drop it.
+    """
+    log: list[str] = []
+    if not enabled:
+        yield log
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield log
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield log
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            log.append(tmp.read().decode("utf-8", "replace"))

@@ -1,0 +1,203 @@
+"""Batch feature extraction: base features of a signal, deltas, and composite kinds.
+
+All base kinds of one config yield ``cfg.n_frames(len(y))`` frames, frame ``t`` centred on
+sample ``t * hop_length`` (``center=True``), so they can be concatenated column-wise. The
+per-frame computations live in ``spectral.py``/``pitch.py`` and are shared with the
+streaming front end, which therefore reproduces these values bit for bit.
+
+Short input: with ``center=True`` any non-empty signal works (one sample gives one frame,
+as in librosa, whose padding makes it a frame of mostly padding); empty audio raises
+:class:`~edge.errors.AudioError`, as does ``center=False`` audio shorter than ``n_fft``
+(librosa raises there too). Deltas need at least ``delta_width`` frames (librosa's
+``mode="interp"`` requirement); fewer raise AudioError.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from edge.errors import AudioError, ConfigError
+from edge.frontend import spectral
+from edge.frontend.config import BASE_KINDS, FrontendConfig
+from edge.frontend.kinds import base_dim, base_kinds_of, parse_kind
+from edge.frontend.pitch import yin_from_frames
+
+#: Geometry groups in a fixed order (STFT-based bases share one padded signal and one FFT).
+GROUPS: tuple[str, ...] = ("stft", "zcr", "pitch")
+
+#: Frames processed per block. Temporaries of a few hundred kB are recycled by the allocator,
+#: whereas megabyte-sized ones are fresh pages every call (about 2x slower end to end); memory
+#: stays bounded for long files. Per-frame results do not depend on the blocking.
+BLOCK_FRAMES = 64
+
+
+def validate_audio(y: object) -> np.ndarray:
+    """Return ``y`` as a 1-D float64 array or raise AudioError saying what is wrong."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise AudioError(f"audio must be a 1-D array of samples (mono), got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise AudioError(f"audio must be floating point samples in [-1, 1], got dtype {arr.dtype}"
+                         " (divide integer PCM by its full scale, e.g. 32768 for int16)")
+    if arr.size == 0:
+        raise AudioError("audio is empty (0 samples)")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    return arr
+
+
+def check_bases(bases: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Validate base kind names; return them as a tuple (order kept)."""
+    bases = tuple(bases)
+    for b in bases:
+        if b not in BASE_KINDS:
+            raise ConfigError(f"unknown base feature {b!r} (known: {', '.join(BASE_KINDS)})")
+    if len(set(bases)) != len(bases):
+        raise ConfigError(f"base features listed twice: {bases}")
+    return bases
+
+
+def groups_of(bases: tuple[str, ...]) -> tuple[str, ...]:
+    needed = {spectral.geometry_group(b) for b in bases}
+    return tuple(g for g in GROUPS if g in needed)
+
+
+def bases_from_segments(segments: dict[str, np.ndarray], cfg: FrontendConfig,
+                        bases: tuple[str, ...], n_frames: int) -> dict[str, np.ndarray]:
+    """Frames ``0 .. n_frames-1`` of each base from the padded segments of their groups.
+
+    ``segments[group]`` holds the (padded) samples of frame 0 onwards: frame ``k`` of the
+    group reads ``seg[k*hop : k*hop + length]``. This is the one code path both the batch
+    and the streaming front end use.
+    """
+    out = {b: np.empty((n_frames, base_dim(cfg, b)), dtype=np.float32) for b in bases}
+    hop = cfg.hop_length
+    for group in groups_of(bases):
+        geo = spectral.geometry(cfg, group)
+        seg = segments[group]
+        if group == "zcr":
+            out["zcr"][:] = spectral.zcr_from_segment(seg, geo.length, hop, n_frames)
+            continue
+        frames = spectral.frame(seg, geo.length, hop, n_frames)
+        wanted = tuple(b for b in bases if spectral.geometry_group(b) == group)
+        # top_db clips against the loudest value of *all* frames: clip after the blocks
+        clip = group == "stft" and cfg.top_db is not None and ("mfcc" in wanted
+                                                               or "logmel" in wanted)
+        if clip:
+            wanted = (*(b for b in wanted if b not in ("mfcc", "logmel")), "logmel")
+            logmel = np.empty((n_frames, cfg.n_mels), dtype=np.float32)
+        for s in range(0, n_frames, BLOCK_FRAMES):
+            block = frames[s : s + BLOCK_FRAMES]
+            if group == "stft":
+                for b, v in spectral.stft_bases_from_frames(block, cfg, wanted,
+                                                            top_db=None).items():
+                    (logmel if b == "logmel" and clip else out[b])[s : s + BLOCK_FRAMES] = v
+            else:
+                out["pitch"][s : s + BLOCK_FRAMES, 0] = yin_from_frames(block, cfg)
+        if clip:
+            logmel = np.maximum(logmel, logmel.max() - np.float32(cfg.top_db))
+            if "logmel" in out:
+                out["logmel"][:] = logmel
+            if "mfcc" in out:
+                out["mfcc"][:] = spectral.mfcc_from_logmel(logmel, cfg)
+    return out
+
+
+def compute_bases(y: np.ndarray, cfg: FrontendConfig,
+                  bases: tuple[str, ...] | list[str]) -> dict[str, np.ndarray]:
+    """Several base features of a whole signal at once (shared padding and FFT)."""
+    bases = check_bases(bases)
+    y = validate_audio(y)
+    n = cfg.n_frames(y.shape[0])
+    if n <= 0:
+        raise AudioError(f"audio of {y.shape[0]} samples is shorter than one frame "
+                         f"(n_fft={cfg.n_fft} with center=False)")
+    segments = {g: spectral.padded_segment(y, spectral.geometry(cfg, g), n)
+                for g in groups_of(bases)}
+    return bases_from_segments(segments, cfg, bases, n)
+
+
+def compute_base(y: np.ndarray, cfg: FrontendConfig, base: str) -> np.ndarray:
+    """One base feature of a whole signal: ``(cfg.n_frames(len(y)), dim)`` float32."""
+    return compute_bases(y, cfg, (base,))[base]
+
+
+@functools.lru_cache(maxsize=16)
+def delta_coefficients(width: int, order: int) -> np.ndarray:
+    """Savitzky-Golay weights of the ``order``-th derivative of a degree-``order`` fit.
+
+    scipy.signal.savgol_coeffs(width, order, deriv=order, use="dot"): ``w @ x[t-h : t+h+1]``.
+    """
+    half = width // 2
+    x = np.arange(-half, width - half, dtype=np.float64)
+    a = x ** np.arange(order + 1, dtype=np.float64)[:, None]
+    rhs = np.zeros(order + 1)
+    rhs[order] = float(np.prod(np.arange(1, order + 1)))
+    coeffs, *_ = np.linalg.lstsq(a, rhs, rcond=None)
+    coeffs.flags.writeable = False
+    return coeffs
+
+
+def delta(frames: np.ndarray, width: int = 9, order: int = 1) -> np.ndarray:
+    """librosa.feature.delta(frames.T, width=width, order=order, mode="interp").T, float32.
+
+    Along time (axis 0). With librosa's ``polyorder = order``, ``mode="interp"`` fits a
+    polynomial of degree ``order`` to the first/last ``width`` frames; its ``order``-th
+    derivative is a constant equal to the interior filter at that window's centre, so the
+    edges simply repeat the first/last interior value.
+    """
+    x = np.asarray(frames, dtype=np.float64)
+    if width < 3 or width % 2 == 0:
+        raise ConfigError(f"delta width must be an odd integer >= 3, got {width}")
+    if order not in (1, 2):
+        raise ConfigError(f"delta order must be 1 or 2, got {order}")
+    n = x.shape[0]
+    if n < width:
+        raise AudioError(f"deltas need at least {width} frames, got {n}")
+    c = delta_coefficients(width, order)
+    half = width // 2
+    inner = c[0] * x[: n - 2 * half]
+    for j in range(1, width):
+        inner = inner + c[j] * x[j : n - 2 * half + j]
+    out = np.empty_like(x)
+    out[half : n - half] = inner
+    out[:half] = inner[0]
+    out[n - half :] = inner[-1]
+    return out.astype(np.float32)
+
+
+def assemble(bases: dict[str, np.ndarray], cfg: FrontendConfig, kind: str) -> np.ndarray:
+    """Columns of ``kind`` from its base features: ``(frames, feature_dim(cfg, kind))``.
+
+    Parts come in the kind's order; ``X_d`` is ``[X, delta(X)]``, ``X_dd`` is
+    ``[X, delta(X), delta(X, order=2)]``. Deltas are computed over exactly the frames given,
+    so calling this per model window gives the same values as the device does per window.
+    """
+    cols: list[np.ndarray] = []
+    n_frames: int | None = None
+    for part in parse_kind(kind):
+        if part.base not in bases:
+            raise ConfigError(f"feature kind {kind!r} needs base feature {part.base!r},"
+                              " which was not computed")
+        x = np.asarray(bases[part.base], dtype=np.float32)
+        dim = base_dim(cfg, part.base)
+        if x.ndim != 2 or x.shape[1] != dim:
+            raise ConfigError(f"base feature {part.base!r} must have shape (frames, {dim}),"
+                              f" got {x.shape}")
+        if n_frames is None:
+            n_frames = x.shape[0]
+        elif x.shape[0] != n_frames:
+            raise ConfigError(f"base features disagree on the number of frames "
+                              f"({n_frames} vs {x.shape[0]} for {part.base!r})")
+        cols.append(x)
+        for order in range(1, part.delta_order + 1):
+            cols.append(delta(x, cfg.delta_width, order))
+    return np.ascontiguousarray(np.concatenate(cols, axis=1), dtype=np.float32)
+
+
+def compute_features(y: np.ndarray, cfg: FrontendConfig, kind: str) -> np.ndarray:
+    """Frame-level features of a whole signal for ``kind``: ``(frames, dim)`` float32."""
+    return assemble(compute_bases(y, cfg, base_kinds_of([kind])), cfg, kind)

@@ -1,0 +1,406 @@
+"""The model manifest: the one contract between ``convert/`` and the device.
+
+``manifest.json`` sits beside the member ``.tflite`` files and says everything the runtime
+needs: labels, front-end config, window, per-feature normalisation (fitted on training
+speakers only), and per member its file, checksum, feature kind, tensor shapes, dtypes,
+quantization and voting weight. :func:`load_manifest` validates all of it and verifies
+every checksum before any model is opened; nothing else is trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError, ModelError
+from edge.frontend.config import FrontendConfig
+from edge.frontend.kinds import feature_dim
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "edge-ser-manifest"
+MANIFEST_VERSION = 1
+VOTING_RULES = ("hard", "soft", "weighted")
+TENSOR_DTYPES = ("int8", "uint8", "int16", "float32")
+MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a member larger than this is not an edge model
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization ``real = scale * (q - zero_point)``."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple[int, ...]
+    dtype: str
+    quantization: Quantization | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A feature kind as members see it: size per frame and normalisation statistics."""
+
+    kind: str
+    dim: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """The analysis window a member classifies, and how far it moves between decisions."""
+
+    seconds: float
+    hop_seconds: float
+    frames: int
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    file: str
+    sha256: str
+    feature: str
+    input: TensorSpec
+    output: TensorSpec
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Manifest:
+    labels: tuple[str, ...]
+    frontend: FrontendConfig
+    window: WindowSpec
+    features: dict[str, FeatureSpec]
+    members: tuple[Member, ...]
+    voting: str = "soft"
+    version: int = MANIFEST_VERSION
+    metadata: dict[str, Any] = field(default_factory=dict)
+    root: Path | None = None  # folder the manifest was loaded from
+
+    def member_path(self, member: Member) -> Path:
+        if self.root is None:
+            raise ModelError("manifest was not loaded from a folder")
+        return self.root / member.file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "version": self.version,
+            "labels": list(self.labels),
+            "frontend": self.frontend.to_dict(),
+            "window": {
+                "seconds": self.window.seconds,
+                "hop_seconds": self.window.hop_seconds,
+                "frames": self.window.frames,
+            },
+            "features": {
+                k: {"dim": f.dim, "mean": list(f.mean), "std": list(f.std)}
+                for k, f in self.features.items()
+            },
+            "members": [_member_to_dict(m) for m in self.members],
+            "voting": self.voting,
+            "metadata": self.metadata,
+        }
+
+    def validate(self) -> None:
+        """Check internal consistency (not the files); raise ModelError naming the problem."""
+        _validate(self)
+
+
+def window_frames(cfg: FrontendConfig, seconds: float) -> int:
+    """Frames in a window of ``seconds`` (the model's time axis)."""
+    return round(seconds * cfg.sr / cfg.hop_length)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---- serialisation -----------------------------------------------------------------------
+def _tensor_to_dict(t: TensorSpec) -> dict[str, Any]:
+    d: dict[str, Any] = {"shape": list(t.shape), "dtype": t.dtype}
+    if t.quantization is not None:
+        d["quantization"] = {"scale": t.quantization.scale, "zero_point": t.quantization.zero_point}
+    return d
+
+
+def _member_to_dict(m: Member) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "file": m.file,
+        "sha256": m.sha256,
+        "feature": m.feature,
+        "input": _tensor_to_dict(m.input),
+        "output": _tensor_to_dict(m.output),
+        "weight": m.weight,
+    }
+
+
+def _req(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(obj, dict):
+        raise ModelError(f"{where} must be a JSON object")
+    if key not in obj:
+        raise ModelError(f"{where} lacks {key!r}")
+    value = obj[key]
+    if kind is float:
+        kind = (int, float)
+    if isinstance(value, bool) and kind is not bool:
+        raise ModelError(f"{where}.{key} has the wrong type")
+    if not isinstance(value, kind):
+        raise ModelError(f"{where}.{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _tensor_from_dict(d: Any, where: str) -> TensorSpec:
+    shape = _req(d, "shape", list, where)
+    if not shape or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ModelError(f"{where}.shape must be a list of positive integers, got {shape}")
+    dtype = _req(d, "dtype", str, where)
+    q = None
+    if "quantization" in d and d["quantization"] is not None:
+        qd = d["quantization"]
+        q = Quantization(
+            float(_req(qd, "scale", float, f"{where}.quantization")),
+            int(_req(qd, "zero_point", int, f"{where}.quantization")),
+        )
+    return TensorSpec(tuple(shape), dtype, q)
+
+
+def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
+    """Parse (and validate) a manifest from its JSON object."""
+    if not isinstance(data, dict):
+        raise ModelError("manifest must be a JSON object")
+    if data.get("format") != MANIFEST_FORMAT:
+        raise ModelError(f"not an edge-ser manifest (format is {data.get('format')!r})")
+    version = data.get("version")
+    if version != MANIFEST_VERSION:
+        raise ModelError(
+            f"manifest version {version!r} is not supported (this edge-ser reads version "
+            f"{MANIFEST_VERSION}); convert the models again or upgrade edge-ser"
+        )
+    labels = _req(data, "labels", list, "manifest")
+    try:
+        frontend = FrontendConfig.from_dict(_req(data, "frontend", dict, "manifest"))
+    except ConfigError as exc:
+        raise ModelError(f"manifest frontend: {exc}") from None
+    w = _req(data, "window", dict, "manifest")
+    window = WindowSpec(
+        float(_req(w, "seconds", float, "manifest.window")),
+        float(_req(w, "hop_seconds", float, "manifest.window")),
+        int(_req(w, "frames", int, "manifest.window")),
+    )
+    features = {}
+    for kind, fd in _req(data, "features", dict, "manifest").items():
+        where = f"manifest.features[{kind!r}]"
+        mean = _req(fd, "mean", list, where)
+        std = _req(fd, "std", list, where)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mean + std):
+            raise ModelError(f"{where} mean/std must be numbers")
+        features[kind] = FeatureSpec(
+            kind, int(_req(fd, "dim", int, where)), tuple(map(float, mean)), tuple(map(float, std))
+        )
+    members = []
+    for i, md in enumerate(_req(data, "members", list, "manifest")):
+        where = f"manifest.members[{i}]"
+        members.append(
+            Member(
+                name=_req(md, "name", str, where),
+                file=_req(md, "file", str, where),
+                sha256=_req(md, "sha256", str, where),
+                feature=_req(md, "feature", str, where),
+                input=_tensor_from_dict(_req(md, "input", dict, where), f"{where}.input"),
+                output=_tensor_from_dict(_req(md, "output", dict, where), f"{where}.output"),
+                weight=float(_req(md, "weight", float, where)) if "weight" in md else 1.0,
+            )
+        )
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelError("manifest.metadata must be a JSON object")
+    manifest = Manifest(
+        labels=tuple(labels),
+        frontend=frontend,
+        window=window,
+        features=features,
+        members=tuple(members),
+        voting=_req(data, "voting", str, "manifest"),
+        version=version,
+        metadata=metadata,
+        root=root,
+    )
+    manifest.validate()
+    return manifest
+
+
+# ---- validation ----------------------------------------------------------------------------
+def _validate(m: Manifest) -> None:
+    if not m.labels or not all(isinstance(x, str) and x for x in m.labels):
+        raise ModelError("manifest.labels must be a non-empty list of non-empty strings")
+    if len(set(m.labels)) != len(m.labels):
+        raise ModelError("manifest.labels has duplicates")
+    if m.voting not in VOTING_RULES:
+        raise ModelError(
+            f"manifest.voting must be one of {', '.join(VOTING_RULES)}, got {m.voting!r}"
+        )
+    w = m.window
+    if not (w.seconds > 0 and 0 < w.hop_seconds <= w.seconds):
+        raise ModelError(f"manifest.window needs 0 < hop_seconds <= seconds, got {w}")
+    expected = window_frames(m.frontend, w.seconds)
+    if w.frames != expected:
+        raise ModelError(
+            f"manifest.window.frames is {w.frames} but {w.seconds} s at hop "
+            f"{m.frontend.hop_length}/{m.frontend.sr} Hz is {expected} frames"
+        )
+    for kind, f in m.features.items():
+        try:
+            dim = feature_dim(m.frontend, kind)
+        except ConfigError as exc:
+            raise ModelError(f"manifest.features: {exc}") from None
+        if f.dim != dim:
+            raise ModelError(
+                f"feature {kind!r} has dim {f.dim} in the manifest, the front end gives {dim}"
+            )
+        if len(f.mean) != dim or len(f.std) != dim:
+            raise ModelError(f"feature {kind!r}: mean/std must have {dim} values")
+        if not all(math.isfinite(v) for v in f.mean) or not all(
+            math.isfinite(v) and v > 0 for v in f.std
+        ):
+            raise ModelError(f"feature {kind!r}: mean must be finite and std finite and positive")
+    if not m.members:
+        raise ModelError("manifest lists no members")
+    names = [mb.name for mb in m.members]
+    if len(set(names)) != len(names):
+        raise ModelError("manifest has two members with the same name")
+    for mb in m.members:
+        _validate_member(m, mb)
+
+
+def _validate_member(m: Manifest, mb: Member) -> None:
+    who = f"member {mb.name!r}"
+    if not mb.file or Path(mb.file).name != mb.file or mb.file in (".", ".."):
+        raise ModelError(
+            f"{who}: file must be a plain file name in the model folder, got {mb.file!r}"
+        )
+    if len(mb.sha256) != 64 or any(c not in "0123456789abcdef" for c in mb.sha256):
+        raise ModelError(f"{who}: sha256 must be 64 lowercase hex digits")
+    if mb.feature not in m.features:
+        raise ModelError(f"{who}: feature {mb.feature!r} is not described in manifest.features")
+    if not (math.isfinite(mb.weight) and mb.weight >= 0):
+        raise ModelError(f"{who}: weight must be a finite number >= 0")
+    want_in = (1, m.window.frames, m.features[mb.feature].dim)
+    if mb.input.shape != want_in:
+        raise ModelError(
+            f"{who}: input shape {list(mb.input.shape)} does not match the front end "
+            f"(window of {m.window.frames} frames × {m.features[mb.feature].dim} "
+            f"{mb.feature!r} values → {list(want_in)})"
+        )
+    if mb.output.shape != (1, len(m.labels)):
+        raise ModelError(
+            f"{who}: output shape {list(mb.output.shape)} does not match {len(m.labels)} labels"
+        )
+    for role, t in (("input", mb.input), ("output", mb.output)):
+        if t.dtype not in TENSOR_DTYPES:
+            raise ModelError(
+                f"{who}: {role} dtype {t.dtype!r} is not one of {', '.join(TENSOR_DTYPES)}"
+            )
+        if t.dtype != "float32":
+            q = t.quantization
+            if q is None:
+                raise ModelError(f"{who}: {role} is {t.dtype} but has no quantization parameters")
+            if not (math.isfinite(q.scale) and q.scale > 0):
+                raise ModelError(f"{who}: {role} quantization scale must be positive")
+            lo, hi = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}[t.dtype]
+            if not lo <= q.zero_point <= hi:
+                raise ModelError(f"{who}: {role} zero point {q.zero_point} is outside {t.dtype}")
+
+
+# ---- files ------------------------------------------------------------------------------------
+def load_manifest(folder: str | os.PathLike[str], verify: bool = True) -> Manifest:
+    """Load ``folder/manifest.json``; with ``verify``, check every member file's sha256."""
+    root = Path(folder)
+    if not root.exists():
+        raise ModelError(f"model folder {root} does not exist")
+    if not root.is_dir():
+        raise ModelError(f"{root} is not a folder (give the folder that holds {MANIFEST_NAME})")
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise ModelError(f"{root} has no {MANIFEST_NAME}")
+    try:
+        raw = path.read_bytes()
+        if len(raw) > 16 * 1024 * 1024:
+            raise ModelError(f"{path} is implausibly large ({len(raw)} bytes)")
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} is not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror}") from None
+    manifest = manifest_from_dict(data, root=root)
+    if verify:
+        verify_members(manifest)
+    return manifest
+
+
+def verify_members(manifest: Manifest) -> None:
+    """Check every member file exists, is a regular file and matches its sha256."""
+    for mb in manifest.members:
+        p = manifest.member_path(mb)
+        if not p.is_file():
+            raise ModelError(f"member {mb.name!r}: file {p} is missing")
+        if p.stat().st_size > MAX_MEMBER_BYTES:
+            raise ModelError(f"member {mb.name!r}: file {p} is implausibly large")
+        actual = sha256_file(p)
+        if actual != mb.sha256:
+            raise ModelError(
+                f"member {mb.name!r}: {p.name} fails its checksum (sha256 {actual[:12]}…, "
+                f"manifest says {mb.sha256[:12]}…): the file was changed or corrupted"
+            )
+
+
+def write_manifest(manifest: Manifest, folder: str | os.PathLike[str]) -> Path:
+    """Validate and write ``manifest.json`` atomically into ``folder``."""
+    manifest.validate()
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest.to_dict(), indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".manifest-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    # mkstemp makes the file 0600; the service user must be able to read models others wrote
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    target = root / MANIFEST_NAME
+    os.replace(tmp, target)
+    return target
+
+
+def make_member(
+    name: str,
+    path: Path,
+    feature: str,
+    input_spec: TensorSpec,
+    output_spec: TensorSpec,
+    weight: float = 1.0,
+) -> Member:
+    """A Member entry for a file that already exists (its checksum is computed here)."""
+    return Member(name, path.name, sha256_file(path), feature, input_spec, output_spec, weight)
+
+
+def feature_spec(kind: str, mean: Sequence[float], std: Sequence[float]) -> FeatureSpec:
+    return FeatureSpec(kind, len(mean), tuple(float(v) for v in mean), tuple(float(v) for v in std))

@@ -1,0 +1,59 @@
+"""Where models live: the bundled default ensemble, or a folder the user names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edge.errors import ModelError
+from edge.manifest import MANIFEST_NAME, Manifest
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent / "default"
+MODELS_ENV = "EDGE_SER_MODELS"
+
+
+def resolve_models_dir(models: str | os.PathLike[str] | None) -> Path:
+    """``--models`` if given, else ``$EDGE_SER_MODELS``, else the bundled default models."""
+    if models is not None:
+        return Path(models)
+    env = os.environ.get(MODELS_ENV)
+    if env:
+        return Path(env)
+    if not (DEFAULT_MODELS_DIR / MANIFEST_NAME).is_file():
+        raise ModelError(
+            "no default models are bundled with this installation; give --models DIR "
+            "(a folder written by `edge-ser convert`)"
+        )
+    return DEFAULT_MODELS_DIR
+
+
+def describe_manifest(m: Manifest) -> str:
+    """A human-readable summary for `edge-ser info`."""
+    lines = [
+        f"models:   {m.root}",
+        f"manifest: version {m.version}",
+        f"labels:   {', '.join(m.labels)}",
+        f"window:   {m.window.seconds:g} s ({m.window.frames} frames), "
+        f"hop {m.window.hop_seconds:g} s",
+        f"voting:   {m.voting}",
+        f"front end: sr={m.frontend.sr} n_fft={m.frontend.n_fft} win={m.frontend.win_length} "
+        f"hop={m.frontend.hop_length} n_mels={m.frontend.n_mels} n_mfcc={m.frontend.n_mfcc}",
+        f"features: {', '.join(f'{k} ({f.dim})' for k, f in m.features.items())}",
+        f"members:  {len(m.members)}",
+    ]
+    total = 0
+    for mb in m.members:
+        size = m.member_path(mb).stat().st_size if m.root else 0
+        total += size
+        q = mb.input.quantization
+        quant = f" q(scale={q.scale:.4g}, zp={q.zero_point})" if q else ""
+        lines.append(
+            f"  - {mb.name}: {mb.file} {size / 1024:.1f} KiB, {mb.feature}, "
+            f"in {list(mb.input.shape)} {mb.input.dtype}{quant}, out {mb.output.dtype}, "
+            f"weight {mb.weight:g}, sha256 {mb.sha256[:12]}…"
+        )
+    lines.append(f"total size: {total / 1024:.1f} KiB")
+    for key, value in m.metadata.items():
+        if isinstance(value, (str, int, float)):
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)

@@ -1,0 +1,435 @@
+"""Audio → windows → members → vote → decisions: the one path used by every device command.
+
+Streaming (``listen``, ``bench``): the streaming front end turns each chunk into new frames of
+the base features the members need (plus ``rms``/``zcr`` for the VAD); the last
+``window.frames`` frames are kept, and every ``hop`` frames each member's kind is assembled
+over the window (so deltas are per window, exactly as in training), normalised with the
+manifest's statistics, classified, and the members' outputs voted. A causal VAD marks speech
+frame by frame; windows with too little speech skip the models and report ``silence``.
+
+Whole files (``classify``, ``evaluate``): :meth:`Pipeline.classify_audio` cuts every window at
+the manifest hop with the batch front end (identical frames), and averages the ensemble over
+the speech windows.
+
+Per-stage wall times are kept in :class:`StageTimer` for ``edge-ser bench``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edge.decisions import Decision, DecisionConfig, RecognizeEmotions
+from edge.errors import DeviceError
+from edge.frontend import StreamingFrontend, assemble, base_kinds_of
+from edge.frontend.config import BASE_KINDS
+from edge.frontend.kinds import base_dim
+from edge.frontend.vad import StreamingVad, VadConfig, speech_frames
+from edge.frontend.windows import normalize, pad_to_window, window_starts
+from edge.interpreter import MemberModel, load_members
+from edge.manifest import Manifest
+from edge.outputs import Drops
+from edge.vote import Voter
+
+if TYPE_CHECKING:
+    from edge.sources import AudioSource, WavRecorder
+
+VAD_BASES = ("rms", "zcr")
+
+
+class StageTimer:
+    """Wall time per stage and per window, in seconds (bounded: keeps the last ``keep``)."""
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self.keep = keep
+        self.samples: dict[str, list[float]] = defaultdict(list)
+
+    def add(self, stage: str, seconds: float) -> None:
+        values = self.samples[stage]
+        values.append(seconds)
+        if len(values) > self.keep:
+            del values[: len(values) - self.keep]
+
+    def reset(self) -> None:
+        self.samples.clear()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per stage: count, median, p95, p99, mean and max, in milliseconds."""
+        out = {}
+        for stage, values in self.samples.items():
+            if not values:
+                continue
+            v = np.asarray(values) * 1e3
+            out[stage] = {
+                "count": int(v.size),
+                "median_ms": float(np.median(v)),
+                "p95_ms": float(np.percentile(v, 95)),
+                "p99_ms": float(np.percentile(v, 99)),
+                "mean_ms": float(v.mean()),
+                "max_ms": float(v.max()),
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One analysed window of the stream (times in seconds from the stream start)."""
+
+    index: int
+    start: float
+    end: float
+    speech_ratio: float
+    probs: np.ndarray | None  # ensemble probabilities; None when the gate skipped the models
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """A whole recording: one label for all of it."""
+
+    label: str
+    confidence: float
+    probs: np.ndarray
+    windows: int
+    speech_windows: int
+    seconds: float
+
+
+class Pipeline:
+    """The device pipeline for one manifest.
+
+    Args:
+        manifest: a loaded (and verified) manifest.
+        members: opened members; by default :func:`load_members` opens them.
+        hop_seconds: time between windows (default: the manifest's); a whole number of
+            front-end hops (:func:`edge.profiles.check_window` checks a profile's value).
+        decisions: smoothing / threshold / suppression / speech gate.
+        vad: the voice-activity detector's thresholds.
+        run_on_silence: run the members on windows the gate rejects too (costs CPU; their
+            probabilities then appear in the results, the decision is still ``silence``).
+    """
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        members: list[MemberModel] | None = None,
+        *,
+        hop_seconds: float | None = None,
+        decisions: DecisionConfig | None = None,
+        vad: VadConfig | None = None,
+        num_threads: int = 1,
+        backend: str = "auto",
+        use_xnnpack: bool = True,
+        run_on_silence: bool = False,
+    ) -> None:
+        self.manifest = manifest
+        self.cfg = manifest.frontend
+        self.members = members if members is not None else load_members(
+            manifest, num_threads=num_threads, backend=backend, use_xnnpack=use_xnnpack)
+        if len(self.members) != len(manifest.members):
+            raise ValueError("one MemberModel per manifest member is needed")
+        self.kinds = tuple(dict.fromkeys(mb.feature for mb in manifest.members))
+        needed = set(base_kinds_of(self.kinds)) | set(VAD_BASES)
+        self.bases = tuple(b for b in BASE_KINDS if b in needed)
+        self.window_frames = manifest.window.frames
+        hop = manifest.window.hop_seconds if hop_seconds is None else hop_seconds
+        self.hop_frames = max(1, round(hop * self.cfg.sr / self.cfg.hop_length))
+        self.hop_seconds = self.hop_frames * self.cfg.hop_length / self.cfg.sr
+        self.vad_config = vad or VadConfig()
+        self.decision_config = decisions or DecisionConfig()
+        self.run_on_silence = run_on_silence
+        self._stats = {
+            k: (np.asarray(f.mean, np.float32), np.asarray(f.std, np.float32))
+            for k, f in manifest.features.items()
+        }
+        self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
+        self.timer = StageTimer()
+        self.frontend = StreamingFrontend(self.cfg, self.bases)
+        self._file_frontend: StreamingFrontend | None = None
+        self.vad = StreamingVad(self.cfg, self.vad_config)
+        self.recognizer = RecognizeEmotions(manifest.labels, self.decision_config)
+        self.reset()
+
+    # ---- streaming ----------------------------------------------------------------------
+    def reset(self, time_offset: float = 0.0) -> None:
+        """Start a new stream (between files, or after a device reconnect: then pass the
+        time already heard as ``time_offset`` so reported times keep increasing)."""
+        self._t_offset = float(time_offset)
+        self.frontend.reset()
+        self.vad.reset()
+        self.recognizer.reset()
+        self._buf = {b: np.zeros((0, self._dim(b)), np.float32) for b in self.bases}
+        self._speech = np.zeros(0, dtype=bool)
+        self._buf_start = 0  # absolute frame index of the buffers' first row
+        self._n_frames = 0
+        self._next_end = self.window_frames  # exclusive end frame of the next window
+        self._windows = 0
+        self._pending_frontend = 0.0  # front-end time not yet charged to a window
+
+    def _dim(self, base: str) -> int:
+        return base_dim(self.cfg, base)
+
+    @property
+    def windows_done(self) -> int:
+        return self._windows
+
+    @property
+    def stream_seconds(self) -> float:
+        """Audio time pushed so far (plus the offset given to :meth:`reset`)."""
+        return self._t_offset + self.frontend.samples_pushed / self.cfg.sr
+
+    def push(self, chunk: np.ndarray) -> list[WindowResult]:
+        """Feed samples at the manifest's rate; return the windows they complete."""
+        t0 = time.perf_counter()
+        frames = self.frontend.push(np.asarray(chunk, dtype=np.float32))
+        return self._consume(frames, time.perf_counter() - t0)
+
+    def flush(self) -> list[WindowResult]:
+        """End of stream: the last frames (zero-padded like the batch front end)."""
+        t0 = time.perf_counter()
+        frames = self.frontend.flush()
+        return self._consume(frames, time.perf_counter() - t0)
+
+    def _consume(self, frames: dict[str, np.ndarray], frontend_s: float) -> list[WindowResult]:
+        t0 = time.perf_counter()
+        n_new = frames[self.bases[0]].shape[0]
+        if n_new:
+            mask = self.vad.update(frames["rms"], frames["zcr"])
+            for b in self.bases:
+                self._buf[b] = np.concatenate((self._buf[b], frames[b]))
+            self._speech = np.concatenate((self._speech, mask))
+            self._n_frames += n_new
+        self._pending_frontend += frontend_s + (time.perf_counter() - t0)
+        results = []
+        ready = []
+        while self._next_end <= self._n_frames:
+            ready.append(self._next_end)
+            self._next_end += self.hop_frames
+        for i, end in enumerate(ready):
+            share = self._pending_frontend / (len(ready) - i)
+            self._pending_frontend -= share
+            results.append(self._window(end, share))
+        keep_from = self._next_end - self.window_frames - self._buf_start
+        if keep_from > 0:
+            for b in self.bases:
+                self._buf[b] = self._buf[b][keep_from:]
+            self._speech = self._speech[keep_from:]
+            self._buf_start += keep_from
+        return results
+
+    def _window(self, end: int, frontend_share: float) -> WindowResult:
+        t0 = time.perf_counter()
+        lo = end - self.window_frames - self._buf_start
+        hi = lo + self.window_frames
+        ratio = float(self._speech[lo:hi].mean())
+        sr, hop = self.cfg.sr, self.cfg.hop_length
+        start_s = self._t_offset + (end - self.window_frames) * hop / sr
+        end_s = start_s + self.manifest.window.seconds
+        gate_open = ratio >= self.decision_config.min_speech_ratio and ratio > 0
+        probs = None
+        if gate_open or self.run_on_silence:
+            window = {b: self._buf[b][lo:hi] for b in self.bases}
+            spent = frontend_share + time.perf_counter() - t0
+            probs = self._classify_window(window, frontend_s=spent)
+        else:
+            self.timer.add("frontend", frontend_share + time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        decision = self.recognizer.process(
+            probs if probs is not None else np.zeros(len(self.manifest.labels), np.float32),
+            ratio, end_s)
+        t2 = time.perf_counter()
+        self.timer.add("decide", t2 - t1)
+        self.timer.add("window", frontend_share + (t2 - t0))
+        self._windows += 1
+        return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision)
+
+    def _classify_window(self, window: dict[str, np.ndarray], frontend_s: float = 0.0
+                         ) -> np.ndarray:
+        """Assemble + normalise each kind once, run every member, vote (timed per stage)."""
+        t0 = time.perf_counter()
+        feats = {}
+        for kind in self.kinds:
+            mean, std = self._stats[kind]
+            feats[kind] = normalize(assemble(window, self.cfg, kind), mean, std)
+        t1 = time.perf_counter()
+        self.timer.add("frontend", frontend_s + (t1 - t0))
+        outs = []
+        for mb, model in zip(self.manifest.members, self.members, strict=True):
+            ta = time.perf_counter()
+            outs.append(model.predict(feats[mb.feature]))
+            self.timer.add(f"member:{mb.name}", time.perf_counter() - ta)
+        t2 = time.perf_counter()
+        self.timer.add("members", t2 - t1)
+        probs = self.voter(np.stack(outs))
+        self.timer.add("vote", time.perf_counter() - t2)
+        return probs
+
+    # ---- whole files ----------------------------------------------------------------------
+    def _file_bases(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Base features of a whole signal, computed block by block.
+
+        The streaming front end gives exactly the batch frames, but its working memory is one
+        block, not the whole file (the batch YIN alone holds ~16 KB per frame).
+        """
+        if self._file_frontend is None:
+            self._file_frontend = StreamingFrontend(self.cfg, self.bases)
+        fe = self._file_frontend
+        fe.reset()
+        parts: dict[str, list[np.ndarray]] = {b: [] for b in self.bases}
+        block = self.cfg.sr // 4  # 0.25 s: less memory and, measured, faster than 1 s
+        for i in range(0, y.shape[0], block):
+            for b, v in fe.push(y[i:i + block]).items():
+                parts[b].append(v)
+        for b, v in fe.flush().items():
+            parts[b].append(v)
+        return {b: np.concatenate(v) for b, v in parts.items()}
+
+    def classify_audio(self, samples: np.ndarray) -> FileResult:
+        """One label for a whole recording (float samples at the manifest's rate).
+
+        Every window at the manifest hop (short audio is zero-padded to one window), the
+        ensemble averaged over the speech windows, or over all windows if none is speech.
+        """
+        seconds = np.asarray(samples).shape[0] / self.cfg.sr
+        y = pad_to_window(samples, self.cfg, self.manifest.window.seconds)
+        t0 = time.perf_counter()
+        bases = self._file_bases(y)
+        # causal, like the live stream and like training (train/features.py): one gate everywhere
+        mask = speech_frames(bases["rms"], bases["zcr"], self.cfg, self.vad_config, causal=True)
+        n_frames = bases[self.bases[0]].shape[0]
+        hop = max(1, round(self.manifest.window.hop_seconds * self.cfg.sr / self.cfg.hop_length))
+        starts = window_starts(n_frames, self.window_frames, hop)
+        self.timer.add("file_frontend", time.perf_counter() - t0)
+        probs, speech = [], []
+        for s in starts:
+            window = {b: bases[b][s:s + self.window_frames] for b in self.bases}
+            probs.append(self._classify_window(window))
+            ratio = float(mask[s:s + self.window_frames].mean())
+            speech.append(ratio >= self.decision_config.min_speech_ratio and ratio > 0)
+        p = np.stack(probs)
+        chosen = np.asarray(speech, dtype=bool)
+        mean = p[chosen].mean(axis=0) if chosen.any() else p.mean(axis=0)
+        top = int(np.argmax(mean))
+        return FileResult(self.manifest.labels[top], float(mean[top]), mean.astype(np.float32),
+                          len(starts), int(chosen.sum()), seconds)
+
+
+# ---- the live loop ---------------------------------------------------------------------------
+@dataclass
+class StreamSummary:
+    seconds: float = 0.0  # audio heard
+    windows: int = 0
+    events: int = 0
+    dropped: int = 0
+    overflows: int = 0
+    reconnects: int = 0
+    stopped_by: str = "end of input"
+
+
+def run_stream(
+    pipeline: Pipeline,
+    open_source: Callable[[], AudioSource],
+    emit: Callable[[Decision, Drops], None],
+    *,
+    stop: threading.Event | None = None,
+    duration: float | None = None,
+    recorder: WavRecorder | None = None,
+    on_device_lost: str = "exit",
+    reconnect_seconds: float = 2.0,
+    warn: Callable[[str], None] | None = None,
+) -> StreamSummary:
+    """Pull audio from a source through the pipeline until it ends, ``duration`` seconds of
+    audio were heard, or ``stop`` is set; call ``emit`` for every decision worth reporting.
+
+    A lost device (DeviceError while reading) ends the run with ``on_device_lost="exit"``
+    (the service manager restarts it), or is reopened every ``reconnect_seconds`` with
+    ``"reconnect"`` (a USB microphone unplugged and plugged back in).
+    """
+    from edge.sources import SourceStats
+
+    stop = stop or threading.Event()
+    warn = warn or (lambda _msg: None)
+    summary = StreamSummary()
+    lost_before = SourceStats()  # counters of sources that were replaced
+
+    def drops(src: AudioSource | None) -> Drops:
+        s = src.stats() if src is not None else SourceStats()
+        return Drops(lost_before.dropped + s.dropped, lost_before.overflows + s.overflows)
+
+    source: AudioSource | None = None
+    waiting = False  # in an outage: say so once, not at every retry
+    try:
+        while not stop.is_set():
+            try:
+                source = open_source()
+            except DeviceError as exc:
+                if on_device_lost != "reconnect":
+                    raise
+                if not waiting:
+                    warn(f"{exc}; retrying every {reconnect_seconds:g} s")
+                    waiting = True
+                if stop.wait(reconnect_seconds):
+                    break
+                continue
+            if waiting:
+                warn(f"audio input is back: {source.name}")
+                waiting = False
+            ended = False
+            try:
+                for chunk in source:
+                    if duration is not None:
+                        left = round((duration - pipeline.stream_seconds) * pipeline.cfg.sr)
+                        chunk = chunk[: max(0, left)]
+                    if recorder is not None and chunk.size:
+                        recorder.write(chunk)
+                    for result in pipeline.push(chunk):
+                        summary.windows += 1
+                        if result.decision.is_new:
+                            summary.events += 1
+                            emit(result.decision, drops(source))
+                    if duration is not None and pipeline.stream_seconds >= duration - 1e-9:
+                        summary.stopped_by = f"--duration {duration:g}"
+                        stop.set()
+                    if stop.is_set():
+                        break
+                else:
+                    ended = True
+            except DeviceError as exc:
+                s = source.stats()
+                lost_before = SourceStats(lost_before.captured + s.captured,
+                                          lost_before.dropped + s.dropped,
+                                          lost_before.overflows + s.overflows)
+                source.close()
+                source = None
+                if on_device_lost != "reconnect" or stop.is_set():
+                    raise
+                summary.reconnects += 1
+                warn(f"{exc}; reconnecting every {reconnect_seconds:g} s")
+                waiting = True
+                pipeline.reset(time_offset=pipeline.stream_seconds)
+                if stop.wait(reconnect_seconds):
+                    break
+                continue
+            if ended and not stop.is_set():
+                # the input is over: its last frames are known, padded like the batch front end
+                for result in pipeline.flush():
+                    summary.windows += 1
+                    if result.decision.is_new:
+                        summary.events += 1
+                        emit(result.decision, drops(source))
+            break
+        if stop.is_set() and summary.stopped_by == "end of input":
+            summary.stopped_by = "stop request"
+        final = drops(source)
+        summary.dropped, summary.overflows = final.samples, final.overflows
+        summary.seconds = pipeline.stream_seconds
+    finally:
+        if source is not None:  # also on Ctrl-C or a bad file: release the device
+            source.close()
+    return summary

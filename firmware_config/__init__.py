@@ -1,0 +1,1 @@
+"""Device profiles, systemd unit and ALSA configuration, installed with the package."""

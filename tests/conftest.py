@@ -1,0 +1,57 @@
+"""Shared test helpers: generated audio only (tests never need ../shared data)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def harmonic_chirp(sr: int = 16000, seconds: float = 1.0, f0: tuple[float, float] = (120.0, 220.0),
+                   n_harmonics: int = 12, seed: int = 0) -> np.ndarray:
+    """A speech-like voiced signal: gliding f0 with vibrato, decaying harmonics, a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sr * seconds)) / sr
+    f = np.linspace(f0[0], f0[1], t.size) * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    y = sum(np.sin(k * phase) / k for k in range(1, n_harmonics + 1) if k * f0[1] < sr / 2)
+    env = np.clip(np.sin(np.pi * t / seconds), 0, None) ** 0.5
+    y = 0.3 * y * env + 0.003 * rng.standard_normal(t.size)
+    return y.astype(np.float32)
+
+
+def write_pcm16(path: Path, y: np.ndarray, sr: int, channels: int = 1) -> Path:
+    """Write a 16-bit PCM WAV with the stdlib (independent of edge.wav)."""
+    data = np.clip(np.asarray(y, dtype=np.float64), -1, 1 - 1 / 32768)
+    pcm = (data * 32768).astype("<i2")
+    if channels > 1:
+        pcm = np.repeat(pcm[:, None], channels, axis=1)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `edge-ser` in a fresh process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args],
+        cwd=REPO, env=full_env, capture_output=True, text=input is None, input=input,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path) -> Path:
+    return write_pcm16(tmp_path / "speech.wav", harmonic_chirp(seconds=1.5), 16000)

@@ -1,0 +1,204 @@
+"""Windows → decisions on the real fixture ensemble: window counts, streaming = batch, the
+speech gate, whole-file classification, and the live loop (duration, device loss)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fixtures.synth import LABELS, silence, syllables
+from fixtures.tiny import TINY
+
+from edge.decisions import SILENCE, DecisionConfig
+from edge.errors import DeviceError
+from edge.frontend.features import compute_bases
+from edge.frontend.windows import window_starts
+from edge.interpreter import load_members
+from edge.manifest import load_manifest
+from edge.pipeline import Pipeline, run_stream
+from edge.sources import FileSource, SourceStats
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return load_manifest(TINY)
+
+
+@pytest.fixture(scope="module")
+def members(manifest):
+    return load_members(manifest)
+
+
+def stream(pipe: Pipeline, y: np.ndarray, chunks: list[int] | None = None, flush: bool = True
+           ) -> list:
+    out, pos, i = [], 0, 0
+    sizes = chunks or [1600]
+    while pos < y.size:
+        n = sizes[i % len(sizes)]
+        out += pipe.push(y[pos:pos + n])
+        pos, i = pos + n, i + 1
+    if flush:
+        out += pipe.flush()
+    return out
+
+
+def test_window_count_for_n_seconds(manifest, members) -> None:
+    pipe = Pipeline(manifest, members)
+    y = syllables(4, 5.0, seed=1)
+    results = stream(pipe, y)
+    # 5 s -> 501 frames; 1 s windows (100 frames) every 0.5 s (50 frames) -> 9 windows
+    assert len(results) == 9 == len(window_starts(501, 100, 50))
+    assert [r.index for r in results] == list(range(9))
+    assert [r.start for r in results] == pytest.approx([0.5 * k for k in range(9)])
+    assert results[-1].end == pytest.approx(5.0)
+    pipe = Pipeline(manifest, members, hop_seconds=0.25)
+    assert len(stream(pipe, y)) == 1 + (501 - 100) // 25
+
+
+def test_streaming_equals_batch_whatever_the_chunking(manifest, members) -> None:
+    y = np.concatenate([silence(0.3), syllables(6, 3.2, seed=2)])
+    runs = []
+    for chunks in ([1600], [123, 4001, 7, 999], [16000]):
+        pipe = Pipeline(manifest, members, run_on_silence=True)
+        runs.append(np.stack([r.probs for r in stream(pipe, y, chunks)]))
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+    # and each window equals the batch front end's window through the same members
+    pipe = Pipeline(manifest, members)
+    bases = compute_bases(y.astype(np.float64), manifest.frontend, pipe.bases)
+    for k, s in enumerate(window_starts(bases["mfcc"].shape[0], 100, 50)):
+        window = {b: v[s:s + 100] for b, v in bases.items()}
+        np.testing.assert_array_equal(pipe._classify_window(window), runs[0][k])
+
+
+def test_silence_yields_no_emotion_and_skips_the_models(manifest, members) -> None:
+    pipe = Pipeline(manifest, members)
+    results = stream(pipe, silence(3.0, seed=4))
+    assert results and all(r.decision.label == SILENCE and r.probs is None for r in results)
+    assert [r.decision.is_new for r in results] == [True] + [False] * (len(results) - 1)
+    assert "members" not in pipe.timer.summary()  # the gate kept the models idle
+
+
+def test_speech_then_pause_then_speech(manifest, members) -> None:
+    pipe = Pipeline(manifest, members, decisions=DecisionConfig(average_windows=2))
+    y = np.concatenate([syllables(4, 3.0, seed=5), silence(2.0, seed=6), syllables(1, 3.0, seed=7)])
+    reported = [(r.end, r.decision.label) for r in stream(pipe, y) if r.decision.is_new]
+    labels = [lab for _, lab in reported]
+    assert labels[0] == "angry" and SILENCE in labels and labels[-1] == "calm"
+    assert labels.index(SILENCE) < len(labels) - 1
+    silence_at = reported[labels.index(SILENCE)][0]
+    assert 3.0 < silence_at <= 5.0
+
+
+def test_stage_timers(manifest, members) -> None:
+    pipe = Pipeline(manifest, members)
+    n = len(stream(pipe, syllables(2, 3.0, seed=8)))
+    s = pipe.timer.summary()
+    assert s["window"]["count"] == n == s["frontend"]["count"]
+    for mb in manifest.members:
+        assert s[f"member:{mb.name}"]["count"] == s["members"]["count"] > 0
+    for stage in ("frontend", "members", "vote", "window"):
+        assert 0 < s[stage]["median_ms"] <= s[stage]["p95_ms"] <= s[stage]["p99_ms"]
+
+
+@pytest.mark.parametrize("c", range(len(LABELS)))
+def test_classify_audio_names_each_class(manifest, members, c: int) -> None:
+    pipe = Pipeline(manifest, members)
+    r = pipe.classify_audio(np.concatenate([silence(0.4, seed=c), syllables(c, 2.2, seed=900 + c)]))
+    assert r.label == LABELS[c] and r.confidence > 0.6
+    assert r.windows == len(window_starts(1 + int(2.6 * 16000) // 160, 100, 50))
+    assert 0 < r.speech_windows <= r.windows and r.seconds == pytest.approx(2.6)
+
+
+def test_classify_audio_short_silent_and_empty(manifest, members) -> None:
+    pipe = Pipeline(manifest, members)
+    short = pipe.classify_audio(syllables(4, 0.5, seed=3))
+    assert short.windows == 1 and short.seconds == pytest.approx(0.5)
+    quiet = pipe.classify_audio(silence(2.0))
+    assert quiet.speech_windows == 0 and quiet.windows == 3  # all windows averaged
+    assert quiet.label in LABELS and quiet.probs.sum() == pytest.approx(1.0, abs=0.02)
+    empty = pipe.classify_audio(np.zeros(0, dtype=np.float32))
+    assert empty.windows == 1 and empty.speech_windows == 0
+
+
+# ---- the live loop ---------------------------------------------------------------------------
+def test_run_stream_until_duration(manifest, members, tmp_path) -> None:
+    from edge.wav import write_wav
+
+    wav = tmp_path / "a.wav"
+    write_wav(wav, syllables(4, 6.0, seed=9), 16000)
+    pipe = Pipeline(manifest, members)
+    events = []
+    summary = run_stream(pipe, lambda: FileSource(wav, 16000, realtime=False),
+                         lambda d, drops: events.append((d, drops)), duration=2.5)
+    assert summary.seconds == pytest.approx(2.5) and summary.stopped_by == "--duration 2.5"
+    # frames need 32 ms of look-ahead (pitch), so 2.5 s of a live stream complete the windows
+    # ending at 1.0, 1.5 and 2.0 s; the one ending at 2.5 s would need audio past the stop
+    assert summary.windows == 3 and events and events[0][0].label == "angry"
+    full = run_stream(Pipeline(manifest, members), lambda: FileSource(wav, 16000, realtime=False),
+                      lambda d, drops: None)
+    assert full.stopped_by == "end of input" and full.windows == 11  # flushed at the end
+
+
+class FlakySource:
+    """Delivers audio, then 'loses the device' once."""
+
+    def __init__(self, y: np.ndarray, fail_after: int | None) -> None:
+        self.y, self.fail_after, self.name, self.sample_rate = y, fail_after, "flaky", 16000
+        self.closed = False
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(0, self.y.size, 1600):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise DeviceError("input device 'flaky' stopped delivering audio")
+            yield self.y[i:i + 1600]
+
+    def stats(self) -> SourceStats:
+        return SourceStats(0, 160, 1)
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_device_loss_exits_or_reconnects(manifest, members) -> None:
+    y = syllables(4, 3.0, seed=10)
+    first = FlakySource(y, fail_after=16000)
+    with pytest.raises(DeviceError, match="stopped delivering"):
+        run_stream(Pipeline(manifest, members), lambda: first, lambda d, drops: None)
+    assert first.closed
+
+    sources = iter([FlakySource(y, fail_after=16000), FlakySource(y, fail_after=None)])
+    warnings: list[str] = []
+    events = []
+    summary = run_stream(Pipeline(manifest, members), lambda: next(sources),
+                         lambda d, drops: events.append((d, drops)), on_device_lost="reconnect",
+                         reconnect_seconds=0.01, warn=warnings.append)
+    assert summary.reconnects == 1 and any("reconnecting" in w for w in warnings)
+    assert summary.seconds == pytest.approx(4.0)  # 1 s before the loss, 3 s after
+    times = [d.time for d, _ in events]
+    assert times == sorted(times) and times[-1] > 1.0  # time keeps going after a reconnect
+    assert summary.dropped == 320 and summary.overflows == 2  # both sources counted
+
+
+def test_stop_event_ends_a_realtime_stream(manifest, members, tmp_path) -> None:
+    from edge.wav import write_wav
+
+    wav = tmp_path / "long.wav"
+    write_wav(wav, syllables(3, 30.0, seed=11), 16000)
+    stop = threading.Event()
+    current = []
+
+    def open_source() -> FileSource:
+        current.append(FileSource(wav, 16000, realtime=True))
+        return current[-1]
+
+    timer = threading.Timer(0.6, lambda: (stop.set(), current[0].stop()))
+    timer.start()
+    summary = run_stream(Pipeline(manifest, members), open_source, lambda d, drops: None,
+                         stop=stop)
+    timer.join()
+    assert summary.stopped_by == "stop request" and summary.seconds < 2.0

@@ -1,0 +1,47 @@
+"""Hyperparameters: one file, seed at the top, typed --set overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.errors import ConfigError
+from train.config import DEFAULT_CONFIG, MemberSpec, TrainConfig, load_config
+
+
+def test_default_file_loads_and_has_seed_first() -> None:
+    cfg = load_config()
+    first = next(line for line in DEFAULT_CONFIG.read_text().splitlines()
+                 if line.strip() and not line.startswith("#"))
+    assert first.startswith("seed")
+    assert cfg.labels[0] == "neutral" and len(cfg.labels) == 8
+
+
+def test_overrides_are_typed() -> None:
+    cfg = load_config(None, ["lstm_units=64", "epochs=3", "members=cnn:mfcc:1,lstm:logmel:2",
+                             "window_cmn=false", "learning_rate=1e-3", "monitor=val_accuracy"])
+    assert cfg.lstm_units == [64] and cfg.epochs == 3 and cfg.window_cmn is False
+    assert cfg.member_specs == [MemberSpec("cnn", "mfcc", 1), MemberSpec("lstm", "logmel", 2)]
+    assert cfg.learning_rate == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("bad", ["nope=1", "epochs=abc", "monitor=loss", "members=rnn:mfcc:1",
+                                 "pool_sizes=2", "split=whatever", "novalue"])
+def test_bad_overrides(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        load_config(None, [bad])
+
+
+def test_bad_file(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    p.write_text("seed = [\n")
+    with pytest.raises(ConfigError):
+        load_config(p)
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_roundtrip() -> None:
+    cfg = TrainConfig()
+    assert TrainConfig(**cfg.to_dict()) == cfg

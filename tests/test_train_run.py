@@ -1,0 +1,188 @@
+"""A real (tiny) training run through `edge-ser train`, and the run-folder contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--set", "epochs=2", "--set", "aug_copies=1", "--set", "n_folds=2",
+        "--set", "n_val_actors=1", "--set", "conv_filters=8,8", "--set", "pool_sizes=3,2",
+        "--set", "lstm_units=8", "--set", "labels=neutral,angry", "--set", "batch_size=16",
+        "--set", "rf_trees=20"]
+
+
+def test_train_help_works_without_importing_tensorflow() -> None:
+    code = ("import sys\nfrom edge.cli import main\n"
+            "rc = main(['train', '--help'])\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'tf_keras', 'librosa', 'sklearn')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
+    assert "--set" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from train.synthetic import make_corpus
+
+    root = tmp_path_factory.mktemp("tiny-ravdess")
+    make_corpus(root, actors=4, labels=(0, 4), repeats=2)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("tensorflow")
+    out = tmp_path_factory.mktemp("run") / "run"
+    cache = tmp_path_factory.mktemp("cache")
+    rc = main(["train", "--data", str(corpus), "--out", str(out), "--cache", str(cache),
+               "--set", "members=cnn_lstm:mfcc:1,cnn_lstm:logmel:2", "--final", *TINY])
+    assert rc == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_run_folder_contract(run_dir: Path) -> None:
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["format"] == "edge-ser-run" and run["version"] == 1
+    assert run["sets"] == ["fold-1", "fold-2", "final"]
+    assert run["labels"] == ["neutral", "angry"]
+    assert run["window"] == {"seconds": 3.0, "hop_seconds": 0.5, "frames": 300}
+    assert run["split"].startswith("speaker-independent")
+    assert run["wall_time_s"] > 0 and run["config"]["seed"] == 1
+    for name in ("comparison.md", "comparison.json", "confusion-ensemble_soft.png",
+                 "curves-fold-1.png", "folds/fold-1.json"):
+        assert (run_dir / "results" / name).is_file(), name
+    md = (run_dir / "results" / "comparison.md").read_text()
+    assert "speaker-independent" in md and "ensemble, soft voting" in md
+    for model in ("svm", "rf", "cnn", "lstm", "cnn_lstm", "ensemble_hard", "ensemble_soft"):
+        assert model in run["results"], model
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_load_set_and_windows(run_dir: Path) -> None:
+    import tf_keras as keras
+
+    from train.runs import load_set, run_sets
+
+    sets = run_sets(run_dir)
+    assert [s.name for s in sets] == ["fold-1", "fold-2", "final"]
+    s = load_set(run_dir / "fold-1")
+    assert s.labels == ("neutral", "angry") and s.window.frames == 300
+    assert [m.name for m in s.members] == ["m1-mfcc", "m2-logmel"]
+    assert set(s.train_actors).isdisjoint(s.test_actors)
+    assert set(s.val_actors).isdisjoint(s.test_actors)
+    x, y, f = s.windows("mfcc", "test")
+    assert x.dtype == np.float32 and x.shape[1:] == (300, 40) and len(y) == len(f) > 0
+    model = keras.models.load_model(s.members[0].path)
+    p = model.predict(s.normalized("mfcc", x), verbose=0)
+    assert p.shape == (len(x), 2)
+    final = load_set(run_dir / "final")
+    assert final.test_actors == () and not final.data_path("mfcc", "test").exists()
+    assert len(final.train_actors) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_val_and_test_windows_are_never_augmented(run_dir: Path, corpus: Path) -> None:
+    """Saved val/test windows equal windows of the clean recordings, file by file."""
+    from edge.corpora import load_corpus
+    from train.config import load_config
+    from train.experiment import feature_settings
+    from train.features import compute_file, file_windows
+    from train.runs import load_set
+
+    s = load_set(run_dir / "fold-1")
+    utts = [u for u in load_corpus(corpus).utterances if u.label in s.labels]
+    cfg = load_config(None, TINY[1::2])
+    settings = feature_settings(cfg, s.frontend, ["logmel", "mfcc"])
+    for split in ("val", "test"):
+        x, _, f = s.windows("mfcc", split)
+        for i in np.unique(f)[:3]:
+            clean = file_windows(compute_file(utts[i], 0, settings, 1), s.frontend, "mfcc",
+                                 300, 50, cfg.min_speech_fraction)
+            np.testing.assert_allclose(x[f == i], clean, atol=0.05, rtol=1e-2)  # float16 storage
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_augmentation_touches_only_training_actors(corpus: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import features
+
+    seen: list[str] = []
+    real = features.augment_waveform
+
+    def spy(y, sr, cfg, rng, span=None):  # type: ignore[no-untyped-def]
+        seen.append(features._current_speaker)  # set below
+        return real(y, sr, cfg, rng, span)
+
+    real_compute = features.compute_file
+
+    def compute(utt, copy, settings, seed):  # type: ignore[no-untyped-def]
+        features._current_speaker = utt.speaker
+        return real_compute(utt, copy, settings, seed)
+
+    monkeypatch.setattr(features, "augment_waveform", spy)
+    monkeypatch.setattr(features, "compute_file", compute)
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--no-cache",
+               "--only", "fold-1", "--no-compare", "--set", "members=cnn_lstm:mfcc:1",
+               "--set", "epochs=1", *TINY[2:]])
+    assert rc == 0
+    from train.runs import load_set
+
+    s = load_set(tmp_path / "r" / "fold-1")
+    assert seen and set(seen) <= set(s.train_actors)
+    assert not set(seen) & (set(s.val_actors) | set(s.test_actors))
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_mirrored_strategy_path(corpus: Path, tmp_path: Path) -> None:
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path / "m"),
+               "--cache", str(tmp_path / "c"), "--only", "fold-2", "--no-compare",
+               "--strategy", "mirrored", "--set", "members=cnn:mfcc:3", "--set", "epochs=1",
+               "--set", "baselines=", *TINY[2:]])
+    assert rc == 0
+    run = json.loads((tmp_path / "m" / "run.json").read_text())
+    assert run["strategy"] == "mirrored" and "cnn" in run["results"]
+
+
+def test_bad_override_is_a_one_line_error(corpus: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path), "--set", "nope=1"])
+    assert rc == 2
+    assert "unknown hyperparameter" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_search_scores_on_validation_actors_only(corpus: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import experiment
+
+    seen_test: list[int] = []
+    real_run = experiment.SetTrainer.run
+
+    def spy(self, sp, out_dir, epochs=None):  # type: ignore[no-untyped-def]
+        seen_test.extend(sp.test)
+        return real_run(self, sp, out_dir, epochs)
+
+    monkeypatch.setattr(experiment.SetTrainer, "run", spy)
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path / "s"), "--no-cache",
+               "--search", "1", "--only", "fold-1", "--set", "epochs=1", *TINY[2:]])
+    assert rc == 0
+    result = json.loads((tmp_path / "s" / "search.json").read_text())
+    assert result["scored_on"] == "validation actors" and len(result["trials"]) == 1
+    assert seen_test == []

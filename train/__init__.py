@@ -1,0 +1,1 @@
+"""edge-ser training: corpora, preprocessing, augmentation, Keras members, evaluation."""

@@ -1,0 +1,221 @@
+"""Training hyperparameters: one dataclass, one TOML file, ``--set key=value`` overrides.
+
+Every number a run depends on lives in :class:`TrainConfig` (defaults in
+``train/configs/default.toml``, seed at the top) and is written whole into ``run.json``, so a
+result can always be traced back to the exact configuration that made it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.corpora import LABELS_8
+from edge.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
+ARCHS = ("cnn_lstm", "cnn", "lstm")
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One ensemble member: architecture, feature kind and seed (``"cnn_lstm:mfcc:1"``)."""
+
+    arch: str
+    feature: str
+    seed: int
+
+    @classmethod
+    def parse(cls, text: str) -> MemberSpec:
+        parts = text.strip().split(":")
+        if len(parts) != 3 or parts[0] not in ARCHS:
+            raise ConfigError(f"member {text!r} must be arch:feature:seed with arch in {ARCHS}")
+        try:
+            return cls(parts[0], parts[1], int(parts[2]))
+        except ValueError:
+            raise ConfigError(f"member {text!r}: seed must be an integer") from None
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}-{self.feature}-s{self.seed}"
+
+
+@dataclass
+class TrainConfig:
+    """All hyperparameters; see default.toml for what each one is for."""
+
+    seed: int = 1
+    labels: list[str] = field(default_factory=lambda: list(LABELS_8))
+    window_seconds: float = 3.0
+    hop_seconds: float = 0.5
+    train_hop_seconds: float = 0.5
+    min_speech_fraction: float = 0.25
+    split: str = "speaker"
+    n_folds: int = 5
+    n_val_actors: int = 2
+    vad: bool = True
+    loudness: str = "none"
+    target_dbfs: float = -23.0
+    denoise: bool = False
+    resampler: str = "edge"
+    aug_copies: int = 3
+    aug_pitch_semitones: float = 2.0
+    aug_stretch_min: float = 0.9
+    aug_stretch_max: float = 1.1
+    aug_snr_min_db: float = 5.0
+    aug_snr_max_db: float = 30.0
+    aug_gain_db: float = 6.0
+    aug_reverb_prob: float = 0.0
+    specaug_time_masks: int = 2
+    specaug_time_width: int = 25
+    specaug_freq_masks: int = 2
+    specaug_freq_width: int = 5
+    mixup_alpha: float = 0.2
+    label_smoothing: float = 0.05
+    class_weights: bool = True
+    members: list[str] = field(default_factory=lambda: ["cnn_lstm:mfcc:1"])
+    compare_archs: list[str] = field(default_factory=lambda: ["cnn", "lstm"])
+    baselines: list[str] = field(default_factory=lambda: ["svm", "rf"])
+    bagging: bool = False
+    window_cmn: bool = True
+    conv_filters: list[int] = field(default_factory=lambda: [24, 32, 48])
+    conv_kernel: int = 5
+    pool_sizes: list[int] = field(default_factory=lambda: [3, 2, 2])
+    lstm_units: list[int] = field(default_factory=lambda: [32])
+    lstm_pool: int = 4
+    dense_units: int = 0
+    dropout: float = 0.3
+    l2: float = 1e-4
+    batchnorm: bool = True
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    batch_size: int = 64
+    epochs: int = 30
+    patience: int = 8
+    monitor: str = "val_uar"
+    voting: str = "soft"
+    svm_c: float = 10.0
+    rf_trees: int = 300
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.split not in ("speaker", "random"):
+            problems.append(f"split must be speaker or random, got {self.split!r}")
+        if self.loudness not in ("none", "rms", "peak"):
+            problems.append(f"loudness must be none, rms or peak, got {self.loudness!r}")
+        if self.resampler not in ("edge", "librosa"):
+            problems.append(f"resampler must be edge or librosa, got {self.resampler!r}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            problems.append(f"optimizer must be adam or rmsprop, got {self.optimizer!r}")
+        if self.monitor not in ("val_uar", "val_accuracy", "val_loss"):
+            problems.append(
+                f"monitor must be val_uar, val_accuracy or val_loss, got {self.monitor!r}")
+        if self.voting not in ("hard", "soft", "weighted"):
+            problems.append(f"voting must be hard, soft or weighted, got {self.voting!r}")
+        if not 0 < self.hop_seconds <= self.window_seconds:
+            problems.append("need 0 < hop_seconds <= window_seconds")
+        if not 0 < self.train_hop_seconds <= self.window_seconds:
+            problems.append("need 0 < train_hop_seconds <= window_seconds")
+        if len(self.pool_sizes) != len(self.conv_filters):
+            problems.append("pool_sizes needs one entry per conv_filters entry")
+        if self.n_folds < 2:
+            problems.append("n_folds must be at least 2")
+        if not self.members:
+            problems.append("members is empty")
+        if not 0 < self.aug_stretch_min <= self.aug_stretch_max:
+            problems.append("need 0 < aug_stretch_min <= aug_stretch_max")
+        for a in self.compare_archs:
+            if a not in ARCHS:
+                problems.append(f"compare_archs: unknown arch {a!r}")
+        for b in self.baselines:
+            if b not in ("svm", "rf"):
+                problems.append(f"baselines: unknown baseline {b!r}")
+        if problems:
+            raise ConfigError("invalid training config: " + "; ".join(problems))
+        for m in self.members:
+            MemberSpec.parse(m)
+
+    @property
+    def member_specs(self) -> list[MemberSpec]:
+        return [MemberSpec.parse(m) for m in self.members]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Turn a TOML/CLI value into the field's type (a scalar becomes a one-item list)."""
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        elif not isinstance(value, list):
+            value = [value]
+        return [_coerce(name, v, item) for v in value]
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if value.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value).strip()
+    except (TypeError, ValueError):
+        type_name = getattr(hint, "__name__", hint)
+        raise ConfigError(f"{name}: {value!r} is not a valid {type_name}") from None
+    return value
+
+
+def from_mapping(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """A config from a (TOML) mapping; unknown keys are an error (typos must not pass)."""
+    hints = typing.get_type_hints(TrainConfig)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+    values = {k: _coerce(k, v, hints[k]) for k, v in data.items()}
+    return dataclasses.replace(base or TrainConfig(), **values)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"lstm_units=64"`` → ``("lstm_units", 64)`` (values parsed as TOML, else a string)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def load_config(path: str | Path | None = None,
+                overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read ``path`` (default: configs/default.toml) and apply ``key=value`` overrides."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read training config {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    cfg = from_mapping(data)
+    if overrides:
+        cfg = from_mapping(dict(parse_override(o) for o in overrides), base=cfg)
+    return cfg

@@ -1,0 +1,389 @@
+"""One training run: prepare → features → per set: normalise, fit members, score → reports.
+
+This is what ``edge-ser train`` runs. Each fold trains a member set on its training actors,
+stops on its validation actors, and is scored on its test actors only, file by file as the
+device does. Everything a set needs later (models, normalisation, windows) is written into
+the run folder described in :mod:`train.runs`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.corpora import Corpus, Utterance, load_corpus, map_label
+from edge.errors import ConfigError
+from edge.frontend.config import FrontendConfig
+from edge.manifest import WindowSpec, window_frames
+from edge.metrics import score
+from train import folds as folds_mod
+from train.augment import AugmentConfig, copies_for_split
+from train.config import TrainConfig
+from train.ensemble import bootstrap_files, uar_weights, vote_files
+from train.evaluate import FoldResult, aggregate, score_windows
+from train.features import (
+    FeatureSettings,
+    FileFeatures,
+    build_windows,
+    extract,
+    fit_normalization,
+    normalize,
+    utterance_stats,
+)
+from train.preprocess import PreprocessConfig
+from train.runs import RUN_FORMAT, RUN_VERSION, save_windows, window_dict, write_json
+
+Log = Callable[[str], None]
+
+
+def _log(s: str) -> None:
+    print(s, file=sys.stderr, flush=True)
+
+
+@dataclass
+class SetPlan:
+    """Which files (corpus indices) train, validate and test one member set."""
+
+    name: str
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    train_actors: list[str] = field(default_factory=list)
+    val_actors: list[str] = field(default_factory=list)
+    test_actors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    corpus: Corpus
+    utts: list[Utterance]
+    y: np.ndarray
+    labels: list[str]
+    label_notes: dict[str, int]
+
+
+def prepare(data: Path, fmt: str, cfg: TrainConfig, log: Log = _log) -> Prepared:
+    """Parse the corpus and map its labels onto ``cfg.labels`` (dropping what has no place)."""
+    corpus = load_corpus(data, fmt)
+    log(corpus.summary())
+    labels = list(cfg.labels)
+    utts, ys, notes = [], [], {}
+    for u in corpus.utterances:
+        lab, note = map_label(u.label, labels)
+        if note:
+            notes[note] = notes.get(note, 0) + 1
+        if lab is None:
+            continue
+        utts.append(u)
+        ys.append(labels.index(lab))
+    if not utts:
+        raise ConfigError(f"no file of {data} has a label among {labels}")
+    for note, n in notes.items():
+        log(f"labels: {note} ({n} files)")
+    return Prepared(corpus, utts, np.asarray(ys, dtype=np.int64), labels, notes)
+
+
+def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: Sequence[str],
+              final: bool) -> tuple[list[SetPlan], str]:
+    """The member sets to train and the split's name for every report."""
+    utts = prep.utts
+    sets: list[SetPlan] = []
+    if cfg.split == "random":
+        split = f"speaker-DEPENDENT (random file-level {cfg.n_folds}-fold)"
+        splits = folds_mod.random_file_folds(len(utts), cfg.n_folds, cfg.seed)
+        for i, (tr, va, te) in enumerate(splits):
+            sets.append(SetPlan(f"fold-{i + 1}", tr, va, te))
+    else:
+        genders = {u.speaker: u.gender for u in utts}
+        if folds_file:
+            plan = folds_mod.FoldPlan.load(folds_file)
+        else:
+            plan = folds_mod.plan_for(genders, prep.corpus.format, cfg.n_folds, cfg.n_val_actors)
+        unknown = {s for f in plan.folds for s in (*f.train, *f.val, *f.test)} ^ set(genders)
+        if unknown:
+            raise ConfigError(f"the folds do not match the corpus speakers: {sorted(unknown)[:5]}")
+        split = f"speaker-independent ({len(plan.folds)} folds of actors, {len(genders)} actors)"
+        by_spk: dict[str, list[int]] = {}
+        for i, u in enumerate(utts):
+            by_spk.setdefault(u.speaker, []).append(i)
+        for f in plan.folds:
+            sets.append(SetPlan(f.name, [i for s in f.train for i in by_spk[s]],
+                                [i for s in f.val for i in by_spk[s]],
+                                [i for s in f.test for i in by_spk[s]],
+                                list(f.train), list(f.val), list(f.test)))
+    if only:
+        missing = set(only) - {s.name for s in sets}
+        if missing:
+            raise ConfigError(f"unknown fold(s): {', '.join(sorted(missing))}")
+        sets = [s for s in sets if s.name in only]
+    if final:
+        speakers = sorted({u.speaker for u in utts})
+        sets.append(SetPlan("final", list(range(len(utts))), [], [], speakers, [], []))
+    return sets, split
+
+
+@dataclass
+class RunOptions:
+    data: Path
+    out: Path
+    fmt: str = "auto"
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    cache: Path | None = None
+    folds_file: Path | None = None
+    only_folds: tuple[str, ...] = ()
+    final: bool = False
+    strategy: str = "default"
+    jobs: int = 1
+    command: str = ""
+    skip_compare: bool = False
+
+
+def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str]) -> FeatureSettings:
+    from edge.frontend import base_kinds_of
+
+    return FeatureSettings(
+        frontend=fe,
+        bases=tuple(base_kinds_of(list(kinds))),
+        preprocess=PreprocessConfig(sr=fe.sr, vad=cfg.vad, loudness=cfg.loudness,
+                                    target_dbfs=cfg.target_dbfs, denoise=cfg.denoise,
+                                    resampler=cfg.resampler),
+        augment=augment_config(cfg),
+        window_seconds=cfg.window_seconds,
+    )
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    return AugmentConfig(copies=cfg.aug_copies, pitch_semitones=cfg.aug_pitch_semitones,
+                         stretch_min=cfg.aug_stretch_min, stretch_max=cfg.aug_stretch_max,
+                         snr_min_db=cfg.aug_snr_min_db, snr_max_db=cfg.aug_snr_max_db,
+                         gain_db=cfg.aug_gain_db, reverb_prob=cfg.aug_reverb_prob, seed=cfg.seed)
+
+
+class SetTrainer:
+    """Trains and scores one member set; holds what its windows need."""
+
+    def __init__(self, cfg: TrainConfig, opts: RunOptions, prep: Prepared,
+                 feats: dict[tuple[int, int], FileFeatures], log: Log) -> None:
+        self.cfg, self.opts, self.prep, self.feats, self.log = cfg, opts, prep, feats, log
+        fe = opts.frontend
+        self.fe = fe
+        self.window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
+                                 window_frames(fe, cfg.window_seconds))
+        self.hop = max(1, round(cfg.hop_seconds * fe.sr / fe.hop_length))
+        self.train_hop = max(1, round(cfg.train_hop_seconds * fe.sr / fe.hop_length))
+        self.aug = augment_config(cfg)
+
+    def windows(self, files: Sequence[int], kind: str, split: str, augmented: bool = False,
+                hop: int | None = None) -> Any:
+        copies = copies_for_split(split, self.aug) if augmented else [0]
+        return build_windows(self.feats, files, copies, self.prep.y, self.fe, kind,
+                             self.window.frames, hop or self.hop, self.cfg.min_speech_fraction)
+
+    def run(self, sp: SetPlan, out_dir: Path, epochs: int | None = None
+            ) -> tuple[FoldResult, dict[str, dict[str, list[float]]], dict[str, Any]]:
+        from train.fit import fit_member
+        from train.members import build_member
+
+        cfg, labels = self.cfg, self.prep.labels
+        n_classes = len(labels)
+        specs = cfg.member_specs
+        kinds = sorted({m.feature for m in specs})
+        truth = {int(i): int(self.prep.y[i]) for i in sp.test}
+        norm: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        data: dict[str, dict[str, Any]] = {}
+        t_set = time.time()
+        for kind in kinds:
+            clean = self.windows(sp.train, kind, "train", hop=self.train_hop)
+            norm[kind] = fit_normalization(clean.x)
+            val = self.windows(sp.val, kind, "val")
+            test = self.windows(sp.test, kind, "test")
+            train_aug = self.windows(sp.train, kind, "train", augmented=True, hop=self.train_hop)
+            for split_name, w in (("train", clean), ("val", val), ("test", test)):
+                if len(w) or split_name == "train":
+                    save_windows(out_dir / "data" / f"{split_name}-{kind}.npz", w.x, w.y, w.file)
+            data[kind] = {"train": train_aug, "val": val, "test": test}
+            self.log(f"[{sp.name}] {kind}: {len(train_aug)} training windows "
+                     f"({len(clean)} clean), {len(val)} val, {len(test)} test")
+        result = FoldResult(sp.name)
+        histories: dict[str, dict[str, list[float]]] = {}
+        members_json, test_probs, val_uars = [], [], []
+        test_file = None
+
+        def fit_one(arch: str, kind: str, seed: int, name: str, bag: bool, folder: Path) -> Any:
+            d = data[kind]
+            mean, std = norm[kind]
+            x, y = d["train"].x, d["train"].y
+            if bag:
+                idx = bootstrap_files(d["train"].file, seed)
+                x, y = x[idx], y[idx]
+            xn = normalize(x, mean, std)
+            val = None
+            if len(d["val"]):
+                val = (normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
+            dim = xn.shape[-1]
+            res = fit_member(lambda: build_member(arch, self.window.frames, dim, n_classes, cfg,
+                                                  name=name.replace("-", "_")),
+                             xn, y, val, cfg, n_classes, seed, folder, name,
+                             strategy=self.opts.strategy, epochs=epochs, log=self.log)
+            histories[name] = res.history
+            return res
+
+        for k, spec in enumerate(specs):
+            arch_part = "" if spec.arch == "cnn_lstm" else f"{spec.arch}-"
+            name = f"m{k + 1}-{arch_part}{spec.feature}"
+            res = fit_one(spec.arch, spec.feature, spec.seed, name, cfg.bagging, out_dir)
+            res.model.save(out_dir / f"{name}.h5")
+            val_uars.append(res.best_val)
+            members_json.append({"name": name, "feature": spec.feature, "file": f"{name}.h5",
+                                 "weight": 1.0, "arch": spec.arch, "seed": spec.seed,
+                                 "val_uar": res.best_val, "best_epoch": res.best_epoch,
+                                 "params": int(res.model.count_params()),
+                                 "fit_seconds": round(res.seconds, 1)})
+            if sp.test:
+                te = data[spec.feature]["test"]
+                p = res.model.predict(normalize(te.x, *norm[spec.feature]), batch_size=256,
+                                      verbose=0)
+                test_probs.append(p)
+                test_file = te.file
+                if k == 0:
+                    result.scores["cnn_lstm" if spec.arch == "cnn_lstm" else spec.arch] = \
+                        score_windows(p, te.file, truth, labels)
+                result.extra.setdefault("members", {})[name] = score_windows(
+                    p, te.file, truth, labels).to_dict()
+        weights = uar_weights(val_uars)
+        for mj, w in zip(members_json, weights, strict=True):
+            mj["weight"] = round(w, 4)
+        if sp.test and test_file is not None:
+            for rule in ("hard", "soft", "weighted"):
+                ids, fp = vote_files(test_probs, test_file, rule, weights)
+                truth_arr = np.array([truth[int(i)] for i in ids])
+                result.scores[f"ensemble_{rule}"] = score(truth_arr, fp.argmax(1), labels)
+            if not self.opts.skip_compare:
+                first = specs[0]
+                for arch in cfg.compare_archs:
+                    if arch == first.arch:
+                        continue
+                    name = f"compare-{arch}-{first.feature}"
+                    res = fit_one(arch, first.feature, first.seed, name, False, out_dir / "compare")
+                    res.model.save(out_dir / "compare" / f"{name}.h5")
+                    te = data[first.feature]["test"]
+                    p = res.model.predict(normalize(te.x, *norm[first.feature]), batch_size=256,
+                                          verbose=0)
+                    result.scores[arch] = score_windows(p, te.file, truth, labels)
+                self._baselines(sp, first.feature, result)
+        set_json = {
+            "labels": labels,
+            "frontend": self.fe.to_dict(),
+            "window": window_dict(self.window),
+            "voting": cfg.voting,
+            "normalization": {k: {"mean": [float(v) for v in m], "std": [float(v) for v in s]}
+                              for k, (m, s) in norm.items()},
+            "members": members_json,
+            "train_actors": sp.train_actors,
+            "val_actors": sp.val_actors,
+            "test_actors": sp.test_actors,
+        }
+        write_json(out_dir / "set.json", set_json)
+        result.extra["seconds"] = round(time.time() - t_set, 1)
+        if result.scores:
+            self.log(f"[{sp.name}] " + ", ".join(f"{k} UAR {100 * s.uar:.1f}"
+                                                 for k, s in result.scores.items())
+                     + f" ({result.extra['seconds']:.0f} s)")
+        return result, histories, set_json
+
+    def _baselines(self, sp: SetPlan, kind: str, result: FoldResult) -> None:
+        from train.baselines import fit_predict
+
+        if not self.cfg.baselines:
+            return
+        stats = {i: utterance_stats(self.feats[(i, 0)], self.fe, kind)
+                 for i in (*sp.train, *sp.test)}
+        xtr = np.stack([stats[i] for i in sp.train])
+        ytr = self.prep.y[sp.train]
+        xte = np.stack([stats[i] for i in sp.test])
+        yte = self.prep.y[sp.test]
+        for b in self.cfg.baselines:
+            t0 = time.time()
+            pred = fit_predict(b, self.cfg, self.cfg.seed, xtr, ytr, xte)
+            result.scores[b] = score(yte, pred, self.prep.labels)
+            self.log(f"[{sp.name}] {b}: UAR {100 * result.scores[b].uar:.1f} "
+                     f"({time.time() - t0:.1f} s)")
+
+
+def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
+    """Train every set, write the run folder and reports; return run.json's content."""
+    import warnings
+
+    from train.reports import write_reports
+
+    warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # .h5 is the run-folder contract
+    t0 = time.time()
+    out = opts.out
+    out.mkdir(parents=True, exist_ok=True)
+    prep = prepare(opts.data, opts.fmt, cfg, log)
+    sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
+    kinds = sorted({m.feature for m in cfg.member_specs})
+    settings = feature_settings(cfg, opts.frontend, kinds)
+    aug = settings.augment
+    train_files = {i for s in sets for i in s.train}
+    feats = extract(prep.utts,
+                    lambda i: copies_for_split("train", aug) if i in train_files else [0],
+                    settings, cfg.seed, opts.cache, opts.jobs, log)
+    trainer = SetTrainer(cfg, opts, prep, feats, log)
+    results: list[FoldResult] = []
+    histories: dict[str, dict[str, dict[str, list[float]]]] = {}
+    best_epochs: list[int] = []
+    run_json: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "version": RUN_VERSION,
+        "config": cfg.to_dict(),
+        "corpus": {"root": str(opts.data), "format": prep.corpus.format,
+                   "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
+                   "label_notes": prep.label_notes},
+        "labels": prep.labels,
+        "frontend": opts.frontend.to_dict(),
+        "window": window_dict(trainer.window),
+        "voting": cfg.voting,
+        "split": split,
+        "sets": [s.name for s in sets],
+        "command": opts.command,
+        "strategy": opts.strategy,
+        "wall_time_s": None,
+    }
+    write_json(out / "run.json", run_json)
+    for sp in sets:
+        if sp.name == "final":
+            continue
+        log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
+            f"{len(sp.val_actors) or len(sp.val)} / test {sp.test_actors or len(sp.test)}")
+        res, hist, set_json = trainer.run(sp, out / sp.name)
+        results.append(res)
+        histories[sp.name] = hist
+        best_epochs += [m["best_epoch"] for m in set_json["members"]]
+        write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
+    if any(s.name == "final" for s in sets):
+        epochs = int(np.median(best_epochs)) if best_epochs else cfg.epochs
+        log(f"== final: all {len(prep.utts)} files, {epochs} epochs "
+            "(median best epoch of the folds)")
+        _, hist, _ = trainer.run(next(s for s in sets if s.name == "final"), out / "final",
+                                 epochs=max(1, epochs))
+        histories["final"] = hist
+    wall = time.time() - t0
+    run_json["wall_time_s"] = round(wall, 1)
+    summary = aggregate(results) if results else {}
+    if summary:
+        meta = {"command": opts.command, "wall_time_s": round(wall, 1), "corpus": str(opts.data),
+                "members": ", ".join(cfg.members), "cpus": os.cpu_count()}
+        write_reports(out / "results", summary, split, prep.labels, histories, meta)
+        run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
+                               for k, v in summary.items()}
+    write_json(out / "run.json", run_json)
+    log(f"run finished in {wall / 60:.1f} min → {out}")
+    return run_json

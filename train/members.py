@@ -1,0 +1,83 @@
+"""Ensemble member architectures (tf_keras), every number from the config.
+
+All three use only layers the TFLite int8 converter handles (Conv1D, BatchNormalization —
+folded into the convolution at conversion —, MaxPool1D, AveragePooling1D, LSTM, Dense,
+Dropout, GlobalAveragePooling1D, Subtract), and build with a fixed batch size of 1 for export.
+
+* ``cnn_lstm`` (the paper's model): Conv1D blocks whose pooling shortens 300 frames to ~25
+  before a small LSTM, so the recurrent part (slow on a Pi core) runs few steps.
+* ``cnn``: the same conv blocks, then global average pooling over time.
+* ``lstm``: average-pool time by ``lstm_pool``, then the LSTM layers.
+
+``window_cmn`` subtracts each window's own mean per coefficient inside the model (mean over
+time): cepstral mean normalisation that removes the channel and much of the speaker, at no
+cost to the device contract (the device still feeds globally normalised windows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from train.config import TrainConfig
+
+
+def _keras() -> Any:
+    import tf_keras as keras
+
+    return keras
+
+
+def build_member(arch: str, frames: int, dim: int, n_classes: int, cfg: TrainConfig,
+                 batch_size: int | None = None, name: str | None = None) -> Any:
+    """A compiled-free tf_keras Model mapping [batch, frames, dim] → softmax [batch, classes]."""
+    keras = _keras()
+    layers = keras.layers
+    reg = keras.regularizers.l2(cfg.l2) if cfg.l2 > 0 else None
+    inp = keras.Input(shape=(frames, dim), batch_size=batch_size, name="features")
+    x = inp
+    if cfg.window_cmn:
+        mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(x)
+        x = layers.Subtract(name="window_cmn")([x, mean])
+    if arch in ("cnn_lstm", "cnn"):
+        for i, (filters, pool) in enumerate(zip(cfg.conv_filters, cfg.pool_sizes, strict=True)):
+            x = layers.Conv1D(filters, cfg.conv_kernel, padding="same", use_bias=not cfg.batchnorm,
+                              kernel_regularizer=reg, name=f"conv{i + 1}")(x)
+            if cfg.batchnorm:
+                x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+            x = layers.Activation("relu", name=f"relu{i + 1}")(x)
+            if pool > 1:
+                x = layers.MaxPool1D(pool, name=f"pool{i + 1}")(x)
+            if cfg.dropout > 0:
+                x = layers.Dropout(cfg.dropout / 2, name=f"drop{i + 1}")(x)
+    elif arch == "lstm":
+        if cfg.lstm_pool > 1:
+            x = layers.AveragePooling1D(cfg.lstm_pool, name="time_pool")(x)
+    else:
+        raise ValueError(f"unknown arch {arch!r}")
+    if arch in ("cnn_lstm", "lstm"):
+        for j, units in enumerate(cfg.lstm_units):
+            last = j == len(cfg.lstm_units) - 1
+            x = layers.LSTM(units, return_sequences=not last, kernel_regularizer=reg,
+                            name=f"lstm{j + 1}")(x)
+    else:
+        x = layers.GlobalAveragePooling1D(name="time_mean")(x)
+    if cfg.dropout > 0:
+        x = layers.Dropout(cfg.dropout, name="drop_out")(x)
+    if cfg.dense_units > 0:
+        x = layers.Dense(cfg.dense_units, activation="relu", kernel_regularizer=reg,
+                         name="dense")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name=name or arch)
+
+
+def with_batch_size(model: Any, arch: str, cfg: TrainConfig, batch_size: int = 1) -> Any:
+    """The same member rebuilt with a fixed batch size (for TFLite export), weights copied."""
+    _, frames, dim = model.input_shape
+    n_classes = model.output_shape[-1]
+    fixed = build_member(arch, frames, dim, n_classes, cfg, batch_size=batch_size, name=model.name)
+    fixed.set_weights(model.get_weights())
+    return fixed
+
+
+def count_params(model: Any) -> int:
+    return int(model.count_params())
