@@ -10,8 +10,6 @@ and reported, never blocking capture.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import select
 import sys
@@ -63,6 +61,9 @@ def _install_native_silencers() -> None:
     global _ALSA_HANDLER
     if _ALSA_HANDLER is not None:
         return
+    import ctypes  # only microphone capture needs it (0.4 MB resident)
+    import ctypes.util
+
     noop_alsa = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
                                  ctypes.c_int, ctypes.c_char_p)(lambda *a: None)
     _ALSA_HANDLER = noop_alsa

@@ -5,8 +5,15 @@
 # runs `pip install -r requirements-edge.txt` in a fresh venv there, then checks, under
 # QEMU_CPU=cortex-a72 (Pi 4) with a Pi-style /proc/cpuinfo bind-mounted:
 #   - `import tensorflow` fails, `edge-ser --help` and `edge-ser features --show-config` work;
-#   - `edge-ser classify WAV --models DIR --json` gives exactly the host's (x86) result;
-#   - every .tflite model gives byte-identical raw int8 outputs to the host (tools/arm64/raw_outputs.py).
+#   - `edge-ser classify WAV --models DIR --json` gives the host's (x86) result: same label and
+#     windows, probabilities identical or within ARM64_TOLERANCE (see below why not always identical);
+#   - every .tflite model gives the host's raw int8 outputs, bit for bit or within one int8 step
+#     (tools/arm64/raw_outputs.py); a broken emulated CPU (the SME trap) gives gross differences.
+# Why not always bit-identical: NumPy's float front end rounds differently on aarch64 (MFCC/log-mel
+# differ by ~1e-6 relative, which can move an int8 input by one step), and TFLite's int8 kernels are
+# not bit-exact across architectures: measured with identical int8 inputs, SOFTMAX outputs (aarch64
+# builds use another kernel, TFLITE_SOFTMAX_USE_UINT16_LUT in optimized_ops.h) and one CONV_2D
+# output moved by one step. The SME trap, by contrast, changes outputs by tens of steps.
 # See the testbed notes (TESTBEDS.md), "An emulated Raspberry Pi (Debian Bookworm arm64) for the edge install".
 #
 # Usage: sudo tools/arm64_check.sh [--clean] [--rebuild]
@@ -23,6 +30,9 @@
 #   ARM64_WAIT_MODELS seconds to wait for that model folder to appear (default 600)
 #   ARM64_WAV         WAV file (default examples/hello.wav, else one made with espeak-ng + sox)
 #   ARM64_LOG         full log of the noisy steps (default $ARM64_ROOT.log)
+#   ARM64_TOLERANCE   largest |delta p| accepted between the x86 and arm64 classify results when they
+#                     are not identical (default 0.004: one int8 output step, 1/256, plus rounding)
+#   ARM64_STRICT      1: demand bit-identical classify results and raw outputs (default 0)
 # Exit status: 0 only if every check passed. Needs root (debootstrap, chroot, mount).
 set -euo pipefail
 
@@ -33,6 +43,8 @@ QCPU="${ARM64_QEMU_CPU:-cortex-a72}"
 HOST_VENV="${ARM64_HOST_VENV:-/work/venv}"
 WAIT_MODELS="${ARM64_WAIT_MODELS:-600}"
 LOG="${ARM64_LOG:-$ARM64_ROOT.log}"
+TOLERANCE="${ARM64_TOLERANCE:-0.004}"
+STRICT="${ARM64_STRICT:-0}"
 SUITE=bookworm
 READY="$ARM64_ROOT/.edge-ser-root-ready"
 APP=/opt/edge-ser                     # inside the root: src/, venv/, hello.wav
@@ -70,6 +82,7 @@ STEP_T0=$EPOCHREALTIME
 RUN_T0=$EPOCHREALTIME
 VERDICT_DETAIL=""
 WORK="$(mktemp -d /tmp/edge-ser-arm64-check.XXXXXX)"
+exec 3>&1 4>&2  # the real stdout/stderr: finish() uses them even if a signal lands mid-redirect
 : >"$LOG"
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -126,6 +139,7 @@ finish() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
+  exec 1>&3 2>&4
   unmount_root
   rm -rf "$WORK"
   if ((rc != 0)); then
@@ -138,9 +152,9 @@ finish() {
   echo "== timings"
   local i
   for i in "${!STEP_NAMES[@]}"; do
-    printf '  %-44s %7s s\n' "${STEP_NAMES[$i]}" "${STEP_SECS[$i]}"
+    printf '  %-54s %7s s\n' "${STEP_NAMES[$i]}" "${STEP_SECS[$i]}"
   done
-  printf '  %-44s %7s s\n' "total" "$(elapsed "$RUN_T0" "$EPOCHREALTIME")"
+  printf '  %-54s %7s s\n' "total" "$(elapsed "$RUN_T0" "$EPOCHREALTIME")"
   echo "   full log: $LOG"
   if ((rc == 0)); then
     echo "arm64_check: PASS - edge install on emulated Pi ($QCPU, Debian $SUITE arm64), no TensorFlow, $VERDICT_DETAIL"
@@ -391,52 +405,95 @@ classify_both() {
     >"$WORK/arm64-raw.jsonl" 2>>"$LOG" || die "raw_outputs.py failed inside the arm64 root (see $LOG)"
 
   [[ -x "$HOST_VENV/bin/edge-ser" ]] || die "no $HOST_VENV/bin/edge-ser for the x86 reference run"
-  (cd "$PROJECT" && "$HOST_VENV/bin/edge-ser" classify "$WAV" --models "$MODELS" --json) \
+  # The host runs the very snapshot copied into the root (others may be editing the project now).
+  local snap="$ARM64_ROOT$APP/src"
+  (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/edge-ser" classify "$WAV" --models "$MODELS" --json) \
     >"$WORK/x86.json" 2>>"$LOG" || die "edge-ser classify failed on the host (see $LOG)"
-  (cd "$PROJECT" && "$HOST_VENV/bin/python" tools/arm64/raw_outputs.py "$MODELS") \
+  (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/python" tools/arm64/raw_outputs.py "$MODELS") \
     >"$WORK/x86-raw.jsonl" 2>>"$LOG" || die "raw_outputs.py failed on the host (see $LOG)"
-  say "   x86 versions: $("$HOST_VENV/bin/python" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert)=' | tr '\n' ' ')"
+  say "   x86 (host venv $HOST_VENV, same source snapshot): $("$HOST_VENV/bin/python" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert)=' | tr '\n' ' ')"
 }
 
 compare() {
   local verdict
-  verdict="$(python3 - "$WORK" "$QCPU" <<'EOF' | tee -a "$LOG"
+  verdict="$(python3 - "$WORK" "$QCPU" "$TOLERANCE" "$STRICT" <<'EOF' | tee -a "$LOG"
 import json, sys
 from pathlib import Path
 
-work, qcpu = Path(sys.argv[1]), sys.argv[2]
+work, qcpu, tol, strict = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4] == "1"
 x86 = json.loads((work / "x86.json").read_text())
 arm = json.loads((work / "arm64.json").read_text())
 labels = list(x86["probabilities"])
 w = max(len(lbl) for lbl in labels)
-print(f"   {'label':<{w}}  {'x86_64 (host)':>14}  {'aarch64 ' + qcpu:>20}  same")
+print(f"   {'label':<{w}}  {'x86_64 (host)':>14}  {'aarch64 ' + qcpu:>20}  {'delta':>8}")
+worst = 0.0
 for lbl in labels:
-    a, b = x86["probabilities"][lbl], arm["probabilities"].get(lbl)
-    print(f"   {lbl:<{w}}  {a:>14.4f}  {b:>20.4f}  {'yes' if a == b else 'NO'}")
-print(f"   x86_64 : label={x86['label']} confidence={x86['confidence']} windows={x86['windows']} speech_windows={x86['speech_windows']}")
-print(f"   aarch64: label={arm['label']} confidence={arm['confidence']} windows={arm['windows']} speech_windows={arm['speech_windows']}")
-strip = lambda d: {k: v for k, v in d.items() if k != "file"}
-same_json = strip(x86) == strip(arm)
+    a, b = x86["probabilities"][lbl], arm["probabilities"].get(lbl, float("nan"))
+    d = abs(a - b)
+    worst = max(worst, d) if d == d else float("inf")
+    print(f"   {lbl:<{w}}  {a:>14.4f}  {b:>20.4f}  {'same' if a == b else f'{b - a:+.4f}':>8}")
+for name, d in (("x86_64 ", x86), ("aarch64", arm)):
+    print(f"   {name}: label={d['label']} confidence={d['confidence']} "
+          f"windows={d['windows']} speech_windows={d['speech_windows']}")
+strip = lambda d: {k: v for k, v in d.items() if k not in ("file", "probabilities", "confidence")}
+if {k: v for k, v in x86.items() if k != "file"} == {k: v for k, v in arm.items() if k != "file"}:
+    json_state = "IDENTICAL"
+elif not strict and strip(x86) == strip(arm) and set(arm["probabilities"]) == set(labels) and worst <= tol:
+    json_state = f"WITHIN TOLERANCE (same label, max |delta p| {worst:.4f} <= {tol:g})"
+else:
+    json_state = f"DIFFERENT (max |delta p| {worst:.4f}, labels {x86['label']}/{arm['label']})"
 
-rx = [json.loads(l) for l in (work / "x86-raw.jsonl").read_text().splitlines() if l.strip()]
-ra = [json.loads(l) for l in (work / "arm64-raw.jsonl").read_text().splitlines() if l.strip()]
-same_raw = len(rx) == len(ra) and all(p["sha256"] == q["sha256"] for p, q in zip(rx, ra))
-for p, q in zip(rx, ra):
-    print(f"   raw {p['model']:<20} {p['out_dtype']:<6} x86 {p['sha256'][:16]}  arm64 {q['sha256'][:16]}  {'identical' if p['sha256'] == q['sha256'] else 'DIFFERENT'}")
-print(f"   classify --json (all fields but 'file'): {'IDENTICAL' if same_json else 'DIFFERENT'}")
-print(f"   raw model outputs (16 inputs per model): {'BIT-IDENTICAL' if same_raw else 'DIFFERENT'}")
-print("RESULT " + ("PASS" if same_json and same_raw else "FAIL"))
+rx = {r["model"]: r for r in (json.loads(line) for line in (work / "x86-raw.jsonl").read_text().splitlines() if line.strip())}
+ra = {r["model"]: r for r in (json.loads(line) for line in (work / "arm64-raw.jsonl").read_text().splitlines() if line.strip())}
+raw_ok, raw_identical = set(rx) == set(ra), set(rx) == set(ra)
+for m in sorted(rx):
+    p, q = rx[m], ra.get(m)
+    if q is None:
+        print(f"   raw {m}: missing on arm64")
+        continue
+    vx = [v for run in p["outputs"] for v in run]
+    va = [v for run in q["outputs"] for v in run]
+    diffs = [abs(a - b) for a, b in zip(vx, va)] if len(vx) == len(va) else [float("inf")]
+    n, big = sum(d > 0 for d in diffs), max(diffs)
+    integer = all(t.startswith(("int", "uint")) for t in p["out_dtype"].split(","))
+    if n == 0:
+        state = "bit-identical"
+    elif integer and big <= 1 and not strict:
+        state = f"{n} of {len(diffs)} values differ by 1 int8 step"
+        raw_identical = False
+    else:
+        state = f"DIFFERENT: {n} of {len(diffs)} values, max |delta| {big:g}"
+        raw_ok = raw_identical = False
+    print(f"   raw {m:<20} {p['out_dtype']:<6} sha256 x86 {p['sha256'][:12]} arm64 {q['sha256'][:12]}  {state}")
+print(f"   classify --json (all fields but 'file'): {json_state}")
+print(f"   raw member outputs (16 fixed random inputs each): "
+      f"{'BIT-IDENTICAL' if raw_identical else ('WITHIN ONE INT8 STEP' if raw_ok else 'DIFFERENT')}")
+ok = json_state.startswith(("IDENTICAL", "WITHIN")) and raw_ok
+print("RESULT " + ("PASS" if ok else "FAIL") + " " + ("identical" if json_state == "IDENTICAL" and raw_identical else "tolerance"))
 EOF
 )"
   printf '%s\n' "$verdict" | grep -v '^RESULT '
   say "   x86_64 : $(cat "$WORK/x86.json")"
   say "   aarch64: $(cat "$WORK/arm64.json")"
-  if [[ "$(tail -n 1 <<<"$verdict")" != "RESULT PASS" ]]; then
+  local result
+  result="$(tail -n 1 <<<"$verdict")"
+  if [[ "$result" != "RESULT PASS"* ]]; then
     say "   comparison: FAIL"
-    die "the arm64 results differ from the x86 results"
+    if [[ "$STRICT" == 1 ]]; then
+      die "the arm64 results are not bit-identical to the x86 results (ARM64_STRICT=1)"
+    fi
+    die "the arm64 results differ from the x86 results beyond what x86/aarch64 arithmetic explains"
   fi
-  say "   comparison: PASS"
-  VERDICT_DETAIL="classify --json identical to x86 ($(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["label"], d["confidence"])' "$WORK/x86.json")) and raw int8 outputs bit-identical, models $MODELS"
+  local how="identical to x86"
+  if [[ "$result" == *tolerance ]]; then
+    how="equal to x86 within ${TOLERANCE} (not bit-identical)"
+    say "   note: aarch64 and x86 legitimately differ in the last bits: NumPy's float front end rounds"
+    say "         differently (can move an int8 input by one step), and TFLite's int8 kernels are not"
+    say "         bit-exact across architectures (aarch64 builds use another SOFTMAX kernel,"
+    say "         TFLITE_SOFTMAX_USE_UINT16_LUT). ARM64_STRICT=1 demands bit-identical results."
+  fi
+  say "   comparison: PASS ($how)"
+  VERDICT_DETAIL="classify --json $how (label $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["label"], d["confidence"])' "$WORK/arm64.json")), models $MODELS"
 }
 
 # ---------------------------------------------------------------- main

@@ -9,6 +9,7 @@ the run folder described in :mod:`train.runs`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -229,7 +230,7 @@ class SetTrainer:
                 val = (normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
             dim = xn.shape[-1]
             res = fit_member(lambda: build_member(arch, self.window.frames, dim, n_classes, cfg,
-                                                  name=name.replace("-", "_")),
+                                                  name=re.sub(r"[^A-Za-z0-9_.]", "_", name)),
                              xn, y, val, cfg, n_classes, seed, folder, name,
                              strategy=self.opts.strategy, epochs=epochs, log=self.log)
             histories[name] = res.history

@@ -2,10 +2,10 @@
 
 Feeds each model the same 16 pseudo-random inputs (fixed seed) and prints, per model, the output
 dtype, all raw output values and their SHA-256. Run it on x86 and on the emulated Pi and compare:
-with QEMU_CPU pinned, int8 outputs agree bit for bit or within one int8 step (TFLite builds for
-aarch64 use another int8 SOFTMAX kernel, TFLITE_SOFTMAX_USE_UINT16_LUT); gross differences mean a
-broken CPU emulation (the SME trap). Needs only NumPy and ai-edge-litert (or tflite-runtime); no
-TensorFlow, no project code.
+with QEMU_CPU pinned, int8 outputs agree bit for bit or within one int8 step (TFLite's int8 kernels
+are not bit-exact across architectures, e.g. aarch64 builds use another SOFTMAX kernel,
+TFLITE_SOFTMAX_USE_UINT16_LUT); gross differences mean a broken CPU emulation (the SME trap).
+Needs only NumPy and ai-edge-litert (or tflite-runtime); no TensorFlow, no project code.
 """
 
 from __future__ import annotations
