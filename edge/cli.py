@@ -29,6 +29,12 @@ LAZY_REQUIRES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Paths are opened by edge-ser itself, which names any problem in one line and, for a batch,
+#: goes on with the other files; click's own checks would abort the whole command with a usage
+#: message (an unreadable file among a hundred stopped `classify` before the first one).
+PATH = click.Path(path_type=Path, readable=False)
+
+
 class LazyGroup(click.Group):
     """A group whose heavy subcommands are imported only when they are run."""
 
@@ -108,11 +114,11 @@ def cli() -> None:
 
 # ---- features ----------------------------------------------------------------------------
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path), required=False)
+@click.argument("file", type=PATH, required=False)
 @click.option("--kind", default="mfcc", show_default=True,
               help="mfcc, logmel, chroma, rms, zcr, pitch, or a combination such as mfcc_d+pitch.")
-@click.option("--out", type=click.Path(path_type=Path), help="Write the matrix to this .npy file.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
+@click.option("--out", type=PATH, help="Write the matrix to this .npy file.")
+@click.option("--config", "config_path", type=PATH,
               help="A FrontendConfig JSON file (default: the built-in config).")
 @click.option("--show-config", is_flag=True, help="Print the FrontendConfig JSON and exit.")
 def features(file: Path | None, kind: str, out: Path | None, config_path: Path | None,
@@ -177,7 +183,7 @@ def _save_npy_atomic(path: Path, matrix: Any) -> None:
 
 # ---- info --------------------------------------------------------------------------------
 @cli.command()
-@click.option("--models", type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def info(models: Path | None, as_json: bool) -> None:
     """Show a model folder's manifest: labels, front end, window, members, voting."""
@@ -212,12 +218,14 @@ def _named(path: Path, exc: EdgeSerError) -> str:
               help="Listen to a WAV file, or '-' for raw s16le mono PCM on stdin, instead of a "
                    "microphone.")
 @click.option("--realtime/--fast", default=True, show_default=True,
-              help="With --source FILE: play at real-time pace, or as fast as possible.")
-@click.option("--models", type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+              help="With --source FILE: play at real-time pace like a microphone (a slow "
+                   "consumer loses the oldest audio beyond the profile's buffer_seconds, "
+                   "counted), or as fast as possible (nothing is lost).")
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of live lines.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
               help="Stop after S seconds of audio.")
-@click.option("--record", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+@click.option("--record", type=PATH, metavar="FILE",
               help="Also save the audio heard to this WAV (nothing is written without it).")
 def listen(profile_name: str | None, device: str | None, source: str | None, realtime: bool,
            models: Path | None, as_json: bool, duration: float | None, record: Path | None) -> int:
@@ -252,7 +260,7 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
         if source == "-":
             src: Any = StdinSource(sr)
         elif source is not None:
-            src = FileSource(source, sr, realtime=realtime)
+            src = FileSource(source, sr, realtime=realtime, buffer_seconds=inp.buffer_seconds)
         else:
             src = MicrophoneSource(device if device is not None else inp.device, sr,
                                    rate=inp.rate, frames_per_buffer=inp.frames_per_buffer,
@@ -293,45 +301,56 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
             recorder.close()
     lost = f", {summary.dropped} samples dropped" if summary.dropped else ""
     over = f", {summary.overflows} device overflows" if summary.overflows else ""
+    again = f", {summary.reconnects} reconnects" if summary.reconnects else ""
     click.echo(f"edge-ser: {summary.seconds:.1f} s heard, {summary.windows} windows, "
-               f"{summary.events} decisions{lost}{over} (stopped by {summary.stopped_by})",
+               f"{summary.events} decisions{lost}{over}{again} (stopped by {summary.stopped_by})",
                err=True)
     if recorder is not None:
         click.echo(f"edge-ser: recorded {recorder.samples / sr:.1f} s to {record}", err=True)
     return 0
 
 
-def _open_pipeline(models: Path | None, threads: int) -> Any:
+def _classify_file(pipeline: Any, path: Path) -> Any:
+    """One file through the pipeline, streamed: memory stays flat however long the file is."""
+    from edge.wav import iter_wav_blocks
+
+    return pipeline.classify_blocks(iter_wav_blocks(path, 0.25, pipeline.cfg.sr))
+
+
+def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True) -> Any:
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
     from edge.pipeline import Pipeline
 
-    return Pipeline(load_manifest(resolve_models_dir(models)), num_threads=threads)
+    return Pipeline(load_manifest(resolve_models_dir(models)), num_threads=threads,
+                    use_xnnpack=use_xnnpack)
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--models", type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.argument("files", nargs=-1, required=True, type=PATH)
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Interpreter threads per member.")
-def classify(files: tuple[Path, ...], models: Path | None, as_json: bool, threads: int) -> int:
+@click.option("--xnnpack/--no-xnnpack", default=False, show_default=True,
+              help="Use the interpreter's XNNPACK delegate (a one-shot run does not repay its "
+                   "~1 MB and set-up; `listen` follows the profile's [runtime] use_xnnpack).")
+def classify(files: tuple[Path, ...], models: Path | None, as_json: bool, threads: int,
+             xnnpack: bool) -> int:
     """Classify WAV files, one result per file.
 
     Every window of the file is classified and the ensemble is averaged over the windows with
-    speech. A file that cannot be read gets an error line on stderr; the others still run and
-    the exit status is non-zero.
+    speech; files are streamed, so memory stays flat whatever their length. A file that cannot
+    be read gets an error line on stderr; the others still run and the exit status is non-zero.
     """
     from edge.outputs import format_file_result, write_json_line
-    from edge.wav import read_wav
 
-    pipeline = _open_pipeline(models, threads)
+    pipeline = _open_pipeline(models, threads, use_xnnpack=xnnpack)
     labels = pipeline.manifest.labels
     status = 0
     for path in files:
         try:
-            audio = read_wav(path, target_sr=pipeline.cfg.sr)
-            result = pipeline.classify_audio(audio.samples)
+            result = _classify_file(pipeline, path)
         except EdgeSerError as exc:
             click.echo(f"edge-ser: error: {_named(path, exc)}", err=True)
             status = status or exc.exit_code
@@ -357,11 +376,11 @@ CORPUS_FORMATS = ("ravdess", "tess", "cremad", "crema-d", "savee", "emodb", "fol
 
 
 @cli.command()
-@click.argument("corpus", type=click.Path(path_type=Path))
+@click.argument("corpus", type=PATH)
 @click.option("--format", "fmt", type=click.Choice(CORPUS_FORMATS), required=True,
               help="How labels are read: from file names (ravdess, tess, cremad, savee, emodb), "
                    "from label folders (folders), or from a path,label CSV (csv).")
-@click.option("--models", type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Interpreter threads per member.")
@@ -378,7 +397,6 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, as_json: bool, threads
 
     from edge.corpora import load_corpus, map_label
     from edge.metrics import score
-    from edge.wav import read_wav
 
     pipeline = _open_pipeline(models, threads)
     labels = pipeline.manifest.labels
@@ -411,8 +429,7 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, as_json: bool, threads
     y_true, y_pred, failed = [], [], []
     for path, lab in truth:
         try:
-            audio = read_wav(path, target_sr=pipeline.cfg.sr)
-            result = pipeline.classify_audio(audio.samples)
+            result = _classify_file(pipeline, path)
         except EdgeSerError as exc:
             click.echo(f"edge-ser: error: {_named(path, exc)}", err=True)
             failed.append(str(path))
@@ -449,7 +466,7 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, as_json: bool, threads
 
 
 @cli.command()
-@click.option("--models", type=click.Path(path_type=Path), help="Model folder (default: bundled).")
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
 @click.option("--seconds", type=click.FloatRange(min=0.1), default=3.0, show_default=True,
               help="Time spent in the per-window loop (at least 200 windows).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,

@@ -27,6 +27,9 @@ MANIFEST_VERSION = 1
 VOTING_RULES = ("hard", "soft", "weighted")
 TENSOR_DTYPES = ("int8", "uint8", "int16", "float32")
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a member larger than this is not an edge model
+FLOAT32_MAX = 3.4028234663852886e38
+#: Decision states (edge.decisions SILENCE, UNCERTAIN): a model label cannot be one of them.
+RESERVED_LABELS = ("silence", "uncertain")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,12 @@ def _sha256() -> Any:
     return sha256()
 
 
+def sha256_bytes(data: bytes) -> str:
+    digest = _sha256()
+    digest.update(data)
+    return digest.hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = _sha256()
     with open(path, "rb") as fh:
@@ -174,7 +183,20 @@ def _req(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
         raise ModelError(f"{where}.{key} has the wrong type")
     if not isinstance(value, kind):
         raise ModelError(f"{where}.{key} has the wrong type ({type(value).__name__})")
+    if kind == (int, float):
+        _finite(value, f"{where}.{key}")
     return value
+
+
+def _finite(value: Any, where: str) -> float:
+    """A JSON number as a finite float (JSON allows 1e999 and Python's reader NaN/Infinity)."""
+    try:
+        x = float(value)
+    except (OverflowError, TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x):
+        raise ModelError(f"{where} must be a finite number, got {str(value)[:40]}")
+    return x
 
 
 def _tensor_from_dict(d: Any, where: str) -> TensorSpec:
@@ -225,7 +247,9 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mean + std):
             raise ModelError(f"{where} mean/std must be numbers")
         features[kind] = FeatureSpec(
-            kind, int(_req(fd, "dim", int, where)), tuple(map(float, mean)), tuple(map(float, std))
+            kind, int(_req(fd, "dim", int, where)),
+            tuple(_finite(v, f"{where}.mean") for v in mean),
+            tuple(_finite(v, f"{where}.std") for v in std),
         )
     members = []
     for i, md in enumerate(_req(data, "members", list, "manifest")):
@@ -265,13 +289,17 @@ def _validate(m: Manifest) -> None:
         raise ModelError("manifest.labels must be a non-empty list of non-empty strings")
     if len(set(m.labels)) != len(m.labels):
         raise ModelError("manifest.labels has duplicates")
+    clash = sorted(set(RESERVED_LABELS) & set(m.labels))
+    if clash:
+        raise ModelError(f"manifest.labels may not contain {', '.join(map(repr, clash))}: "
+                         "those are the decision states")
     if m.voting not in VOTING_RULES:
         raise ModelError(
             f"manifest.voting must be one of {', '.join(VOTING_RULES)}, got {m.voting!r}"
         )
     w = m.window
-    if not (w.seconds > 0 and 0 < w.hop_seconds <= w.seconds):
-        raise ModelError(f"manifest.window needs 0 < hop_seconds <= seconds, got {w}")
+    if not (0 < w.hop_seconds <= w.seconds <= 3600):
+        raise ModelError(f"manifest.window needs 0 < hop_seconds <= seconds <= 3600, got {w}")
     expected = window_frames(m.frontend, w.seconds)
     if w.frames != expected:
         raise ModelError(
@@ -289,10 +317,11 @@ def _validate(m: Manifest) -> None:
             )
         if len(f.mean) != dim or len(f.std) != dim:
             raise ModelError(f"feature {kind!r}: mean/std must have {dim} values")
-        if not all(math.isfinite(v) for v in f.mean) or not all(
-            math.isfinite(v) and v > 0 for v in f.std
+        if not all(abs(v) <= FLOAT32_MAX for v in f.mean) or not all(
+            0 < v <= FLOAT32_MAX for v in f.std
         ):
-            raise ModelError(f"feature {kind!r}: mean must be finite and std finite and positive")
+            raise ModelError(f"feature {kind!r}: mean must be finite and std finite and positive "
+                             "(as float32: the device normalises in float32)")
     if not m.members:
         raise ModelError("manifest lists no members")
     names = [mb.name for mb in m.members]
@@ -359,6 +388,8 @@ def load_manifest(folder: str | os.PathLike[str], verify: bool = True) -> Manife
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ModelError(f"{path} is not a manifest: JSON nested too deeply") from None
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror}") from None
     manifest = manifest_from_dict(data, root=root)

@@ -7,31 +7,35 @@ over the window (so deltas are per window, exactly as in training), normalised w
 manifest's statistics, classified, and the members' outputs voted. A causal VAD marks speech
 frame by frame; windows with too little speech skip the models and report ``silence``.
 
-Whole files (``classify``, ``evaluate``): :meth:`Pipeline.classify_audio` cuts every window at
-the manifest hop with the batch front end (identical frames), and averages the ensemble over
-the speech windows.
+Whole files (``classify``, ``evaluate``): :meth:`Pipeline.classify_blocks` streams a file
+block by block through the same front end (frames identical to the batch front end), cuts every
+window at the manifest hop, and averages the ensemble over the speech windows; memory does not
+depend on the file's length. :meth:`Pipeline.classify_audio` does the same for samples in
+memory.
 
 Per-stage wall times are kept in :class:`StageTimer` for ``edge-ser bench``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.decisions import Decision, DecisionConfig, RecognizeEmotions
-from edge.errors import DeviceError
+from edge.errors import AudioError, DeviceError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
 from edge.frontend.config import BASE_KINDS
 from edge.frontend.kinds import base_dim
-from edge.frontend.vad import StreamingVad, VadConfig, speech_frames
-from edge.frontend.windows import normalize, pad_to_window, window_starts
+from edge.frontend.vad import StreamingVad, VadConfig
+from edge.frontend.windows import min_samples, normalize, pad_to_window
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import Manifest
 from edge.outputs import Drops
@@ -44,30 +48,54 @@ VAD_BASES = ("rms", "zcr")
 
 
 class StageTimer:
-    """Wall time per stage and per window, in seconds (bounded: keeps the last ``keep``)."""
+    """Wall time per stage and per window, in seconds: the last ``keep`` values of each stage.
 
-    def __init__(self, keep: int = 100_000) -> None:
+    Values live in a fixed ring of doubles per stage, so a listener that runs for weeks keeps
+    the same few hundred kilobytes (a list of Python floats grew by ~1 MB per hour of audio).
+    """
+
+    def __init__(self, keep: int = 4096) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
         self.keep = keep
-        self.samples: dict[str, list[float]] = defaultdict(list)
+        self._rings: dict[str, array] = {}
+        self._counts: dict[str, int] = {}
 
     def add(self, stage: str, seconds: float) -> None:
-        values = self.samples[stage]
-        values.append(seconds)
-        if len(values) > self.keep:
-            del values[: len(values) - self.keep]
+        ring = self._rings.get(stage)
+        if ring is None:
+            ring = self._rings[stage] = array("d")
+            self._counts[stage] = 0
+        n = self._counts[stage]
+        if n < self.keep:
+            ring.append(seconds)
+        else:
+            ring[n % self.keep] = seconds
+        self._counts[stage] = n + 1
 
     def reset(self) -> None:
-        self.samples.clear()
+        self._rings.clear()
+        self._counts.clear()
+
+    @property
+    def samples(self) -> dict[str, list[float]]:
+        """The kept values per stage, oldest first."""
+        out = {}
+        for stage, ring in self._rings.items():
+            start = self._counts[stage] % len(ring) if len(ring) == self.keep else 0
+            out[stage] = ring[start:].tolist() + ring[:start].tolist()
+        return out
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per stage: count, median, p95, p99, mean and max, in milliseconds."""
+        """Per stage: count, median, p95, p99, mean and max, in milliseconds (of the kept values;
+        ``count`` is every value ever added)."""
         out = {}
-        for stage, values in self.samples.items():
-            if not values:
+        for stage, ring in self._rings.items():
+            if not ring:
                 continue
-            v = np.asarray(values) * 1e3
+            v = np.frombuffer(ring, dtype=np.float64) * 1e3
             out[stage] = {
-                "count": int(v.size),
+                "count": int(self._counts[stage]),
                 "median_ms": float(np.median(v)),
                 "p95_ms": float(np.percentile(v, 95)),
                 "p99_ms": float(np.percentile(v, 99)),
@@ -271,56 +299,111 @@ class Pipeline:
         return probs
 
     # ---- whole files ----------------------------------------------------------------------
-    def _file_bases(self, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Base features of a whole signal, computed block by block.
-
-        The streaming front end gives exactly the batch frames, but its working memory is one
-        block, not the whole file (the batch YIN alone holds ~16 KB per frame).
-        """
-        if self._file_frontend is None:
-            self._file_frontend = StreamingFrontend(self.cfg, self.bases)
-        fe = self._file_frontend
-        fe.reset()
-        parts: dict[str, list[np.ndarray]] = {b: [] for b in self.bases}
-        block = self.cfg.sr // 4  # 0.25 s: less memory and, measured, faster than 1 s
-        for i in range(0, y.shape[0], block):
-            for b, v in fe.push(y[i:i + block]).items():
-                parts[b].append(v)
-        for b, v in fe.flush().items():
-            parts[b].append(v)
-        return {b: np.concatenate(v) for b, v in parts.items()}
-
     def classify_audio(self, samples: np.ndarray) -> FileResult:
         """One label for a whole recording (float samples at the manifest's rate).
 
         Every window at the manifest hop (short audio is zero-padded to one window), the
         ensemble averaged over the speech windows, or over all windows if none is speech.
         """
-        seconds = np.asarray(samples).shape[0] / self.cfg.sr
-        y = pad_to_window(samples, self.cfg, self.manifest.window.seconds)
+        y = pad_to_window(samples, self.cfg, self.manifest.window.seconds)  # validates
+        block = self.cfg.sr // 4
+        result = self.classify_blocks(y[i:i + block] for i in range(0, y.shape[0], block))
+        return dataclasses.replace(result, seconds=np.asarray(samples).shape[0] / self.cfg.sr)
+
+    def classify_blocks(self, blocks: Iterable[np.ndarray]) -> FileResult:
+        """:meth:`classify_audio` of the concatenated blocks, in bounded memory.
+
+        For long recordings (``edge.wav.iter_wav_blocks``): the blocks go through the streaming
+        front end (frames identical to the batch front end for any blocking), the causal VAD
+        (the one gate of the live stream and of training, train/features.py) and the members
+        window by window, and only running sums of the ensemble output are kept, so memory is
+        one block plus one window whatever the length. The result equals
+        :meth:`classify_audio` on the whole signal.
+        """
+        cfg, wf = self.cfg, self.window_frames
+        hop = max(1, round(self.manifest.window.hop_seconds * cfg.sr / cfg.hop_length))
+        need = max(1, min_samples(cfg, wf))  # fewer samples than this: pad to one window
+        if self._file_frontend is None:
+            self._file_frontend = StreamingFrontend(self.cfg, self.bases)
+        fe = self._file_frontend
+        fe.reset()
+        vad = StreamingVad(cfg, self.vad_config)
+        n_labels = len(self.manifest.labels)
+        acc = {"all": np.zeros(n_labels), "speech": np.zeros(n_labels), "n": 0, "n_speech": 0}
+        buf = {b: np.zeros((0, self._dim(b)), np.float32) for b in self.bases}
+        state = {"speech": np.zeros(0, dtype=bool), "start": 0, "frames": 0, "end": wf,
+                 "frontend_s": 0.0}
+
+        def consume(frames: dict[str, np.ndarray]) -> None:
+            n_new = frames[self.bases[0]].shape[0]
+            if n_new:
+                state["speech"] = np.concatenate(
+                    (state["speech"], vad.update(frames["rms"], frames["zcr"])))
+                for b in self.bases:
+                    buf[b] = np.concatenate((buf[b], frames[b]))
+                state["frames"] += n_new
+            while state["end"] <= state["frames"]:
+                lo = state["end"] - wf - state["start"]
+                probs = self._classify_window({b: buf[b][lo:lo + wf] for b in self.bases})
+                ratio = float(state["speech"][lo:lo + wf].mean())
+                acc["all"] += probs
+                acc["n"] += 1
+                if ratio >= self.decision_config.min_speech_ratio and ratio > 0:
+                    acc["speech"] += probs
+                    acc["n_speech"] += 1
+                state["end"] += hop
+            drop = state["end"] - wf - state["start"]
+            if drop > 0:
+                for b in self.bases:
+                    buf[b] = buf[b][drop:]
+                state["speech"] = state["speech"][drop:]
+                state["start"] += drop
+
+        def push(x: np.ndarray) -> None:
+            t0 = time.perf_counter()
+            frames = fe.push(x)
+            state["frontend_s"] += time.perf_counter() - t0
+            consume(frames)
+
+        head: list[np.ndarray] | None = []  # held until there is one window's worth
+        n_total = 0
+        for block in blocks:
+            x = np.asarray(block)
+            if x.ndim != 1:
+                raise AudioError(f"audio blocks must be 1-D (mono), got shape {x.shape}")
+            n_total += x.shape[0]
+            if head is None:
+                push(x)
+                continue
+            head.append(x)
+            if n_total >= need:  # long enough: no padding, so push what was held
+                for h in head:  # block by block: the front end's working memory stays small
+                    push(h)
+                head = None
+        if head is not None:  # shorter than one window: zero-padded to exactly one
+            y = np.concatenate(head) if head else np.zeros(0, np.float32)
+            y = pad_to_window(y, cfg, self.manifest.window.seconds)
+            step = cfg.sr // 4
+            for i in range(0, y.shape[0], step):
+                push(y[i:i + step])
         t0 = time.perf_counter()
-        bases = self._file_bases(y)
-        # causal, like the live stream and like training (train/features.py): one gate everywhere
-        mask = speech_frames(bases["rms"], bases["zcr"], self.cfg, self.vad_config, causal=True)
-        n_frames = bases[self.bases[0]].shape[0]
-        hop = max(1, round(self.manifest.window.hop_seconds * self.cfg.sr / self.cfg.hop_length))
-        starts = window_starts(n_frames, self.window_frames, hop)
-        self.timer.add("file_frontend", time.perf_counter() - t0)
-        probs, speech = [], []
-        for s in starts:
-            window = {b: bases[b][s:s + self.window_frames] for b in self.bases}
-            probs.append(self._classify_window(window))
-            ratio = float(mask[s:s + self.window_frames].mean())
-            speech.append(ratio >= self.decision_config.min_speech_ratio and ratio > 0)
-        p = np.stack(probs)
-        chosen = np.asarray(speech, dtype=bool)
-        mean = p[chosen].mean(axis=0) if chosen.any() else p.mean(axis=0)
+        frames = fe.flush()
+        state["frontend_s"] += time.perf_counter() - t0
+        consume(frames)
+        self.timer.add("file_frontend", state["frontend_s"])
+        chosen = acc["n_speech"] > 0
+        mean = (acc["speech"] / acc["n_speech"] if chosen else acc["all"] / max(acc["n"], 1))
+        mean = mean.astype(np.float32)
         top = int(np.argmax(mean))
-        return FileResult(self.manifest.labels[top], float(mean[top]), mean.astype(np.float32),
-                          len(starts), int(chosen.sum()), seconds)
+        return FileResult(self.manifest.labels[top], float(mean[top]), mean, acc["n"],
+                          acc["n_speech"], n_total / cfg.sr)
 
 
 # ---- the live loop ---------------------------------------------------------------------------
+#: Audio dropped since the last line is reported at most this often (seconds of wall time).
+DROP_REPORT_SECONDS = 1.0
+
+
 @dataclass
 class StreamSummary:
     seconds: float = 0.0  # audio heard
@@ -347,6 +430,10 @@ def run_stream(
     """Pull audio from a source through the pipeline until it ends, ``duration`` seconds of
     audio were heard, or ``stop`` is set; call ``emit`` for every decision worth reporting.
 
+    Every line carries the audio dropped so far (a consumer slower than real time loses the
+    oldest audio in the source's ring buffer); a loss is reported with the next decision even
+    if that decision is unchanged, at most once per ``DROP_REPORT_SECONDS``.
+
     A lost device (DeviceError while reading) ends the run with ``on_device_lost="exit"``
     (the service manager restarts it), or is reopened every ``reconnect_seconds`` with
     ``"reconnect"`` (a USB microphone unplugged and plugged back in).
@@ -361,6 +448,23 @@ def run_stream(
     def drops(src: AudioSource | None) -> Drops:
         s = src.stats() if src is not None else SourceStats()
         return Drops(lost_before.dropped + s.dropped, lost_before.overflows + s.overflows)
+
+    reported = {"dropped": 0, "at": -math.inf}
+
+    def report(result: WindowResult, src: AudioSource) -> None:
+        summary.windows += 1
+        lost = drops(src)
+        news = result.decision.is_new
+        # audio lost since the last line is reported with the next decision, even an unchanged
+        # one (at most once per DROP_REPORT_SECONDS of wall time), so it shows when it happens
+        now = time.monotonic()
+        late = (lost.samples > reported["dropped"]
+                and now - reported["at"] >= DROP_REPORT_SECONDS)
+        if news:
+            summary.events += 1
+        if news or late:
+            emit(result.decision, lost)
+            reported.update(dropped=lost.samples, at=now)
 
     source: AudioSource | None = None
     waiting = False  # in an outage: say so once, not at every retry
@@ -389,10 +493,7 @@ def run_stream(
                     if recorder is not None and chunk.size:
                         recorder.write(chunk)
                     for result in pipeline.push(chunk):
-                        summary.windows += 1
-                        if result.decision.is_new:
-                            summary.events += 1
-                            emit(result.decision, drops(source))
+                        report(result, source)
                     if duration is not None and pipeline.stream_seconds >= duration - 1e-9:
                         summary.stopped_by = f"--duration {duration:g}"
                         stop.set()
@@ -419,10 +520,7 @@ def run_stream(
             if ended and not stop.is_set():
                 # the input is over: its last frames are known, padded like the batch front end
                 for result in pipeline.flush():
-                    summary.windows += 1
-                    if result.decision.is_new:
-                        summary.events += 1
-                        emit(result.decision, drops(source))
+                    report(result, source)
             break
         if stop.is_set() and summary.stopped_by == "end of input":
             summary.stopped_by = "stop request"

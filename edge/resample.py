@@ -188,10 +188,16 @@ def _kernel(up: int, down: int) -> _Kernel:
     taps = 2 * half
     j = np.arange(taps)
 
-    def bank_rows(phases: np.ndarray) -> np.ndarray:
-        t = phases[:, None] / up + (half - 1 - j)[None, :]
-        h = _kaiser_sinc(t, rho, half, beta)
-        return h / h.sum(axis=1, keepdims=True)  # exact unity gain at DC for every phase
+    def bank_rows(phases: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        # row by row blocks: the float64 temporaries of one block stay ~1 MB, where a whole
+        # bank at once (e.g. 16 000 phases for 16 001 Hz → 16 kHz) peaked above 100 MB
+        out = np.empty((phases.size, taps), dtype)
+        step = max(1, (1 << 17) // taps)
+        for i in range(0, phases.size, step):
+            t = phases[i:i + step, None] / up + (half - 1 - j)[None, :]
+            h = _kaiser_sinc(t, rho, half, beta)
+            out[i:i + step] = h / h.sum(axis=1, keepdims=True)  # unity gain at DC, every phase
+        return out
 
     # Matrix path: rows of B = c·M inputs, c·L outputs; B ≈ K/2 balances GEMM vs diagonal sums.
     # Both the matrix and a block of partial sums (≥ A rows of A·P) must stay small.
@@ -212,7 +218,7 @@ def _kernel(up: int, down: int) -> _Kernel:
         return _Kernel(up, down, half, rho, beta, block=block, per_row=per_row,
                        n_blocks=n_blocks, matrix=np.ascontiguousarray(matrix, np.float32))
     if up * taps <= _BANK_LIMIT:
-        bank = bank_rows(np.arange(up)).astype(np.float32)
+        bank = bank_rows(np.arange(up), np.float32)
         return _Kernel(up, down, half, rho, beta, bank=bank)
     density = max(1, math.ceil(_TABLE_PER_ZERO * rho))
     grid = np.arange(taps * density + 1) / density - half

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -420,48 +420,156 @@ def _device_error(info: InputDevice, exc: BaseException | None) -> DeviceError:
     return DeviceError(f"cannot open input device {info.index} ({info.name}): {text}")
 
 
+# ---- paced capture -------------------------------------------------------------------------
+class PacedSource:
+    """Blocks of audio delivered in real time by a capture thread, exactly as a microphone does.
+
+    The thread plays PortAudio's part: it hands each block over once its last sample "has been
+    spoken" (``sent / sample_rate`` seconds after the start) by writing it into a
+    :class:`~edge.ringbuffer.RingBuffer`, and it never waits for the consumer. A consumer slower
+    than real time therefore loses the *oldest* audio beyond ``buffer_seconds``; the loss is
+    counted in :meth:`stats` (and reported in every decision), and capture keeps its schedule.
+    ``max_lateness`` is the most the capture thread ever fell behind that schedule.
+
+    Args:
+        make_blocks: called once per iteration, on the consumer's thread (so a bad file fails
+            at once); the iterator it returns is drained on the capture thread. An exception
+            it raises part-way (a corrupt sample, a device that vanished) reaches the consumer
+            after the audio captured before it.
+        sample_rate: rate of the blocks (and of the chunks delivered).
+        buffer_seconds: ring-buffer size.
+        read_seconds: most audio handed to the consumer per chunk.
+    """
+
+    def __init__(self, make_blocks: Callable[[], Iterable[np.ndarray]], sample_rate: int = 16000,
+                 name: str = "paced source", buffer_seconds: float = 10.0,
+                 read_seconds: float = 0.1) -> None:
+        self.make_blocks = make_blocks
+        self.sample_rate = sample_rate
+        self.name = name
+        self.capacity = max(1, int(buffer_seconds * sample_rate))
+        self.read_samples = max(1, int(read_seconds * sample_rate))
+        self.max_lateness = 0.0
+        self._captured = 0
+        self._ring: RingBuffer | None = None
+        self._stop = threading.Event()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._stop.is_set():
+            return
+        blocks = iter(self.make_blocks())
+        ring = RingBuffer(self.capacity, dtype=np.float32)
+        self._ring = ring
+        failure: list[BaseException] = []
+        thread = threading.Thread(target=self._capture, args=(blocks, ring, failure),
+                                  name="edge-ser capture", daemon=True)
+        thread.start()
+        try:
+            while not self._stop.is_set():
+                data = ring.read(self.read_samples, timeout=0.1)
+                if data.size:
+                    yield data
+                elif ring.closed and len(ring) == 0:  # capture ended and everything was read
+                    break
+            if not self._stop.is_set():
+                thread.join()  # the ring is closed: the capture thread has finished
+                if failure:
+                    raise failure[0]
+        finally:  # also when the consumer stops iterating early
+            self._stop.set()
+            ring.close()
+            thread.join(timeout=2.0)
+
+    def _capture(self, blocks: Iterator[np.ndarray], ring: RingBuffer,
+                 failure: list[BaseException]) -> None:
+        t0 = time.monotonic()
+        sent = 0
+        try:
+            for block in blocks:
+                sent += block.size
+                due = t0 + sent / self.sample_rate
+                while not self._stop.is_set() and (delay := due - time.monotonic()) > 0:
+                    self._stop.wait(delay)
+                if self._stop.is_set():
+                    return
+                self.max_lateness = max(self.max_lateness, time.monotonic() - due)
+                ring.write(block)  # never blocks: drops the oldest when the consumer lags
+                self._captured += block.size
+        except BaseException as exc:  # handed to the consumer's thread
+            failure.append(exc)
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+            ring.close()
+
+    def stats(self) -> SourceStats:
+        dropped = self._ring.stats().dropped if self._ring is not None else 0
+        return SourceStats(self._captured, dropped, 0)
+
+    def stop(self) -> None:
+        """End iteration (safe from a signal handler or another thread)."""
+        self._stop.set()
+        if self._ring is not None:
+            self._ring.close()
+
+    def close(self) -> None:
+        self.stop()
+
+
 # ---- file ---------------------------------------------------------------------------------
 class FileSource:
     """A WAV file delivered like a microphone: in real time, or as fast as it can be read.
 
     Read in blocks (bounded memory whatever the file's length) and resampled to
-    ``sample_rate`` by :func:`edge.wav.iter_wav_blocks`.
+    ``sample_rate`` by :func:`edge.wav.iter_wav_blocks`. In real time the file is played by a
+    :class:`PacedSource`: a capture thread and a ring buffer of ``buffer_seconds``, so a slow
+    consumer loses (and counts) the oldest audio, as with a microphone. As fast as possible,
+    nothing is ever dropped: the reader simply waits for the consumer.
     """
 
     def __init__(self, path: str | os.PathLike[str], sample_rate: int = 16000,
-                 realtime: bool = True, block_seconds: float = 0.1) -> None:
+                 realtime: bool = True, block_seconds: float = 0.1,
+                 buffer_seconds: float = 10.0) -> None:
         self.path = Path(path)
         self.sample_rate = sample_rate
         self.realtime = realtime
         self.block_seconds = block_seconds
+        self.buffer_seconds = buffer_seconds
         self.name = f"file {self.path}"
         self._captured = 0
+        self._paced: PacedSource | None = None
         self._stop = threading.Event()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         from edge.wav import iter_wav_blocks
 
-        if not self.path.is_file():
-            raise AudioError(f"{self.path}: no such file")
-        t0 = time.monotonic()
-        for block in iter_wav_blocks(self.path, self.block_seconds, self.sample_rate):
+        def blocks() -> Iterator[np.ndarray]:  # a bad file raises here, naming the problem
+            return iter_wav_blocks(self.path, self.block_seconds, self.sample_rate)
+
+        if self.realtime:
+            self._paced = PacedSource(blocks, self.sample_rate, self.name,
+                                      buffer_seconds=self.buffer_seconds,
+                                      read_seconds=self.block_seconds)
+            if self._stop.is_set():
+                return
+            yield from self._paced
+            return
+        for block in blocks():
             if self._stop.is_set():
                 return
             self._captured += block.size
-            if self.realtime:
-                # a microphone hands over a block once its last sample has been spoken
-                due = t0 + self._captured / self.sample_rate
-                while not self._stop.is_set() and (delay := due - time.monotonic()) > 0:
-                    self._stop.wait(delay)
-                if self._stop.is_set():
-                    return
             yield np.asarray(block, dtype=np.float32)
 
     def stats(self) -> SourceStats:
+        if self._paced is not None:
+            return self._paced.stats()
         return SourceStats(self._captured, 0, 0)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._paced is not None:
+            self._paced.stop()
 
     def close(self) -> None:
         self.stop()

@@ -268,7 +268,7 @@ def _parse(p: Path, f: BinaryIO, size: int, *, quiet: bool = False) -> WavInfo:
             if container == "RF64" and csize == _UNKNOWN_SIZE and ds64_data is not None:
                 declared = ds64_data
             available = size - body
-            n_bytes = _data_size(p, f, body, declared, available, csize, warnings)
+            n_bytes = _data_size(p, f, body, declared, available, csize, warnings, endian)
             data = (body, n_bytes)
             if fmt is not None or n_bytes != declared:  # done, or the data runs to the end
                 break
@@ -303,11 +303,15 @@ def _parse(p: Path, f: BinaryIO, size: int, *, quiet: bool = False) -> WavInfo:
 
 
 def _data_size(p: Path, f: BinaryIO, body: int, declared: int, available: int, csize: int,
-               warnings: list[str]) -> int:
+               warnings: list[str], endian: str = "<") -> int:
     """Bytes of audio to read, given what the data chunk claims and what the file holds."""
     if declared == 0 and available > 0:
         f.seek(body)
-        if not _looks_like_chunk(f.read(8)):  # a streamed WAV whose size was never filled in
+        hdr = f.read(8)
+        # another chunk follows an empty 'data' only if its size fits in the file; audio whose
+        # first bytes happen to be printable ASCII is not a chunk header
+        fits = len(hdr) == 8 and struct.unpack(endian + "I", hdr[4:])[0] <= available - 8
+        if not (_looks_like_chunk(hdr) and fits):  # a streamed WAV whose size was never set
             log.info("%s: data size is 0 (streamed WAV); reading to the end of the file", p)
             return available
     if declared <= available:

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from fixtures.synth import LABELS, silence, syllables
 from fixtures.tiny import TINY
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge.decisions import SILENCE, DecisionConfig
 from edge.errors import DeviceError
@@ -202,3 +204,51 @@ def test_stop_event_ends_a_realtime_stream(manifest, members, tmp_path) -> None:
                          stop=stop)
     timer.join()
     assert summary.stopped_by == "stop request" and summary.seconds < 2.0
+
+
+# ---- chunking never changes a decision (property) ---------------------------------------------
+PROPERTY = settings(max_examples=15, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+def _clip(kind: int, seconds: float, seed: int) -> np.ndarray:
+    if kind < 0:
+        return silence(seconds, seed=seed)
+    return np.concatenate([silence(0.3, seed=seed), syllables(kind, seconds, seed=seed)])
+
+
+@PROPERTY
+@given(kind=st.integers(-1, 7), seconds=st.floats(0.01, 4.0), seed=st.integers(0, 50),
+       sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=6))
+def test_classify_blocks_equals_classify_audio_for_any_blocking(manifest, members, kind: int,
+                                                                 seconds: float, seed: int,
+                                                                 sizes: list[int]) -> None:
+    y = _clip(kind, seconds, seed)
+    whole = Pipeline(manifest, members).classify_audio(y)
+    cuts, pos, i = [], 0, 0
+    while pos < y.size:
+        cuts.append(y[pos:pos + sizes[i % len(sizes)]])
+        pos += sizes[i % len(sizes)]
+        i += 1
+    streamed = Pipeline(manifest, members).classify_blocks(iter(cuts))
+    assert (streamed.label, streamed.windows, streamed.speech_windows) == \
+        (whole.label, whole.windows, whole.speech_windows)
+    assert np.array_equal(streamed.probs, whole.probs)
+    assert streamed.seconds == pytest.approx(whole.seconds)
+
+
+@PROPERTY
+@given(kind=st.integers(0, 7), seed=st.integers(0, 50),
+       sizes=st.lists(st.integers(1, 12000), min_size=1, max_size=6))
+def test_live_windows_and_decisions_do_not_depend_on_chunking(manifest, members, kind: int,
+                                                              seed: int,
+                                                              sizes: list[int]) -> None:
+    y = _clip(kind, 3.0, seed)
+    reference = stream(Pipeline(manifest, members, run_on_silence=True), y, [1600])
+    chunked = stream(Pipeline(manifest, members, run_on_silence=True), y, sizes)
+    assert [r.index for r in chunked] == list(range(len(reference)))
+    for a, b in zip(reference, chunked, strict=True):
+        assert (a.start, a.end, a.speech_ratio) == (b.start, b.end, b.speech_ratio)
+        assert np.array_equal(a.probs, b.probs)
+        assert (a.decision.label, a.decision.is_new) == (b.decision.label, b.decision.is_new)

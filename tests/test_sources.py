@@ -66,7 +66,7 @@ def test_file_source_stops_on_request_and_reports_missing_files(wav: Path, tmp_p
     t0 = time.monotonic()
     n = sum(c.size for c in src)
     assert time.monotonic() - t0 < 0.6 and n < 16000
-    with pytest.raises(AudioError, match="no such file"):
+    with pytest.raises(AudioError, match="file does not exist"):
         list(FileSource(tmp_path / "nope.wav", 16000))
 
 

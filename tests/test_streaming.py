@@ -196,3 +196,31 @@ def test_streamed_windows_equal_training_windows() -> None:
     assert training.shape[2] == feature_dim(cfg, kind)
     assert len(device) == n_complete >= 4
     np.testing.assert_array_equal(np.stack(device), training[:n_complete])
+
+
+# ---- the device's whole input path: file blocks → resampler → streaming front end ----------------
+@given(sr=st.sampled_from([8000, 16000, 22050, 44100, 48000]), channels=st.integers(1, 2),
+       seconds=st.floats(0.05, 1.5), block=st.floats(0.003, 0.7), seed=st.integers(0, 99))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+def test_frames_from_file_blocks_equal_the_batch_front_end(tmp_path, sr: int, channels: int,
+                                                            seconds: float, block: float,
+                                                            seed: int) -> None:
+    """However a WAV file is cut into blocks (and resampled on the way), the frames the device
+    computes are exactly the batch frames of the whole file read at once."""
+    from edge.wav import iter_wav_blocks, read_wav, write_wav
+
+    cfg = FrontendConfig()
+    path = tmp_path / "x.wav"
+    n = max(1, round(seconds * sr))
+    y = np.stack([signal(n, seed + k) for k in range(channels)], axis=1)
+    write_wav(path, y, sr)
+    fe = StreamingFrontend(cfg, BASE_KINDS)
+    parts: dict[str, list[np.ndarray]] = {b: [] for b in BASE_KINDS}
+    for chunk in iter_wav_blocks(path, block, cfg.sr):
+        for b, v in fe.push(chunk).items():
+            parts[b].append(v)
+    for b, v in fe.flush().items():
+        parts[b].append(v)
+    got = {b: np.concatenate(v) for b, v in parts.items()}
+    assert_identical(got, compute_bases(read_wav(path, target_sr=cfg.sr).samples, cfg, BASE_KINDS))

@@ -25,7 +25,7 @@ def test_file_average_like_the_device() -> None:
     ids, fp = file_probs(p, file)
     assert list(ids) == [5, 7]
     np.testing.assert_allclose(fp, [[0.55, 0.45], [0.35, 0.65]])
-    ids2, fp2 = vote_files([p, p], file, "soft")
+    _, fp2 = vote_files([p, p], file, "soft")
     np.testing.assert_allclose(fp2, fp)
 
 

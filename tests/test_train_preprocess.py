@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("librosa")
 
-from edge.frontend.config import FrontendConfig  # noqa: E402
-from train.preprocess import (  # noqa: E402
+from edge.frontend.config import FrontendConfig
+from train.preprocess import (
     PreprocessConfig,
     dbfs,
     normalize_loudness,
@@ -16,7 +16,7 @@ from train.preprocess import (  # noqa: E402
     resample,
     spectral_subtraction,
 )
-from train.synthetic import tone  # noqa: E402
+from train.synthetic import tone
 
 
 def clip(sr: int = 16000) -> tuple[np.ndarray, int, int]:

@@ -120,10 +120,13 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
                                 [i for s in f.test for i in by_spk[s]],
                                 list(f.train), list(f.val), list(f.test)))
     if only:
-        missing = set(only) - {s.name for s in sets}
+        # `--only final` trains just the final set (e.g. after a cross-validation run)
+        final = final or "final" in only
+        wanted = set(only) - {"final"}
+        missing = wanted - {s.name for s in sets}
         if missing:
             raise ConfigError(f"unknown fold(s): {', '.join(sorted(missing))}")
-        sets = [s for s in sets if s.name in only]
+        sets = [s for s in sets if s.name in wanted]
     if final:
         speakers = sorted({u.speaker for u in utts})
         sets.append(SetPlan("final", list(range(len(utts))), [], [], speakers, [], []))

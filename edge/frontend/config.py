@@ -109,7 +109,7 @@ class FrontendConfig:
         if not 0 < self.f0_fmin < self.f0_fmax <= self.sr / 2:
             problems.append(f"need 0 < f0_fmin < f0_fmax <= sr/2, got {self.f0_fmin},"
                             f" {self.f0_fmax}")
-        if self.f0_frame_length < 2 * self.sr / self.f0_fmin:
+        if self.f0_fmin > 0 and self.f0_frame_length < 2 * self.sr / self.f0_fmin:
             problems.append("f0_frame_length must hold two periods of f0_fmin")
         if self.delta_width < 3 or self.delta_width % 2 == 0:
             problems.append(f"delta_width must be odd and >= 3, got {self.delta_width}")
@@ -169,6 +169,9 @@ class FrontendConfig:
         data = dict(data)
         if data.get("chroma_norm") == "inf":
             data["chroma_norm"] = float("inf")
+        problems = _field_problems(data)
+        if problems:
+            raise ConfigError("invalid front-end config: " + "; ".join(problems))
         try:
             return cls(**data)
         except TypeError as exc:  # wrong types surface here as well
@@ -246,3 +249,38 @@ class FrontendConfig:
         if kind == "power_to_db":
             return dict(ref=self.ref, amin=self.amin, top_db=self.top_db)
         raise ConfigError(f"no librosa reference for feature kind {kind!r}")
+
+
+#: Largest values a config read from a file may hold: beyond them the front end would need
+#: gigabytes (a corrupt or hostile manifest), far past any speech setting.
+_LIMITS: dict[str, float] = {"sr": 384_000, "n_fft": 1 << 16, "hop_length": 1 << 16,
+                             "win_length": 1 << 16, "f0_frame_length": 1 << 16, "n_mels": 1024,
+                             "n_mfcc": 1024, "n_chroma": 1024, "delta_width": 1001,
+                             # |STFT|**power, the lifter and the dB reference must stay
+                             # within float32; the chroma norm is an order (1, 2 or inf)
+                             "power": 4.0, "lifter": 1000.0, "tuning": 0.5, "amin": 1e10,
+                             "ref": 1e10, "chroma_norm": 100.0}
+
+
+def _field_problems(data: dict[str, Any]) -> list[str]:
+    """Types and sizes of the values of a config read from JSON/TOML (the dataclass itself
+    trusts its caller): an int field takes an int, a float field a finite number, and so on."""
+    problems = []
+    for f in dataclasses.fields(FrontendConfig):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        kinds = [t.strip() for t in str(f.type).split("|")]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ((value is None and "None" in kinds)
+              or (isinstance(value, bool) and "bool" in kinds)
+              or (number and isinstance(value, int) and "int" in kinds)
+              or (number and "float" in kinds and value == value
+                  and (abs(value) != float("inf") or f.name == "chroma_norm"))
+              or (isinstance(value, str) and "str" in kinds))
+        if not ok:
+            problems.append(f"{f.name} must be {' or '.join(kinds)}, got {value!r}"[:200])
+        elif (f.name in _LIMITS and value is not None and abs(value) > _LIMITS[f.name]
+              and abs(value) != float("inf")):
+            problems.append(f"{f.name}={value} is implausible (at most {_LIMITS[f.name]})"[:200])
+    return problems

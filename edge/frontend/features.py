@@ -31,6 +31,9 @@ GROUPS: tuple[str, ...] = ("stft", "zcr", "pitch")
 #: whereas megabyte-sized ones are fresh pages every call (about 2x slower end to end); memory
 #: stays bounded for long files. Per-frame results do not depend on the blocking.
 BLOCK_FRAMES = 64
+#: YIN needs ~60 kB of float64 temporaries per frame (an FFT of 1296 points, the difference
+#: function, its cumulative mean): smaller blocks keep its working set near 1 MB.
+PITCH_BLOCK_FRAMES = 16
 
 
 def validate_audio(y: object) -> np.ndarray:
@@ -89,14 +92,15 @@ def bases_from_segments(segments: dict[str, np.ndarray], cfg: FrontendConfig,
         if clip:
             wanted = (*(b for b in wanted if b not in ("mfcc", "logmel")), "logmel")
             logmel = np.empty((n_frames, cfg.n_mels), dtype=np.float32)
-        for s in range(0, n_frames, BLOCK_FRAMES):
-            block = frames[s : s + BLOCK_FRAMES]
+        step = BLOCK_FRAMES if group == "stft" else PITCH_BLOCK_FRAMES
+        for s in range(0, n_frames, step):
+            block = frames[s : s + step]
             if group == "stft":
                 for b, v in spectral.stft_bases_from_frames(block, cfg, wanted,
                                                             top_db=None).items():
-                    (logmel if b == "logmel" and clip else out[b])[s : s + BLOCK_FRAMES] = v
+                    (logmel if b == "logmel" and clip else out[b])[s : s + step] = v
             else:
-                out["pitch"][s : s + BLOCK_FRAMES, 0] = yin_from_frames(block, cfg)
+                out["pitch"][s : s + step, 0] = yin_from_frames(block, cfg)
         if clip:
             logmel = np.maximum(logmel, logmel.max() - np.float32(cfg.top_db))
             if "logmel" in out:
