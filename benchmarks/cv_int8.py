@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from edge.corpora import load_corpus  # noqa: E402
 from edge.frontend.vad import speech_span  # noqa: E402
 from edge.manifest import load_manifest  # noqa: E402
-from edge.metrics import format_pct, mean_std, score  # noqa: E402
+from edge.metrics import confusion_markdown, format_pct, mean_std, score  # noqa: E402
 from edge.pipeline import Pipeline  # noqa: E402
 from edge.wav import read_wav  # noqa: E402
 
@@ -121,10 +121,7 @@ def main() -> int:
         "",
         "Confusion matrix, clean, summed over folds (rows: truth, columns: prediction):",
         "",
-        "| truth \\ predicted | " + " | ".join(labels) + " |",
-        "|---" * (len(labels) + 1) + "|",
-        *[f"| {lab} | " + " | ".join(str(int(v)) for v in cm[i]) + " |"
-          for i, lab in enumerate(labels)],
+        *confusion_markdown(cm, labels),
         "",
         f"Wall time {wall:.0f} s. Command: `python benchmarks/cv_int8.py "
         + " ".join(sys.argv[1:]) + "`",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.errors import ConfigError
+from edge.frontend.vad import speech_gate
 
 SILENCE = "silence"
 UNCERTAIN = "uncertain"
@@ -101,7 +102,7 @@ class RecognizeEmotions:
     def process(self, probs: np.ndarray, speech_ratio: float, time: float) -> Decision:
         """Feed one window's ensemble probabilities and its speech ratio, at stream ``time`` s."""
         cfg = self.config
-        speech = speech_ratio >= cfg.min_speech_ratio and speech_ratio > 0.0
+        speech = speech_gate(speech_ratio, cfg.min_speech_ratio)
         if not speech:
             self._history.clear()
             label, confidence = SILENCE, 0.0

@@ -146,3 +146,15 @@ def summarize_folds(folds: Sequence[Scores | Mapping[str, Any]]) -> dict[str, An
 def format_pct(mean: float, std: float) -> str:
     """``"61.2 ± 4.3"`` (percent)."""
     return f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def confusion_markdown(cm: np.ndarray | Sequence[Sequence[int]], labels: Sequence[str],
+                       corner: str = "truth \\ predicted") -> list[str]:
+    """A confusion matrix as Markdown table rows (rows: truth, columns: prediction)."""
+    m = np.asarray(cm, dtype=np.int64)
+    return [
+        f"| {corner} | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+        *[f"| {lab} | " + " | ".join(str(int(v)) for v in m[i]) + " |"
+          for i, lab in enumerate(labels)],
+    ]

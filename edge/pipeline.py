@@ -34,7 +34,7 @@ from edge.errors import AudioError, DeviceError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
 from edge.frontend.config import BASE_KINDS
 from edge.frontend.kinds import base_dim
-from edge.frontend.vad import StreamingVad, VadConfig
+from edge.frontend.vad import StreamingVad, VadConfig, speech_gate
 from edge.frontend.windows import min_samples, normalize, pad_to_window
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import Manifest
@@ -259,7 +259,7 @@ class Pipeline:
         sr, hop = self.cfg.sr, self.cfg.hop_length
         start_s = self._t_offset + (end - self.window_frames) * hop / sr
         end_s = start_s + self.manifest.window.seconds
-        gate_open = ratio >= self.decision_config.min_speech_ratio and ratio > 0
+        gate_open = speech_gate(ratio, self.decision_config.min_speech_ratio)
         probs = None
         if gate_open or self.run_on_silence:
             window = {b: self._buf[b][lo:hi] for b in self.bases}
@@ -348,7 +348,7 @@ class Pipeline:
                 ratio = float(state["speech"][lo:lo + wf].mean())
                 acc["all"] += probs
                 acc["n"] += 1
-                if ratio >= self.decision_config.min_speech_ratio and ratio > 0:
+                if speech_gate(ratio, self.decision_config.min_speech_ratio):
                     acc["speech"] += probs
                     acc["n_speech"] += 1
                 state["end"] += hop

@@ -234,7 +234,20 @@ def _names(devices: list[InputDevice]) -> str:
 
 
 # ---- microphone -------------------------------------------------------------------------
-class MicrophoneSource:
+class _RingFedSource:
+    """A source filled by a capture callback or thread through a ring buffer."""
+
+    _stop: threading.Event
+    _ring: RingBuffer | None
+
+    def stop(self) -> None:
+        """End iteration (safe from a signal handler or another thread)."""
+        self._stop.set()
+        if self._ring is not None:
+            self._ring.close()
+
+
+class MicrophoneSource(_RingFedSource):
     """Live capture with PyAudio: int16 at ``rate`` (or the device's own rate, resampled).
 
     Args:
@@ -347,12 +360,6 @@ class MicrophoneSource:
             self._captured += data.size
         return None, (self._pyaudio.paComplete if self._stop.is_set() else self._pyaudio.paContinue)
 
-    def stop(self) -> None:
-        """End iteration (safe from a signal handler or another thread)."""
-        self._stop.set()
-        if self._ring is not None:
-            self._ring.close()
-
     def close(self) -> None:
         self.stop()
         with quiet_stderr():
@@ -421,7 +428,7 @@ def _device_error(info: InputDevice, exc: BaseException | None) -> DeviceError:
 
 
 # ---- paced capture -------------------------------------------------------------------------
-class PacedSource:
+class PacedSource(_RingFedSource):
     """Blocks of audio delivered in real time by a capture thread, exactly as a microphone does.
 
     The thread plays PortAudio's part: it hands each block over once its last sample "has been
@@ -506,12 +513,6 @@ class PacedSource:
     def stats(self) -> SourceStats:
         dropped = self._ring.stats().dropped if self._ring is not None else 0
         return SourceStats(self._captured, dropped, 0)
-
-    def stop(self) -> None:
-        """End iteration (safe from a signal handler or another thread)."""
-        self._stop.set()
-        if self._ring is not None:
-            self._ring.close()
 
     def close(self) -> None:
         self.stop()

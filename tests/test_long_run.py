@@ -36,7 +36,9 @@ def check(r: dict, seconds: float) -> None:
     # after the first minute (allocator and interpreter warm-up) memory must not grow; a list
     # of per-window timings, or frames kept per window, would add megabytes here
     assert abs(rss["growth_after_1_min"]) < 2.0, rss
-    assert rss["growth"] < 6.0, rss
+    # the warm-up itself (first-use imports, FFT plans, arenas; more where Python compiles every
+    # module because PYTHONDONTWRITEBYTECODE is set, as on CI) is bounded, not zero
+    assert rss["growth"] < 12.0, rss
     timeline = [v for m, v in r["rss_timeline"] if m >= 1.0]
     assert max(timeline) - min(timeline) < 2.0, r["rss_timeline"]
 

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from edge.metrics import confusion_markdown  # noqa: E402
 
 
 def pct(d: dict[str, float]) -> str:
@@ -170,10 +173,7 @@ def main() -> int:
         "",
         "Confusion matrix (int8, clean, summed over folds; rows truth, columns prediction):",
         "",
-        "| | " + " | ".join(labels) + " |",
-        "|---" * (len(labels) + 1) + "|",
-        *[f"| {lab} | " + " | ".join(str(v) for v in cm[i]) + " |"
-          for i, lab in enumerate(labels)],
+        *confusion_markdown(cm, labels),
         "",
         "![confusion matrix, Keras float ensemble, soft voting](confusion.png)",
         "",

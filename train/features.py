@@ -163,6 +163,7 @@ def extract(utts: Sequence[Utterance], copies_of: Callable[[int], list[int]],
 def select_windows(speech: np.ndarray, window_frames: int, hop_frames: int,
                    min_speech_fraction: float) -> np.ndarray:
     """Indices (into ``window_starts``) of the windows that pass the speech gate."""
+    from edge.frontend.vad import speech_gate
     from edge.frontend.windows import window_starts
 
     starts = np.asarray(window_starts(len(speech), window_frames, hop_frames), dtype=np.int64)
@@ -171,7 +172,7 @@ def select_windows(speech: np.ndarray, window_frames: int, hop_frames: int,
     csum = np.concatenate([[0], np.cumsum(speech.astype(np.int64))])
     ends = np.minimum(starts + window_frames, len(speech))
     frac = (csum[ends] - csum[starts]) / window_frames
-    keep = np.flatnonzero(frac >= min_speech_fraction)
+    keep = np.flatnonzero([speech_gate(float(f), min_speech_fraction) for f in frac])
     if keep.size == 0:
         keep = np.array([int(np.argmax(frac))])
     return keep

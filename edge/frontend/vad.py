@@ -54,7 +54,7 @@ class VadConfig:
     min_speech_ms: float = 30.0
     hangover_ms: float = 200.0
     margin_ms: float = 100.0
-    min_speech_fraction: float = 0.2
+    min_speech_fraction: float = 0.25
 
     def __post_init__(self) -> None:
         if not self.threshold_db >= self.fricative_threshold_db >= 0:
@@ -181,11 +181,17 @@ def speech_frames(rms: np.ndarray, zcr: np.ndarray, cfg: FrontendConfig,
     return mask
 
 
+def speech_gate(ratio: float, min_fraction: float) -> bool:
+    """The one speech gate (device, file scoring, training windows): a window is classified
+    when at least ``min_fraction`` of its frames are speech, and never when none is."""
+    return ratio > 0.0 and ratio >= min_fraction
+
+
 def is_speech_window(mask: np.ndarray, vad: VadConfig | None = None) -> bool:
     """The device gate: does a window's mask hold enough speech to classify it?"""
     vad = vad or VadConfig()
     m = np.asarray(mask, dtype=bool)
-    return bool(m.size) and float(m.mean()) >= vad.min_speech_fraction and bool(m.any())
+    return bool(m.size) and speech_gate(float(m.mean()), vad.min_speech_fraction)
 
 
 def speech_span(y: np.ndarray, cfg: FrontendConfig,
