@@ -46,6 +46,16 @@ def apply_gain(y: np.ndarray, gain_db: float) -> np.ndarray:
     return np.clip(y * 10 ** (gain_db / 20), -1.0, 1.0).astype(np.float32)
 
 
+def load_folds(path: Path) -> list[dict]:
+    """Folds from a committed folds JSON, or from a training run folder's fold sets (their
+    ``set.json`` names the held-out actors), so any corpus the run was made on works."""
+    if path.is_dir():
+        sets = sorted(path.glob("fold-*/set.json"), key=lambda p: int(p.parent.name[5:]))
+        return [{"name": p.parent.name, "test": json.loads(p.read_text())["test_actors"]}
+                for p in sets]
+    return json.loads(path.read_text())["folds"]
+
+
 def conditions(snrs: list[float], gains: list[float]) -> list[tuple[str, str, float]]:
     out = [("clean", "none", 0.0)]
     out += [(f"noise {s:g} dB SNR", "noise", s) for s in snrs]
@@ -57,7 +67,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--format", default="ravdess")
-    ap.add_argument("--folds", type=Path, default=REPO / "train/folds/ravdess-20.json")
+    ap.add_argument("--folds", type=Path, default=REPO / "train/folds/ravdess-20.json",
+                    help="folds JSON, or the cross-validation run folder")
     ap.add_argument("--models", required=True, help="model folder per fold, with {k} or {name}")
     ap.add_argument("--snr", type=float, nargs="*", default=[20.0, 10.0, 5.0])
     ap.add_argument("--gain", type=float, nargs="*", default=[-6.0, 6.0])
@@ -65,7 +76,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
-    folds = json.loads(args.folds.read_text())["folds"]
+    folds = load_folds(args.folds)
     corpus = load_corpus(args.data, args.format)
     conds = conditions(args.snr, args.gain)
     per_fold: dict[str, list[dict]] = {name: [] for name, _, _ in conds}

@@ -10,13 +10,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:?usage: build_default_models.sh DATA_DIR [WORK_DIR]}"
 WORK="${2:-runs/default}"
+MODELS_OUT="${MODELS_OUT:-edge/models/default}"   # where the shipped models go
 PY="${PYTHON:-python3}"
 EDGE_SER=("$PY" -m edge.cli)
 mkdir -p "$WORK"
 start=$(date +%s)
 
 echo "== 1. cross-validation"
-"${EDGE_SER[@]}" train --data "$DATA" --out "$WORK/cv" --cache "$WORK/cache"
+# TRAIN_ARGS: extra `edge-ser train` options (e.g. a smoke test's --set epochs=1)
+read -r -a extra <<< "${TRAIN_ARGS:-}"
+"${EDGE_SER[@]}" train --data "$DATA" --out "$WORK/cv" --cache "$WORK/cache" "${extra[@]}"
 
 epochs=$("$PY" - "$WORK/cv" <<'PYEOF'
 import glob, json, statistics, sys
@@ -27,18 +30,18 @@ PYEOF
 )
 echo "== 2. final fit on all actors, $epochs epochs (median best epoch of the folds)"
 "${EDGE_SER[@]}" train --data "$DATA" --out "$WORK/final" --cache "$WORK/cache" --only final \
-  --set "epochs=$epochs" --no-compare
+  --set "epochs=$epochs" --no-compare "${extra[@]}"
 
 echo "== 3. int8 per fold, scored on held-out actors"
 for set_dir in "$WORK"/cv/fold-*; do
   k=$(basename "$set_dir")
   "${EDGE_SER[@]}" convert "$WORK/cv" --set "$k" --out "$WORK/cv-int8/$k" --force
 done
-"$PY" benchmarks/cv_int8.py --data "$DATA" --models "$WORK/cv-int8/fold-{k}" \
-  --out "$WORK/cv-int8"
+"$PY" benchmarks/cv_int8.py --data "$DATA" --folds "$WORK/cv" \
+  --models "$WORK/cv-int8/fold-{k}" --out "$WORK/cv-int8"
 
 echo "== 4. the shipped models and their card"
-"${EDGE_SER[@]}" convert "$WORK/final" --out edge/models/default --force
+"${EDGE_SER[@]}" convert "$WORK/final" --out "$MODELS_OUT" --force
 "$PY" tools/model_card.py --cv "$WORK/cv" --final "$WORK/final" --int8 "$WORK/cv-int8" \
-  --models edge/models/default
+  --models "$MODELS_OUT"
 echo "done in $(( ($(date +%s) - start) / 60 )) min"
