@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from convert.tflite_ops import OpUse, unsupported
-from edge.metrics import accuracy, confusion_matrix, uar
+from edge.metrics import accuracy, confusion_matrix, mean_by_group, uar
 from edge.vote import vote_windows
 
 UAR_TARGET_POINTS = 0.5  # int8 ensemble UAR may drop at most this much (percentage points)
@@ -53,13 +53,10 @@ def scores(y: np.ndarray, probs: np.ndarray, n_classes: int) -> dict[str, float]
 
 def by_file(probs: np.ndarray, files: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean window probabilities per file, and each file's label."""
-    ids, inverse = np.unique(files, return_inverse=True)
-    sums = np.zeros((len(ids), probs.shape[1]))
-    np.add.at(sums, inverse, probs)
-    counts = np.bincount(inverse, minlength=len(ids))[:, None]
+    ids, means = mean_by_group(probs, files)
     labels = np.zeros(len(ids), dtype=np.int64)
-    labels[inverse] = y
-    return sums / counts, labels
+    labels[np.searchsorted(ids, files)] = y
+    return means, labels
 
 
 def vote(probs: Sequence[np.ndarray], weights: Sequence[float], rule: str) -> np.ndarray:

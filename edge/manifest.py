@@ -20,6 +20,7 @@ from typing import Any
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
 from edge.frontend.kinds import feature_dim
+from edge.frontend.windows import window_frames
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "edge-ser-manifest"
@@ -117,11 +118,6 @@ class Manifest:
     def validate(self) -> None:
         """Check internal consistency (not the files); raise ModelError naming the problem."""
         _validate(self)
-
-
-def window_frames(cfg: FrontendConfig, seconds: float) -> int:
-    """Frames in a window of ``seconds`` (the model's time axis)."""
-    return round(seconds * cfg.sr / cfg.hop_length)
 
 
 def _sha256() -> Any:

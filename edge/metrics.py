@@ -158,3 +158,12 @@ def confusion_markdown(cm: np.ndarray | Sequence[Sequence[int]], labels: Sequenc
         *[f"| {lab} | " + " | ".join(str(int(v)) for v in m[i]) + " |"
           for i, lab in enumerate(labels)],
     ]
+
+
+def mean_by_group(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted group ids, mean row of ``values`` per group): window scores → file scores,
+    as the device averages a file's windows."""
+    ids, inv = np.unique(groups, return_inverse=True)
+    sums = np.zeros((len(ids), values.shape[1]), dtype=np.float64)
+    np.add.at(sums, inv, values)
+    return ids, sums / np.bincount(inv, minlength=len(ids))[:, None]

@@ -35,7 +35,7 @@ from edge.frontend import StreamingFrontend, assemble, base_kinds_of
 from edge.frontend.config import BASE_KINDS
 from edge.frontend.kinds import base_dim
 from edge.frontend.vad import StreamingVad, VadConfig, speech_gate
-from edge.frontend.windows import min_samples, normalize, pad_to_window
+from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import Manifest
 from edge.outputs import Drops
@@ -129,6 +129,51 @@ class FileResult:
     seconds: float
 
 
+class FrameWindows:
+    """The last frames of a stream and the windows they complete (live and file modes alike).
+
+    Frames (per base feature) and their speech flags are appended as the front end yields
+    them; :meth:`ready` hands out each completed window once, at ``hop_frames`` spacing, and
+    then drops the frames no later window needs, so memory is one window whatever the length.
+    """
+
+    def __init__(self, dims: dict[str, int], window_frames: int, hop_frames: int) -> None:
+        self.dims = dims
+        self.window_frames = window_frames
+        self.hop_frames = hop_frames
+        self.reset()
+
+    def reset(self) -> None:
+        self.frames = {b: np.zeros((0, d), np.float32) for b, d in self.dims.items()}
+        self.speech = np.zeros(0, dtype=bool)
+        self.start = 0  # absolute frame index of the buffers' first row
+        self.n_frames = 0
+        self.next_end = self.window_frames  # exclusive end frame of the next window
+
+    def add(self, frames: dict[str, np.ndarray], speech: np.ndarray) -> None:
+        for b in self.dims:
+            self.frames[b] = np.concatenate((self.frames[b], frames[b]))
+        self.speech = np.concatenate((self.speech, speech))
+        self.n_frames += speech.shape[0]
+
+    def ready(self) -> list[tuple[int, dict[str, np.ndarray], float]]:
+        """``(end frame, frames per base, speech ratio)`` of every window now complete."""
+        out = []
+        wf = self.window_frames
+        while self.next_end <= self.n_frames:
+            lo = self.next_end - wf - self.start
+            window = {b: v[lo:lo + wf] for b, v in self.frames.items()}
+            out.append((self.next_end, window, float(self.speech[lo:lo + wf].mean())))
+            self.next_end += self.hop_frames
+        drop = self.next_end - wf - self.start
+        if drop > 0:
+            for b in self.dims:
+                self.frames[b] = self.frames[b][drop:]
+            self.speech = self.speech[drop:]
+            self.start += drop
+        return out
+
+
 class Pipeline:
     """The device pipeline for one manifest.
 
@@ -167,7 +212,7 @@ class Pipeline:
         self.bases = tuple(b for b in BASE_KINDS if b in needed)
         self.window_frames = manifest.window.frames
         hop = manifest.window.hop_seconds if hop_seconds is None else hop_seconds
-        self.hop_frames = max(1, round(hop * self.cfg.sr / self.cfg.hop_length))
+        self.hop_frames = max(1, window_frames(self.cfg, hop))
         self.hop_seconds = self.hop_frames * self.cfg.hop_length / self.cfg.sr
         self.vad_config = vad or VadConfig()
         self.decision_config = decisions or DecisionConfig()
@@ -182,6 +227,8 @@ class Pipeline:
         self._file_frontend: StreamingFrontend | None = None
         self.vad = StreamingVad(self.cfg, self.vad_config)
         self.recognizer = RecognizeEmotions(manifest.labels, self.decision_config)
+        self._dims = {b: base_dim(self.cfg, b) for b in self.bases}
+        self._live = FrameWindows(self._dims, self.window_frames, self.hop_frames)
         self.reset()
 
     # ---- streaming ----------------------------------------------------------------------
@@ -192,16 +239,9 @@ class Pipeline:
         self.frontend.reset()
         self.vad.reset()
         self.recognizer.reset()
-        self._buf = {b: np.zeros((0, self._dim(b)), np.float32) for b in self.bases}
-        self._speech = np.zeros(0, dtype=bool)
-        self._buf_start = 0  # absolute frame index of the buffers' first row
-        self._n_frames = 0
-        self._next_end = self.window_frames  # exclusive end frame of the next window
+        self._live.reset()
         self._windows = 0
         self._pending_frontend = 0.0  # front-end time not yet charged to a window
-
-    def _dim(self, base: str) -> int:
-        return base_dim(self.cfg, base)
 
     @property
     def windows_done(self) -> int:
@@ -226,43 +266,26 @@ class Pipeline:
 
     def _consume(self, frames: dict[str, np.ndarray], frontend_s: float) -> list[WindowResult]:
         t0 = time.perf_counter()
-        n_new = frames[self.bases[0]].shape[0]
-        if n_new:
-            mask = self.vad.update(frames["rms"], frames["zcr"])
-            for b in self.bases:
-                self._buf[b] = np.concatenate((self._buf[b], frames[b]))
-            self._speech = np.concatenate((self._speech, mask))
-            self._n_frames += n_new
+        if frames[self.bases[0]].shape[0]:
+            self._live.add(frames, self.vad.update(frames["rms"], frames["zcr"]))
+        ready = self._live.ready()
         self._pending_frontend += frontend_s + (time.perf_counter() - t0)
         results = []
-        ready = []
-        while self._next_end <= self._n_frames:
-            ready.append(self._next_end)
-            self._next_end += self.hop_frames
-        for i, end in enumerate(ready):
+        for i, (end, window, ratio) in enumerate(ready):
             share = self._pending_frontend / (len(ready) - i)
             self._pending_frontend -= share
-            results.append(self._window(end, share))
-        keep_from = self._next_end - self.window_frames - self._buf_start
-        if keep_from > 0:
-            for b in self.bases:
-                self._buf[b] = self._buf[b][keep_from:]
-            self._speech = self._speech[keep_from:]
-            self._buf_start += keep_from
+            results.append(self._window(end, window, ratio, share))
         return results
 
-    def _window(self, end: int, frontend_share: float) -> WindowResult:
+    def _window(self, end: int, window: dict[str, np.ndarray], ratio: float,
+                frontend_share: float) -> WindowResult:
         t0 = time.perf_counter()
-        lo = end - self.window_frames - self._buf_start
-        hi = lo + self.window_frames
-        ratio = float(self._speech[lo:hi].mean())
         sr, hop = self.cfg.sr, self.cfg.hop_length
         start_s = self._t_offset + (end - self.window_frames) * hop / sr
         end_s = start_s + self.manifest.window.seconds
         gate_open = speech_gate(ratio, self.decision_config.min_speech_ratio)
         probs = None
         if gate_open or self.run_on_silence:
-            window = {b: self._buf[b][lo:hi] for b in self.bases}
             spent = frontend_share + time.perf_counter() - t0
             probs = self._classify_window(window, frontend_s=spent)
         else:
@@ -321,7 +344,7 @@ class Pipeline:
         :meth:`classify_audio` on the whole signal.
         """
         cfg, wf = self.cfg, self.window_frames
-        hop = max(1, round(self.manifest.window.hop_seconds * cfg.sr / cfg.hop_length))
+        hop = max(1, window_frames(cfg, self.manifest.window.hop_seconds))
         need = max(1, min_samples(cfg, wf))  # fewer samples than this: pad to one window
         if self._file_frontend is None:
             self._file_frontend = StreamingFrontend(self.cfg, self.bases)
@@ -330,34 +353,19 @@ class Pipeline:
         vad = StreamingVad(cfg, self.vad_config)
         n_labels = len(self.manifest.labels)
         acc = {"all": np.zeros(n_labels), "speech": np.zeros(n_labels), "n": 0, "n_speech": 0}
-        buf = {b: np.zeros((0, self._dim(b)), np.float32) for b in self.bases}
-        state = {"speech": np.zeros(0, dtype=bool), "start": 0, "frames": 0, "end": wf,
-                 "frontend_s": 0.0}
+        windows = FrameWindows(self._dims, wf, hop)
+        state = {"frontend_s": 0.0}
 
         def consume(frames: dict[str, np.ndarray]) -> None:
-            n_new = frames[self.bases[0]].shape[0]
-            if n_new:
-                state["speech"] = np.concatenate(
-                    (state["speech"], vad.update(frames["rms"], frames["zcr"])))
-                for b in self.bases:
-                    buf[b] = np.concatenate((buf[b], frames[b]))
-                state["frames"] += n_new
-            while state["end"] <= state["frames"]:
-                lo = state["end"] - wf - state["start"]
-                probs = self._classify_window({b: buf[b][lo:lo + wf] for b in self.bases})
-                ratio = float(state["speech"][lo:lo + wf].mean())
+            if frames[self.bases[0]].shape[0]:
+                windows.add(frames, vad.update(frames["rms"], frames["zcr"]))
+            for _, window, ratio in windows.ready():
+                probs = self._classify_window(window)
                 acc["all"] += probs
                 acc["n"] += 1
                 if speech_gate(ratio, self.decision_config.min_speech_ratio):
                     acc["speech"] += probs
                     acc["n_speech"] += 1
-                state["end"] += hop
-            drop = state["end"] - wf - state["start"]
-            if drop > 0:
-                for b in self.bases:
-                    buf[b] = buf[b][drop:]
-                state["speech"] = state["speech"][drop:]
-                state["start"] += drop
 
         def push(x: np.ndarray) -> None:
             t0 = time.perf_counter()

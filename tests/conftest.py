@@ -55,3 +55,19 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None =
 @pytest.fixture
 def speech_wav(tmp_path: Path) -> Path:
     return write_pcm16(tmp_path / "speech.wav", harmonic_chirp(seconds=1.5), 16000)
+
+
+def slow_members_child(delay: float) -> str:
+    """Python source for `python -c`: the edge-ser CLI with every member slowed by ``delay``
+    seconds, to make a consumer slower than real time in a real process."""
+    return (
+        "import sys, time\n"
+        "import edge.interpreter as interp\n"
+        "predict = interp.MemberModel.predict\n"
+        "def slow(self, x, reset_state=True):\n"
+        f"    time.sleep({delay!r})\n"
+        "    return predict(self, x, reset_state)\n"
+        "interp.MemberModel.predict = slow\n"
+        "from edge.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )

@@ -8,14 +8,13 @@ import io
 import json
 import subprocess
 import sys
-import textwrap
 import time
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, slow_members_child
 from fixtures.synth import syllables
 from fixtures.tiny import TINY
 
@@ -111,17 +110,7 @@ def test_a_realtime_file_is_a_microphone_with_a_ring_buffer(manifest, speech,
     assert pipeline.frontend.samples_pushed + summary.dropped == speech.size
 
 
-SLOW_CHILD = textwrap.dedent("""
-    import sys, time
-    import edge.interpreter as interp
-    predict = interp.MemberModel.predict
-    def slow(self, x, reset_state=True):
-        time.sleep(0.3)
-        return predict(self, x, reset_state)
-    interp.MemberModel.predict = slow
-    from edge.cli import main
-    sys.exit(main(sys.argv[1:]))
-""")
+SLOW_CHILD = slow_members_child(0.3)  # edge-ser with members slowed by 0.3 s
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, slow_members_child
 from fixtures.synth import silence, syllables
 from fixtures.tiny import TINY
 
@@ -110,17 +109,7 @@ def test_sigterm_while_stdin_is_quiet() -> None:
     assert "Traceback" not in err
 
 
-SLOW_CHILD = textwrap.dedent("""
-    import sys, time
-    import edge.interpreter as interp
-    predict = interp.MemberModel.predict
-    def slow(self, x, reset_state=True):
-        time.sleep(0.2)
-        return predict(self, x, reset_state)
-    interp.MemberModel.predict = slow
-    from edge.cli import main
-    sys.exit(main(sys.argv[1:]))
-""")
+SLOW_CHILD = slow_members_child(0.2)  # edge-ser with members slowed by 0.2 s
 
 
 def test_sigterm_during_overload_of_a_realtime_file(tmp_path: Path) -> None:

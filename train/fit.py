@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.metrics import confusion_matrix, uar
+from edge.metrics import confusion_matrix, mean_by_group, uar
 from train.augment import SpecAugmentConfig, mixup, spec_augment
 from train.config import TrainConfig
 
@@ -45,11 +45,7 @@ def get_strategy(name: str) -> Any:
 
 def file_probs(probs: np.ndarray, file: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean window probability per file: (file ids sorted, [n_files, classes])."""
-    ids, inv = np.unique(file, return_inverse=True)  # ids sorted
-    sums = np.zeros((len(ids), probs.shape[1]), dtype=np.float64)
-    np.add.at(sums, inv, probs)
-    counts = np.bincount(inv, minlength=len(ids))[:, None]
-    return ids, sums / counts
+    return mean_by_group(probs, file)
 
 
 def file_labels(y: np.ndarray, file: np.ndarray) -> np.ndarray:

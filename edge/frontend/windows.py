@@ -19,7 +19,8 @@ from edge.frontend.kinds import feature_dim, parse_kind
 
 
 def window_frames(cfg: FrontendConfig, seconds: float) -> int:
-    """Frames in a window of ``seconds`` (same rule as ``edge.manifest.window_frames``)."""
+    """Frames in a window (or hop) of ``seconds``: the model's time axis, and the manifest's
+    ``window.frames`` (``edge.manifest`` re-exports this one definition)."""
     return round(seconds * cfg.sr / cfg.hop_length)
 
 
