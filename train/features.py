@@ -29,6 +29,8 @@ import numpy as np
 
 from edge.corpora import Utterance
 from edge.frontend.config import FrontendConfig
+from edge.frontend.windows import fit_normalization as edge_fit_normalization
+from edge.frontend.windows import normalize as edge_normalize
 from train.augment import AugmentConfig, augment_waveform, copy_rng
 from train.preprocess import PreprocessConfig, load_audio, preprocess
 
@@ -226,17 +228,16 @@ def build_windows(feats: dict[tuple[int, int], FileFeatures], files: Sequence[in
 
 # ---- normalisation -------------------------------------------------------------------------
 def fit_normalization(x: np.ndarray, min_std: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient mean and std over all frames of (training-actor) windows."""
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
-    mean = flat.mean(axis=0)
-    std = np.maximum(flat.std(axis=0), min_std)
+    """The edge statistics (edge.frontend.windows) over training-actor windows, as float32.
+
+    The 1e-3 floor keeps a near-constant coefficient from being blown up to unit variance.
+    """
+    mean, std = edge_fit_normalization(x, min_std)
     return mean.astype(np.float32), std.astype(np.float32)
 
 
 def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """The device's normalisation (edge.frontend.windows.normalize), as float32."""
-    from edge.frontend.windows import normalize as edge_normalize
-
     return np.asarray(edge_normalize(x.astype(np.float32), mean, std), dtype=np.float32)
 
 
