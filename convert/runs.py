@@ -15,6 +15,7 @@ import numpy as np
 
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
+from edge.frontend.windows import normalize as device_normalize
 from edge.manifest import VOTING_RULES, WindowSpec, window_frames
 
 
@@ -227,12 +228,6 @@ def load_windows(path: Path) -> Windows:
 
 
 def normalize(X: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Normalise windows exactly as the device does (its own function when available)."""
-    try:
-        from edge.frontend.windows import normalize as device_normalize
-    except ImportError:  # the device helper is not there yet: same formula, float32
-        m = np.asarray(mean, dtype=np.float32)
-        s = np.asarray(std, dtype=np.float32)
-        return ((np.asarray(X, dtype=np.float32) - m) / s).astype(np.float32)
-    out = device_normalize(np.asarray(X, dtype=np.float32), mean, std)
-    return np.asarray(out, dtype=np.float32)
+    """Normalise windows exactly as the device does, as float32."""
+    return np.asarray(device_normalize(np.asarray(X, dtype=np.float32), mean, std),
+                      dtype=np.float32)

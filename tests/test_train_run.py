@@ -75,22 +75,21 @@ def test_run_folder_contract(run_dir: Path) -> None:
 def test_load_set_and_windows(run_dir: Path) -> None:
     import tf_keras as keras
 
-    from train.runs import load_set, run_sets
+    from convert.runs import list_sets, load_set, normalize
 
-    sets = run_sets(run_dir)
-    assert [s.name for s in sets] == ["fold-1", "fold-2", "final"]
+    assert list_sets(run_dir) == ["fold-1", "fold-2", "final"]
     s = load_set(run_dir / "fold-1")
     assert s.labels == ("neutral", "angry") and s.window.frames == 300
     assert [m.name for m in s.members] == ["m1-mfcc", "m2-logmel"]
     assert set(s.train_actors).isdisjoint(s.test_actors)
     assert set(s.val_actors).isdisjoint(s.test_actors)
-    x, y, f = s.windows("mfcc", "test")
-    assert x.dtype == np.float32 and x.shape[1:] == (300, 40) and len(y) == len(f) > 0
+    w = s.windows("test", "mfcc")
+    assert w.X.shape[1:] == (300, 40) and len(w.y) == len(w.file) > 0
     model = keras.models.load_model(s.members[0].path)
-    p = model.predict(s.normalized("mfcc", x), verbose=0)
-    assert p.shape == (len(x), 2)
+    p = model.predict(normalize(w.X, *s.normalization["mfcc"]), verbose=0)
+    assert p.shape == (len(w.X), 2)
     final = load_set(run_dir / "final")
-    assert final.test_actors == () and not final.data_path("mfcc", "test").exists()
+    assert final.test_actors == () and not final.has_test
     assert len(final.train_actors) == 4
 
 
@@ -98,18 +97,19 @@ def test_load_set_and_windows(run_dir: Path) -> None:
 @pytest.mark.tf
 def test_val_and_test_windows_are_never_augmented(run_dir: Path, corpus: Path) -> None:
     """Saved val/test windows equal windows of the clean recordings, file by file."""
+    from convert.runs import load_set
     from edge.corpora import load_corpus
     from train.config import load_config
     from train.experiment import feature_settings
     from train.features import compute_file, file_windows
-    from train.runs import load_set
 
     s = load_set(run_dir / "fold-1")
     utts = [u for u in load_corpus(corpus).utterances if u.label in s.labels]
     cfg = load_config(None, TINY[1::2])
     settings = feature_settings(cfg, s.frontend, ["logmel", "mfcc"])
     for split in ("val", "test"):
-        x, _, f = s.windows("mfcc", split)
+        w = s.windows(split, "mfcc")
+        x, f = w.X.astype(np.float32), w.file
         for i in np.unique(f)[:3]:
             clean = file_windows(compute_file(utts[i], 0, settings, 1), s.frontend, "mfcc",
                                  300, 50, cfg.min_speech_fraction)
@@ -141,7 +141,7 @@ def test_augmentation_touches_only_training_actors(corpus: Path, tmp_path: Path,
                "--only", "fold-1", "--no-compare", "--set", "members=cnn_lstm:mfcc:1",
                "--set", "epochs=1", *TINY[2:]])
     assert rc == 0
-    from train.runs import load_set
+    from convert.runs import load_set
 
     s = load_set(tmp_path / "r" / "fold-1")
     assert seen and set(seen) <= set(s.train_actors)
