@@ -52,6 +52,24 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None =
     )
 
 
+@pytest.fixture(scope="module")
+def manifest():  # type: ignore[no-untyped-def]
+    """The tiny fixture models' manifest (tests/fixtures/models/tiny)."""
+    from fixtures.tiny import TINY
+
+    from edge.manifest import load_manifest
+
+    return load_manifest(TINY)
+
+
+@pytest.fixture(scope="module")
+def members(manifest):  # type: ignore[no-untyped-def]
+    """The tiny fixture members, loaded in the real TFLite interpreter."""
+    from edge.interpreter import load_members
+
+    return load_members(manifest)
+
+
 @pytest.fixture
 def speech_wav(tmp_path: Path) -> Path:
     return write_pcm16(tmp_path / "speech.wav", harmonic_chirp(seconds=1.5), 16000)

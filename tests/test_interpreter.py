@@ -10,21 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures.synth import LABELS, syllables
-from fixtures.tiny import TINY, copy_tiny, window_for
+from fixtures.tiny import copy_tiny, window_for
 
 from edge.errors import ConfigError, MissingDependencyError, ModelError
 from edge.interpreter import MemberModel, install_hint, interpreter_class, load_members
 from edge.manifest import load_manifest, sha256_file
-
-
-@pytest.fixture(scope="module")
-def manifest():
-    return load_manifest(TINY)
-
-
-@pytest.fixture(scope="module")
-def members(manifest):
-    return load_members(manifest)
 
 
 # ---- backend choice -------------------------------------------------------------------------

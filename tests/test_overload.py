@@ -19,7 +19,6 @@ from fixtures.synth import syllables
 from fixtures.tiny import TINY
 
 from edge.interpreter import load_members
-from edge.manifest import load_manifest
 from edge.outputs import JsonLines
 from edge.pipeline import Pipeline, run_stream
 from edge.sources import FileSource, PacedSource
@@ -37,11 +36,6 @@ class SlowMember:
     def predict(self, x: np.ndarray) -> np.ndarray:
         time.sleep(self.delay)
         return self.member.predict(x)
-
-
-@pytest.fixture(scope="module")
-def manifest():
-    return load_manifest(TINY)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from fixtures.synth import LABELS, silence, syllables
-from fixtures.tiny import TINY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,20 +16,8 @@ from edge.decisions import SILENCE, DecisionConfig
 from edge.errors import DeviceError
 from edge.frontend.features import compute_bases
 from edge.frontend.windows import window_starts
-from edge.interpreter import load_members
-from edge.manifest import load_manifest
 from edge.pipeline import Pipeline, run_stream
 from edge.sources import FileSource, SourceStats
-
-
-@pytest.fixture(scope="module")
-def manifest():
-    return load_manifest(TINY)
-
-
-@pytest.fixture(scope="module")
-def members(manifest):
-    return load_members(manifest)
 
 
 def stream(pipe: Pipeline, y: np.ndarray, chunks: list[int] | None = None, flush: bool = True

@@ -11,14 +11,6 @@ from edge.errors import ConfigError
 from edge.profiles import available_profiles, check_window, load_profile, parse_profile
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "fixtures" / "models" / "tiny"
-
-
-@pytest.fixture(scope="module")
-def manifest():
-    from edge.manifest import load_manifest
-
-    return load_manifest(TINY)
 
 
 def test_every_shipped_profile_loads() -> None:
