@@ -31,6 +31,18 @@ def _file_uar(probs: np.ndarray, y: np.ndarray, file: np.ndarray) -> float:
     return uar(confusion_matrix(file_labels(y, file), probs.argmax(1), probs.shape[1]))
 
 
+def _windows(fold: Path, split: str, kind: str, norm: dict) -> tuple[np.ndarray, ...]:
+    """Normalised windows of ``kind``; a composite kind the run did not cache (e.g.
+    ``mfcc+logmel``) is joined from its cached parts, each normalised with its own statistics."""
+    parts = [kind] if (fold / "data" / f"{split}-{kind}.npz").is_file() else kind.split("+")
+    xs = []
+    for part in parts:
+        z = np.load(fold / "data" / f"{split}-{part}.npz")
+        mean, std = (np.array(norm[part][k], np.float32) for k in ("mean", "std"))
+        xs.append(normalize(z["X"], mean, std))
+    return np.concatenate(xs, axis=-1), z["y"], z["file"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="a cross-validation run folder (edge-ser train --out)")
@@ -51,12 +63,9 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     member_val, member_test, ens_val, ens_test = [], [], [], []
     for fold in folds:
-        stats = json.loads((fold / "set.json").read_text())["normalization"][args.feature]
-        mean, std = np.array(stats["mean"], np.float32), np.array(stats["std"], np.float32)
-        data = {}
-        for split in ("train", "val", "test"):
-            z = np.load(fold / "data" / f"{split}-{args.feature}.npz")
-            data[split] = (normalize(z["X"], mean, std), z["y"], z["file"])
+        norm = json.loads((fold / "set.json").read_text())["normalization"]
+        data = {split: _windows(fold, split, args.feature, norm)
+                for split in ("train", "val", "test")}
         x, y, _ = data["train"]
         n_classes = len(cfg.labels)
         probs: dict[str, list[np.ndarray]] = {"val": [], "test": []}
