@@ -312,9 +312,10 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
 
 def _classify_file(pipeline: Any, path: Path) -> Any:
     """One file through the pipeline, streamed: memory stays flat however long the file is."""
+    from edge.pipeline import FILE_BLOCK_SECONDS
     from edge.wav import iter_wav_blocks
 
-    return pipeline.classify_blocks(iter_wav_blocks(path, 0.25, pipeline.cfg.sr))
+    return pipeline.classify_blocks(iter_wav_blocks(path, FILE_BLOCK_SECONDS, pipeline.cfg.sr))
 
 
 def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True) -> Any:

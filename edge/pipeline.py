@@ -18,7 +18,6 @@ Per-stage wall times are kept in :class:`StageTimer` for ``edge-ser bench``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -33,6 +32,7 @@ from edge.decisions import Decision, DecisionConfig, RecognizeEmotions
 from edge.errors import AudioError, DeviceError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
 from edge.frontend.config import BASE_KINDS
+from edge.frontend.features import validate_audio
 from edge.frontend.kinds import base_dim
 from edge.frontend.vad import StreamingVad, VadConfig, speech_gate
 from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from edge.sources import AudioSource, WavRecorder
 
 VAD_BASES = ("rms", "zcr")
+#: Whole recordings go through the streaming front end in blocks of this length.
+FILE_BLOCK_SECONDS = 0.25
 
 
 class StageTimer:
@@ -213,6 +215,7 @@ class Pipeline:
         self.window_frames = manifest.window.frames
         hop = manifest.window.hop_seconds if hop_seconds is None else hop_seconds
         self.hop_frames = max(1, window_frames(self.cfg, hop))
+        self._file_hop_frames = max(1, window_frames(self.cfg, manifest.window.hop_seconds))
         self.hop_seconds = self.hop_frames * self.cfg.hop_length / self.cfg.sr
         self.vad_config = vad or VadConfig()
         self.decision_config = decisions or DecisionConfig()
@@ -328,10 +331,11 @@ class Pipeline:
         Every window at the manifest hop (short audio is zero-padded to one window), the
         ensemble averaged over the speech windows, or over all windows if none is speech.
         """
-        y = pad_to_window(samples, self.cfg, self.manifest.window.seconds)  # validates
-        block = self.cfg.sr // 4
-        result = self.classify_blocks(y[i:i + block] for i in range(0, y.shape[0], block))
-        return dataclasses.replace(result, seconds=np.asarray(samples).shape[0] / self.cfg.sr)
+        y = np.asarray(samples)
+        if y.size:
+            validate_audio(y)  # raises AudioError on bad input
+        block = max(1, round(FILE_BLOCK_SECONDS * self.cfg.sr))
+        return self.classify_blocks(y[i:i + block] for i in range(0, y.shape[0], block))
 
     def classify_blocks(self, blocks: Iterable[np.ndarray]) -> FileResult:
         """:meth:`classify_audio` of the concatenated blocks, in bounded memory.
@@ -343,8 +347,7 @@ class Pipeline:
         one block plus one window whatever the length. The result equals
         :meth:`classify_audio` on the whole signal.
         """
-        cfg, wf = self.cfg, self.window_frames
-        hop = max(1, window_frames(cfg, self.manifest.window.hop_seconds))
+        cfg, wf, hop = self.cfg, self.window_frames, self._file_hop_frames
         need = max(1, min_samples(cfg, wf))  # fewer samples than this: pad to one window
         if self._file_frontend is None:
             self._file_frontend = StreamingFrontend(self.cfg, self.bases)
@@ -391,7 +394,7 @@ class Pipeline:
         if head is not None:  # shorter than one window: zero-padded to exactly one
             y = np.concatenate(head) if head else np.zeros(0, np.float32)
             y = pad_to_window(y, cfg, self.manifest.window.seconds)
-            step = cfg.sr // 4
+            step = max(1, round(FILE_BLOCK_SECONDS * cfg.sr))
             for i in range(0, y.shape[0], step):
                 push(y[i:i + step])
         t0 = time.perf_counter()
