@@ -1,100 +1,100 @@
-"""Screen member recipes fast on a cross-validation run's cached fold windows.
+"""Screen a training recipe on validation actors only (never on test actors).
 
-Trains one member per fold and seed on the fold's *clean* training windows (no waveform
-augmentation, so ~30 s per fit on one core) and reports the validation actors' file-level UAR,
-averaged over folds and seeds: a cheap, validation-only way to rank recipe changes before a full
-run. Test-actor UAR is printed too, for the record, and must not be used to choose.
+Runs the real training code (``train.experiment.SetTrainer``: the same features, cache,
+augmentation, members and fitting as ``edge-ser train``) on every fold with the fold's test
+actors removed before anything is computed, trains on the fold's training actors and scores
+the members and their soft vote on the fold's validation actors. This is how every recipe
+change in ``train/results/ravdess-20-5fold/tuning.md`` was chosen.
 
-    python benchmarks/screen_members.py /work/runs/ravdess-full --name wide \
-        --set 'conv_filters=[32,48,64]' --set 'lstm_units=[64]'
+    python benchmarks/screen_members.py --data ../shared/data/ravdess-16k --cache CACHE \\
+        --name wide --set 'conv_filters=[48,64,96]' --jobs 2 --out screen.jsonl
+
+With ``early_stopping = false`` (a fixed schedule) the validation actors are held out here
+and scored at the last epoch; in a real run they would join the training actors.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.metrics import confusion_matrix, uar
-from train.config import load_config, parse_override
-from train.features import normalize
-from train.fit import file_labels, file_probs, fit_member
-from train.members import build_member
-
-
-def _file_uar(probs: np.ndarray, y: np.ndarray, file: np.ndarray) -> float:
-    return uar(confusion_matrix(file_labels(y, file), probs.argmax(1), probs.shape[1]))
-
-
-def _windows(fold: Path, split: str, kind: str, norm: dict) -> tuple[np.ndarray, ...]:
-    """Normalised windows of ``kind``; a composite kind the run did not cache (e.g.
-    ``mfcc+logmel``) is joined from its cached parts, each normalised with its own statistics."""
-    parts = [kind] if (fold / "data" / f"{split}-{kind}.npz").is_file() else kind.split("+")
-    xs = []
-    for part in parts:
-        z = np.load(fold / "data" / f"{split}-{part}.npz")
-        mean, std = (np.array(norm[part][k], np.float32) for k in ("mean", "std"))
-        xs.append(normalize(z["X"], mean, std))
-    return np.concatenate(xs, axis=-1), z["y"], z["file"]
+from train.augment import copies_for_split
+from train.config import load_config
+from train.experiment import (
+    RunOptions,
+    SetTrainer,
+    feature_settings,
+    plan_sets,
+    prepare,
+)
+from train.features import extract
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path, help="a cross-validation run folder (edge-ser train --out)")
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--config", type=Path, default=None)
     ap.add_argument("--name", default="screen")
-    ap.add_argument("--feature", default="mfcc", help="feature kind cached in the run")
-    ap.add_argument("--arch", default="cnn_lstm")
-    ap.add_argument("--seeds", default="1,2")
-    ap.add_argument("--folds", default="", help="e.g. 1,3 (default: every fold-K in the run)")
+    ap.add_argument("--folds", default="", help="e.g. fold-1,fold-3 (default: every fold)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--out", type=Path, default=None, help="append the summary line here")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=None, help="append the result (JSON line)")
     args = ap.parse_args()
 
-    cfg = load_config(None)
-    if args.overrides:
-        cfg = cfg.replace(**dict(parse_override(o) for o in args.overrides))
-    folds = ([args.run / f"fold-{k}" for k in args.folds.split(",")] if args.folds
-             else sorted(args.run.glob("fold-*")))
-    seeds = [int(s) for s in args.seeds.split(",")]
-    member_val, member_test, ens_val, ens_test = [], [], [], []
-    for fold in folds:
-        norm = json.loads((fold / "set.json").read_text())["normalization"]
-        data = {split: _windows(fold, split, args.feature, norm)
-                for split in ("train", "val", "test")}
-        x, y, _ = data["train"]
-        n_classes = len(cfg.labels)
-        probs: dict[str, list[np.ndarray]] = {"val": [], "test": []}
-        shape = x.shape
-
-        def build(shape: tuple[int, ...] = shape, n_classes: int = n_classes) -> object:
-            return build_member(args.arch, shape[1], shape[2], n_classes, cfg)
-
-        for seed in seeds:
-            res = fit_member(build, x, y, data["val"], cfg, n_classes, seed,
-                             Path(f"/tmp/screen-{args.name}"), f"s{seed}", log=lambda s: None)
-            for split in probs:
-                p = res.model.predict(data[split][0], batch_size=256, verbose=0)
-                probs[split].append(file_probs(p, data[split][2])[1])
-            member_val.append(res.best_val)
-            member_test.append(_file_uar(probs["test"][-1], *data["test"][1:]))
-            print(f"{fold.name} seed {seed}: val {res.best_val:.3f} (epoch {res.best_epoch}) "
-                  f"test {member_test[-1]:.3f}", flush=True)
-        ens_val.append(_file_uar(np.mean(probs["val"], 0), *data["val"][1:]))
-        ens_test.append(_file_uar(np.mean(probs["test"], 0), *data["test"][1:]))
-    line = (f"{args.name} {args.feature} {' '.join(args.overrides) or '(defaults)'}: "
-            f"member val {np.mean(member_val):.3f} | seed-ensemble val {np.mean(ens_val):.3f} "
-            f"|| not for choosing: member test {np.mean(member_test):.3f}, "
-            f"seed-ensemble test {np.mean(ens_test):.3f}")
-    print(line)
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    cfg = load_config(args.config, args.overrides)
+    cfg = cfg.replace(compare_archs=[], baselines=[])
+    opts = RunOptions(data=args.data, out=Path(tempfile.mkdtemp(prefix="screen-")),
+                      frontend=cfg.frontend_config(), cache=args.cache, jobs=args.jobs,
+                      skip_compare=True,
+                      only_folds=tuple(f for f in args.folds.split(",") if f))
+    t0 = time.time()
+    prep = prepare(opts.data, opts.fmt, cfg, log)
+    sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, final=False)
+    sets = [dataclasses.replace(s, test=[], test_actors=[]) for s in sets]  # never look at test
+    settings = feature_settings(cfg, opts.frontend, sorted({m.feature for m in cfg.member_specs}))
+    train_files = {i for s in sets for i in s.train}
+    feats = extract(prep.utts, lambda i: copies_for_split("train", settings.augment)
+                    if i in train_files else [0], settings, cfg.seed, opts.cache, opts.jobs, log)
+    trainer = SetTrainer(cfg, opts, prep, feats, log)
+    per_fold = {}
+    try:
+        for sp in sets:
+            with tempfile.TemporaryDirectory() as tmp:
+                res, _, _ = trainer.run(sp, Path(tmp))
+            per_fold[sp.name] = res.extra["val"]
+            v = res.extra["val"]
+            log(f"{args.name} {sp.name} (val {', '.join(v['actors'])}): ensemble "
+                f"{100 * v['ensemble_soft_uar']:.1f}, members "
+                + " ".join(f"{100 * u:.1f}" for u in v["members_uar"].values()))
+    finally:
+        trainer.close()
+    ens = [v["ensemble_soft_uar"] for v in per_fold.values()]
+    mem = [u for v in per_fold.values() for u in v["members_uar"].values()]
+    result = {"name": args.name, "overrides": args.overrides, "split": split,
+              "scored_on": "validation actors", "val_ensemble_soft_uar": float(np.mean(ens)),
+              "val_member_uar": float(np.mean(mem)), "folds": per_fold,
+              "seconds": round(time.time() - t0)}
+    print(f"{args.name}: validation-actor UAR, soft vote of {len(cfg.members)} members "
+          f"{100 * np.mean(ens):.1f} (folds {' '.join(f'{100 * u:.1f}' for u in ens)}); "
+          f"mean member {100 * np.mean(mem):.1f}; {result['seconds']} s")
     if args.out:
-        with args.out.open("a") as f:
-            f.write(line + "\n")
+        with args.out.open("a") as fh:
+            fh.write(json.dumps(result) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -45,3 +45,17 @@ def test_bad_file(tmp_path: Path) -> None:
 def test_roundtrip() -> None:
     cfg = TrainConfig()
     assert TrainConfig(**cfg.to_dict()) == cfg
+
+
+def test_frontend_table_sets_the_training_front_end(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('seed = 2\n[frontend]\nhop_length = 320\nn_mels = 64\n')
+    cfg = load_config(toml)
+    fe = cfg.frontend_config()
+    assert (fe.hop_length, fe.n_mels, fe.n_fft) == (320, 64, 512)  # others keep the defaults
+    cfg = load_config(toml, ["frontend.n_mfcc=20"])
+    assert cfg.frontend == {"hop_length": 320, "n_mels": 64, "n_mfcc": 20}
+    with pytest.raises(ConfigError, match="unknown front-end config key"):
+        load_config(toml, ["frontend.hop=1"])
+    with pytest.raises(ConfigError, match="n_mfcc"):
+        load_config(toml, ["frontend.n_mfcc=80"])  # more MFCCs than mel bands

@@ -186,3 +186,91 @@ def test_search_scores_on_validation_actors_only(corpus: Path, tmp_path: Path,
     result = json.loads((tmp_path / "s" / "search.json").read_text())
     assert result["scored_on"] == "validation actors" and len(result["trials"]) == 1
     assert seen_test == []
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_members_fit_in_parallel_worker_processes(corpus: Path, tmp_path: Path) -> None:
+    """--jobs 2 fits the members in two spawned workers; the run folder is the same shape."""
+    import os
+
+    from train.config import load_config
+    from train.parallel import FitData, FitJob, Fitter
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 300, 4)).astype(np.float32)
+    y = np.arange(24) % 2
+    file = np.arange(24) // 2
+    data = FitData.write(tmp_path / "d" / "k", (x, y, file), (x[:8], y[:8], file[:8]))
+    cfg = load_config(None, [*TINY[1::2], "members=cnn:mfcc:1"])
+    jobs = [FitJob(f"m{s}", "cnn", data, s, str(tmp_path / "out"), 300, 2) for s in (1, 2)]
+    with Fitter(cfg, workers=2) as fitter:
+        done = fitter.run(jobs)
+    assert [d.name for d in done] == ["m1", "m2"]
+    assert all(Path(d.model_path).is_file() and d.params > 0 for d in done)
+    assert all(len(d.history["loss"]) == 2 and 1 <= d.best_epoch <= 2 for d in done)
+    assert os.getpid() not in {d.pid for d in done}  # fitted in the workers, not here
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--no-cache",
+               "--only", "fold-1", "--jobs", "2", "--set", "baselines=",
+               "--set", "members=cnn_lstm:mfcc:1,cnn:logmel:2", *TINY])
+    assert rc == 0
+    s = json.loads((tmp_path / "r" / "fold-1" / "set.json").read_text())
+    assert [m["name"] for m in s["members"]] == ["m1-mfcc", "m2-cnn-logmel"]
+    assert all((tmp_path / "r" / "fold-1" / m["file"]).is_file() for m in s["members"])
+    assert not (tmp_path / "r" / "fold-1" / "fit-data").exists()  # scratch arrays removed
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert {"cnn", "lstm", "ensemble_soft"} <= set(run["results"])
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_fixed_schedule_trains_on_the_validation_actors_too(corpus: Path, tmp_path: Path) -> None:
+    """early_stopping=false: every non-test actor trains, for exactly `epochs` epochs."""
+    rc = main(["train", "--data", str(corpus), "--out", str(tmp_path / "r"), "--no-cache",
+               "--only", "fold-1", "--no-compare", "--set", "members=cnn_lstm:mfcc:1",
+               "--set", "early_stopping=false", "--set", "lr_schedule=cosine", *TINY])
+    assert rc == 0
+    s = json.loads((tmp_path / "r" / "fold-1" / "set.json").read_text())
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["config"]["early_stopping"] is False
+    assert s["val_actors"] == []
+    assert not set(s["train_actors"]) & set(s["test_actors"])
+    assert len(s["train_actors"]) + len(s["test_actors"]) == 4  # all 4 actors of the corpus
+    (member,) = s["members"]
+    assert member["best_epoch"] == 2  # TINY sets epochs=2: no early stop, last weights
+    hist = (tmp_path / "r" / "fold-1" / "m1-mfcc.history.csv").read_text().splitlines()
+    assert len(hist) == 3  # header + 2 epochs
+
+
+@pytest.mark.tf
+def test_cosine_schedule_ends_near_zero_learning_rate(tmp_path: Path) -> None:
+    from train.config import load_config
+    from train.fit import fit_member
+    from train.members import build_member
+
+    cfg = load_config(None, [*TINY[1::2], "lr_schedule=cosine", "early_stopping=false"])
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 300, 4)).astype(np.float32)
+    y = np.arange(32) % 2
+    res = fit_member(lambda: build_member("cnn", 300, 4, 2, cfg), x, y, None, cfg, 2, 1,
+                     tmp_path, "m")
+    opt = res.model.optimizer
+    lr_end = float(opt.learning_rate)  # the rate of the last update
+    assert int(opt.iterations) == 2 * 2  # 2 epochs of 2 batches of 16
+    # step 3 of 4 of a cosine decay: (1 + cos(3π/4)) / 2 = 0.146 of the peak (constant: 1.0)
+    assert lr_end == pytest.approx(0.1464 * cfg.learning_rate, rel=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_validation_actor_scores_are_reported_per_fold(run_dir: Path) -> None:
+    for fold in ("fold-1", "fold-2"):
+        res = json.loads((run_dir / "results" / "folds" / f"{fold}.json").read_text())
+        s = json.loads((run_dir / fold / "set.json").read_text())
+        val = res["val"]
+        assert val["actors"] == s["val_actors"] and len(val["actors"]) == 1
+        assert set(val["members_uar"]) == {m["name"] for m in s["members"]}
+        assert 0.0 <= val["ensemble_soft_uar"] <= 1.0
+        # with early stopping the member's recorded val UAR is its restored epoch's
+        for m in s["members"]:
+            assert val["members_uar"][m["name"]] == pytest.approx(m["val_uar"], abs=1e-6)

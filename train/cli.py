@@ -43,7 +43,8 @@ def _command_line() -> str:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a hyperparameter, e.g. --set lstm_units=64 (repeatable).")
 @click.option("--frontend", "frontend_path", type=click.Path(path_type=Path),
-              help="FrontendConfig JSON (default: the built-in front end).")
+              help="FrontendConfig JSON (default: the built-in front end with the config's "
+                   "[frontend] table).")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Feature cache folder (default: $EDGE_SER_CACHE or ~/.cache/edge-ser).")
 @click.option("--no-cache", is_flag=True, help="Compute features without the disk cache.")
@@ -54,7 +55,8 @@ def _command_line() -> str:
 @click.option("--strategy", type=click.Choice(["default", "mirrored", "multi_worker"]),
               default="default", show_default=True,
               help="tf.distribute strategy (multi_worker reads TF_CONFIG).")
-@click.option("--jobs", default=1, show_default=True, help="Processes for feature extraction.")
+@click.option("--jobs", default=1, show_default=True,
+              help="Processes for feature extraction and for fitting members side by side.")
 @click.option("--search", "search_trials", default=0, type=int,
               help="Instead of a run: optuna search with this many trials, scored on "
                    "validation actors only.")
@@ -70,7 +72,7 @@ def train(data: Path, fmt: str, out: Path, config_path: Path | None, overrides: 
     from train.config import load_config
 
     cfg = load_config(config_path, overrides)
-    fe = FrontendConfig()
+    fe = cfg.frontend_config()
     if frontend_path:
         fe = FrontendConfig.from_json(Path(frontend_path).read_text(encoding="utf-8"))
     if no_cache:

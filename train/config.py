@@ -16,6 +16,7 @@ from typing import Any
 
 from edge.corpora import LABELS_8
 from edge.errors import ConfigError
+from edge.frontend.config import FrontendConfig
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
 ARCHS = ("cnn_lstm", "cnn", "lstm")
@@ -95,11 +96,16 @@ class TrainConfig:
     learning_rate: float = 2e-3
     batch_size: int = 64
     epochs: int = 30
+    lr_schedule: str = "constant"
+    early_stopping: bool = True
     patience: int = 8
     monitor: str = "val_uar"
     voting: str = "soft"
     svm_c: float = 10.0
     rf_trees: int = 300
+    #: FrontendConfig fields that differ from the front end's defaults (the ``[frontend]``
+    #: table; ``--set frontend.hop_length=320``); ``edge-ser train --frontend F.json`` replaces it
+    frontend: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = []
@@ -111,6 +117,8 @@ class TrainConfig:
             problems.append(f"resampler must be edge or librosa, got {self.resampler!r}")
         if self.optimizer not in ("adam", "rmsprop"):
             problems.append(f"optimizer must be adam or rmsprop, got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            problems.append(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.monitor not in ("val_uar", "val_accuracy", "val_loss"):
             problems.append(
                 f"monitor must be val_uar, val_accuracy or val_loss, got {self.monitor!r}")
@@ -138,6 +146,11 @@ class TrainConfig:
             raise ConfigError("invalid training config: " + "; ".join(problems))
         for m in self.members:
             MemberSpec.parse(m)
+        self.frontend_config()  # raises ConfigError naming a bad front-end key or value
+
+    def frontend_config(self) -> FrontendConfig:
+        """The front end this config trains with (defaults + the ``[frontend]`` table)."""
+        return FrontendConfig.from_dict({**FrontendConfig().to_dict(), **self.frontend})
 
     @property
     def member_specs(self) -> list[MemberSpec]:
@@ -160,6 +173,10 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         elif not isinstance(value, list):
             value = [value]
         return [_coerce(name, v, item) for v in value]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a table of key = value, got {value!r}")
+        return dict(value)
     try:
         if hint is bool:
             if isinstance(value, str):
@@ -186,11 +203,18 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
 def from_mapping(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
     """A config from a (TOML) mapping; unknown keys are an error (typos must not pass)."""
     hints = typing.get_type_hints(TrainConfig)
+    base = base or TrainConfig()
+    data = dict(data)
+    nested = {k: data.pop(k) for k in [k for k in data if k.startswith("frontend.")]}
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise ConfigError(f"unknown hyperparameter(s): {', '.join(unknown)}")
     values = {k: _coerce(k, v, hints[k]) for k, v in data.items()}
-    return dataclasses.replace(base or TrainConfig(), **values)
+    if nested:  # --set frontend.KEY=VALUE adds to (or changes) one entry of the table
+        table = dict(values.get("frontend", base.frontend))
+        table.update({k.split(".", 1)[1]: v for k, v in nested.items()})
+        values["frontend"] = table
+    return dataclasses.replace(base, **values)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

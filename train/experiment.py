@@ -8,8 +8,8 @@ the run folder described in :mod:`train.runs`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,9 +26,9 @@ from edge.manifest import WindowSpec, window_frames
 from edge.metrics import score
 from train import folds as folds_mod
 from train.augment import AugmentConfig, copies_for_split
-from train.config import TrainConfig
-from train.ensemble import bootstrap_files, uar_weights, vote_files
-from train.evaluate import FoldResult, aggregate, score_windows
+from train.config import MemberSpec, TrainConfig
+from train.ensemble import uar_weights, vote_files
+from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
 from train.features import (
     FeatureSettings,
     FileFeatures,
@@ -38,6 +38,7 @@ from train.features import (
     normalize,
     utterance_stats,
 )
+from train.parallel import FitData, FitJob, Fitter
 from train.preprocess import PreprocessConfig
 from train.runs import RUN_FORMAT, RUN_VERSION, save_windows, window_dict, write_json
 
@@ -46,6 +47,20 @@ Log = Callable[[str], None]
 
 def _log(s: str) -> None:
     print(s, file=sys.stderr, flush=True)
+
+
+def member_name(k: int, spec: MemberSpec) -> str:
+    """``m1-mfcc``, ``m2-cnn-logmel``: position, architecture (unless the CNN-LSTM), feature."""
+    arch = "" if spec.arch == "cnn_lstm" else f"{spec.arch}-"
+    return f"m{k + 1}-{arch}{spec.feature}"
+
+
+def _predict(model_path: str, x: np.ndarray) -> np.ndarray:
+    """Window probabilities of a saved member (the parent reads what a worker fitted)."""
+    import tf_keras as keras
+
+    model = keras.models.load_model(model_path, compile=False)
+    return model.predict(x, batch_size=256, verbose=0)
 
 
 @dataclass
@@ -59,6 +74,12 @@ class SetPlan:
     train_actors: list[str] = field(default_factory=list)
     val_actors: list[str] = field(default_factory=list)
     test_actors: list[str] = field(default_factory=list)
+
+    def with_val_in_train(self) -> SetPlan:
+        """The validation actors moved into training (``early_stopping = false``)."""
+        return dataclasses.replace(self, train=self.train + self.val, val=[],
+                                   train_actors=self.train_actors + self.val_actors,
+                                   val_actors=[])
 
 
 @dataclass
@@ -183,6 +204,10 @@ class SetTrainer:
         self.hop = max(1, round(cfg.hop_seconds * fe.sr / fe.hop_length))
         self.train_hop = max(1, round(cfg.train_hop_seconds * fe.sr / fe.hop_length))
         self.aug = augment_config(cfg)
+        self.fitter = Fitter(cfg, opts.jobs, opts.strategy, log)
+
+    def close(self) -> None:
+        self.fitter.close()
 
     def windows(self, files: Sequence[int], kind: str, split: str, augmented: bool = False,
                 hop: int | None = None) -> Any:
@@ -192,9 +217,6 @@ class SetTrainer:
 
     def run(self, sp: SetPlan, out_dir: Path, epochs: int | None = None
             ) -> tuple[FoldResult, dict[str, dict[str, list[float]]], dict[str, Any]]:
-        from train.fit import fit_member
-        from train.members import build_member
-
         cfg, labels = self.cfg, self.prep.labels
         n_classes = len(labels)
         specs = cfg.member_specs
@@ -217,71 +239,72 @@ class SetTrainer:
                      f"({len(clean)} clean), {len(val)} val, {len(test)} test")
         result = FoldResult(sp.name)
         histories: dict[str, dict[str, list[float]]] = {}
+        scratch = out_dir / "fit-data"
+        fit_data = {}
+        for kind in kinds:
+            mean, std = norm[kind]
+            d = data[kind]
+            val = ((normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
+                   if len(d["val"]) else None)
+            fit_data[kind] = FitData.write(
+                scratch / kind, (normalize(d["train"].x, mean, std), d["train"].y,
+                                 d["train"].file), val)
+            d["train"] = None  # the workers read the normalised copy on disk
+        frames = self.window.frames
+        names = [member_name(k, spec) for k, spec in enumerate(specs)]
+        jobs = [FitJob(name, spec.arch, fit_data[spec.feature], spec.seed, str(out_dir), frames,
+                       n_classes, cfg.bagging, epochs)
+                for name, spec in zip(names, specs, strict=True)]
+        compare = []
+        if sp.test and not self.opts.skip_compare:
+            first = specs[0]
+            compare = [FitJob(f"compare-{arch}-{first.feature}", arch, fit_data[first.feature],
+                              first.seed, str(out_dir / "compare"), frames, n_classes, False,
+                              epochs)
+                       for arch in cfg.compare_archs if arch != first.arch]
+        try:
+            fitted = self.fitter.run(jobs + compare)
+        finally:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
         members_json, test_probs, val_uars = [], [], []
         test_file = None
-
-        def fit_one(arch: str, kind: str, seed: int, name: str, bag: bool, folder: Path) -> Any:
-            d = data[kind]
-            mean, std = norm[kind]
-            x, y = d["train"].x, d["train"].y
-            if bag:
-                idx = bootstrap_files(d["train"].file, seed)
-                x, y = x[idx], y[idx]
-            xn = normalize(x, mean, std)
-            val = None
-            if len(d["val"]):
-                val = (normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
-            dim = xn.shape[-1]
-            res = fit_member(lambda: build_member(arch, self.window.frames, dim, n_classes, cfg,
-                                                  name=re.sub(r"[^A-Za-z0-9_.]", "_", name)),
-                             xn, y, val, cfg, n_classes, seed, folder, name,
-                             strategy=self.opts.strategy, epochs=epochs, log=self.log)
-            histories[name] = res.history
-            return res
-
-        for k, spec in enumerate(specs):
-            arch_part = "" if spec.arch == "cnn_lstm" else f"{spec.arch}-"
-            name = f"m{k + 1}-{arch_part}{spec.feature}"
-            res = fit_one(spec.arch, spec.feature, spec.seed, name, cfg.bagging, out_dir)
-            res.model.save(out_dir / f"{name}.h5")
+        for k, (spec, res) in enumerate(zip(specs, fitted, strict=False)):
+            histories[res.name] = res.history
             val_uars.append(res.best_val)
-            members_json.append({"name": name, "feature": spec.feature, "file": f"{name}.h5",
-                                 "weight": 1.0, "arch": spec.arch, "seed": spec.seed,
-                                 "val_uar": res.best_val, "best_epoch": res.best_epoch,
-                                 "params": int(res.model.count_params()),
+            members_json.append({"name": res.name, "feature": spec.feature,
+                                 "file": f"{res.name}.h5", "weight": 1.0, "arch": spec.arch,
+                                 "seed": spec.seed, "val_uar": res.best_val,
+                                 "best_epoch": res.best_epoch, "params": res.params,
                                  "fit_seconds": round(res.seconds, 1)})
             if sp.test:
                 te = data[spec.feature]["test"]
-                p = res.model.predict(normalize(te.x, *norm[spec.feature]), batch_size=256,
-                                      verbose=0)
+                p = _predict(res.model_path, normalize(te.x, *norm[spec.feature]))
                 test_probs.append(p)
                 test_file = te.file
                 if k == 0:
                     result.scores["cnn_lstm" if spec.arch == "cnn_lstm" else spec.arch] = \
                         score_windows(p, te.file, truth, labels)
-                result.extra.setdefault("members", {})[name] = score_windows(
+                result.extra.setdefault("members", {})[res.name] = score_windows(
                     p, te.file, truth, labels).to_dict()
         weights = uar_weights(val_uars)
         for mj, w in zip(members_json, weights, strict=True):
             mj["weight"] = round(w, 4)
+        if sp.val:
+            result.extra["val"] = self._val_scores(sp, specs, fitted, data, norm)
         if sp.test and test_file is not None:
             for rule in ("hard", "soft", "weighted"):
                 ids, fp = vote_files(test_probs, test_file, rule, weights)
                 truth_arr = np.array([truth[int(i)] for i in ids])
                 result.scores[f"ensemble_{rule}"] = score(truth_arr, fp.argmax(1), labels)
             if not self.opts.skip_compare:
-                first = specs[0]
-                for arch in cfg.compare_archs:
-                    if arch == first.arch:
-                        continue
-                    name = f"compare-{arch}-{first.feature}"
-                    res = fit_one(arch, first.feature, first.seed, name, False, out_dir / "compare")
-                    res.model.save(out_dir / "compare" / f"{name}.h5")
-                    te = data[first.feature]["test"]
-                    p = res.model.predict(normalize(te.x, *norm[first.feature]), batch_size=256,
-                                          verbose=0)
-                    result.scores[arch] = score_windows(p, te.file, truth, labels)
-                self._baselines(sp, first.feature, result)
+                te = data[specs[0].feature]["test"]
+                for job, res in zip(compare, fitted[len(jobs):], strict=True):
+                    histories[res.name] = res.history
+                    p = _predict(res.model_path, normalize(te.x, *norm[specs[0].feature]))
+                    result.scores[job.arch] = score_windows(p, te.file, truth, labels)
+                self._baselines(sp, specs[0].feature, result)
         set_json = {
             "labels": labels,
             "frontend": self.fe.to_dict(),
@@ -301,6 +324,23 @@ class SetTrainer:
                                                  for k, s in result.scores.items())
                      + f" ({result.extra['seconds']:.0f} s)")
         return result, histories, set_json
+
+    def _val_scores(self, sp: SetPlan, specs: Sequence[MemberSpec], fitted: Sequence[Any],
+                    data: dict[str, dict[str, Any]],
+                    norm: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+        """File-level UAR of each member and of their soft vote on the validation actors (for
+        choosing recipes; with early stopping the members' figures are the chosen epochs')."""
+        truth = {int(i): int(self.prep.y[i]) for i in sp.val}
+        probs, file = [], None
+        members = {}
+        for spec, res in zip(specs, fitted, strict=False):
+            va = data[spec.feature]["val"]
+            probs.append(_predict(res.model_path, normalize(va.x, *norm[spec.feature])))
+            file = va.file
+            members[res.name] = score_windows(probs[-1], file, truth, self.prep.labels).uar
+        ids, fp = vote_files(probs, file, "soft")
+        ens = score_file_probs(ids, fp, truth, self.prep.labels)
+        return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar}
 
     def _baselines(self, sp: SetPlan, kind: str, result: FoldResult) -> None:
         from train.baselines import fit_predict
@@ -333,6 +373,8 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     prep = prepare(opts.data, opts.fmt, cfg, log)
     sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
+    if not cfg.early_stopping:  # a fixed schedule needs no validation actors: they train too
+        sets = [s.with_val_in_train() for s in sets]
     kinds = sorted({m.feature for m in cfg.member_specs})
     settings = feature_settings(cfg, opts.frontend, kinds)
     aug = settings.augment
@@ -362,23 +404,28 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         "wall_time_s": None,
     }
     write_json(out / "run.json", run_json)
-    for sp in sets:
-        if sp.name == "final":
-            continue
-        log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
-            f"{len(sp.val_actors) or len(sp.val)} / test {sp.test_actors or len(sp.test)}")
-        res, hist, set_json = trainer.run(sp, out / sp.name)
-        results.append(res)
-        histories[sp.name] = hist
-        best_epochs += [m["best_epoch"] for m in set_json["members"]]
-        write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
-    if any(s.name == "final" for s in sets):
-        epochs = int(np.median(best_epochs)) if best_epochs else cfg.epochs
-        log(f"== final: all {len(prep.utts)} files, {epochs} epochs "
-            "(median best epoch of the folds)")
-        _, hist, _ = trainer.run(next(s for s in sets if s.name == "final"), out / "final",
-                                 epochs=max(1, epochs))
-        histories["final"] = hist
+    try:
+        for sp in sets:
+            if sp.name == "final":
+                continue
+            log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
+                f"{len(sp.val_actors) or len(sp.val)} / test {sp.test_actors or len(sp.test)}")
+            res, hist, set_json = trainer.run(sp, out / sp.name)
+            results.append(res)
+            histories[sp.name] = hist
+            best_epochs += [m["best_epoch"] for m in set_json["members"]]
+            write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
+        if any(s.name == "final" for s in sets):
+            if cfg.early_stopping and best_epochs:
+                epochs, why = int(np.median(best_epochs)), "the median best epoch of the folds"
+            else:
+                epochs, why = cfg.epochs, "the fixed schedule"
+            log(f"== final: all {len(prep.utts)} files, {epochs} epochs ({why})")
+            _, hist, _ = trainer.run(next(s for s in sets if s.name == "final"), out / "final",
+                                     epochs=max(1, epochs))
+            histories["final"] = hist
+    finally:
+        trainer.close()
     wall = time.time() - t0
     run_json["wall_time_s"] = round(wall, 1)
     summary = aggregate(results) if results else {}

@@ -6,6 +6,11 @@ UAR (windows averaged per file, as the device does) gave about +6 points. The be
 weights are restored and checkpointed; the history goes to a CSV. Training batches get
 SpecAugment masks, mixup and class weights; validation data is never augmented.
 
+With ``early_stopping = false`` the member trains for exactly ``epochs`` epochs and keeps the
+last weights; a ``cosine`` learning-rate schedule makes those last weights a settled point
+rather than one draw from a noisy trajectory. Validation data, if given, is then only scored
+(its UAR per epoch goes to the history, and the last epoch's is the member's ``best_val``).
+
 The model is built and fitted under a ``tf.distribute`` strategy picked by name: ``default``,
 ``mirrored`` (all local devices) or ``multi_worker`` (cluster from ``TF_CONFIG``).
 """
@@ -150,21 +155,27 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
     out_dir.mkdir(parents=True, exist_ok=True)
     with get_strategy(strategy).scope():
         model = build()
-        opt = (keras.optimizers.Adam(cfg.learning_rate) if cfg.optimizer == "adam"
-               else keras.optimizers.RMSprop(cfg.learning_rate))
+        lr: Any = cfg.learning_rate
+        if cfg.lr_schedule == "cosine":
+            steps = max(1, epochs * math.ceil(len(y_train) / cfg.batch_size))
+            lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
+        opt = (keras.optimizers.Adam(lr) if cfg.optimizer == "adam"
+               else keras.optimizers.RMSprop(lr))
         model.compile(optimizer=opt,
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     data = _batches(keras)(x_train, y_train, cfg, n_classes, seed)
     callbacks: list[Any] = []
+    stopping = val is not None and len(val[1]) > 0 and cfg.early_stopping
     if val is not None and len(val[1]):
         callbacks.append(_val_callback(keras, *val, n_classes, log, name, epochs))
+    if stopping:
         mode = "min" if cfg.monitor == "val_loss" else "max"
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, mode=mode, patience=cfg.patience, restore_best_weights=True))
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(out_dir / f"{name}.best.h5"), monitor=cfg.monitor, mode=mode, save_best_only=True))
-    else:
+    if val is None or not len(val[1]):
         callbacks.append(_val_callback(keras, np.zeros((0,)), np.zeros(0, np.int64),
                                        np.zeros(0, np.int64), n_classes, log, name, epochs))
     callbacks.append(keras.callbacks.CSVLogger(str(out_dir / f"{name}.history.csv")))
@@ -172,12 +183,15 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
     hist = model.fit(data, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.time() - t0
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    if val is not None and len(val[1]) and cfg.monitor in history:
+    if stopping and cfg.monitor in history:
         series = history[cfg.monitor]
         best = int(np.argmin(series) if cfg.monitor == "val_loss" else np.argmax(series))
-        best_epoch, best_val = best + 1, float(series[best])
-    else:
-        best_epoch, best_val = len(history.get("loss", [])), float("nan")
+        best_epoch = best + 1
+        # the member's validation UAR at the kept epoch (what weighted voting uses)
+        best_val = float(history["val_uar"][best]) if "val_uar" in history else float(series[best])
+    else:  # the last weights are kept: report the last epoch
+        best_epoch = len(history.get("loss", []))
+        best_val = float(history["val_uar"][-1]) if history.get("val_uar") else float("nan")
     # the restored (best) model is saved by the caller; the checkpoint was for crashes
     (out_dir / f"{name}.best.h5").unlink(missing_ok=True)
     return FitResult(model, history, best_epoch, best_val, seconds)

@@ -16,9 +16,15 @@ cost to the device contract (the device still feeds globally normalised windows)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from train.config import TrainConfig
+
+
+def keras_name(name: str) -> str:
+    """A member name as Keras accepts it for a model (letters, digits, ``_`` and ``.``)."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", name)
 
 
 def _keras() -> Any:

@@ -73,10 +73,13 @@ def search(cfg: TrainConfig, opts: Any, n_trials: int,
         trainer = SetTrainer(tcfg, opts, prep, feats, log)
         uars = []
         t0 = time.time()
-        for sp in sets:
-            with tempfile.TemporaryDirectory() as tmp:
-                _, _, set_json = trainer.run(sp, Path(tmp))
-            uars.append(set_json["members"][0]["val_uar"])
+        try:
+            for sp in sets:
+                with tempfile.TemporaryDirectory() as tmp:
+                    _, _, set_json = trainer.run(sp, Path(tmp))
+                uars.append(set_json["members"][0]["val_uar"])
+        finally:
+            trainer.close()
         value = float(np.mean(uars))
         trials.append({"number": trial.number, "params": params, "val_uar": value,
                        "per_fold": uars, "seconds": round(time.time() - t0, 1)})
