@@ -46,9 +46,18 @@ def run_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "run"
     cache = tmp_path_factory.mktemp("cache")
     rc = main(["train", "--data", str(corpus), "--out", str(out), "--cache", str(cache),
-               "--set", "members=cnn_lstm:mfcc:1,cnn_lstm:logmel:2", "--final", *TINY])
+               "--set", "members=cnn_lstm:mfcc:1,cnn_lstm:logmel:2", "--set", "early_stopping=true",
+               "--final", *TINY])
     assert rc == 0
     return out
+
+
+def default_frames() -> int:
+    """Frames in a 3 s window of the training config's front end."""
+    from edge.frontend.windows import window_frames
+    from train.config import load_config
+
+    return window_frames(load_config().frontend_config(), 3.0)
 
 
 @pytest.mark.slow
@@ -58,7 +67,8 @@ def test_run_folder_contract(run_dir: Path) -> None:
     assert run["format"] == "edge-ser-run" and run["version"] == 1
     assert run["sets"] == ["fold-1", "fold-2", "final"]
     assert run["labels"] == ["neutral", "angry"]
-    assert run["window"] == {"seconds": 3.0, "hop_seconds": 0.5, "frames": 300}
+    assert run["window"] == {"seconds": 3.0, "hop_seconds": 0.5, "frames": default_frames()}
+    assert run["frontend"]["hop_length"] == 320  # the [frontend] table of default.toml
     assert run["split"].startswith("speaker-independent")
     assert run["wall_time_s"] > 0 and run["config"]["seed"] == 1
     for name in ("comparison.md", "comparison.json", "confusion-ensemble_soft.png",
@@ -79,12 +89,12 @@ def test_load_set_and_windows(run_dir: Path) -> None:
 
     assert list_sets(run_dir) == ["fold-1", "fold-2", "final"]
     s = load_set(run_dir / "fold-1")
-    assert s.labels == ("neutral", "angry") and s.window.frames == 300
+    assert s.labels == ("neutral", "angry") and s.window.frames == default_frames()
     assert [m.name for m in s.members] == ["m1-mfcc", "m2-logmel"]
     assert set(s.train_actors).isdisjoint(s.test_actors)
     assert set(s.val_actors).isdisjoint(s.test_actors)
     w = s.windows("test", "mfcc")
-    assert w.X.shape[1:] == (300, 40) and len(w.y) == len(w.file) > 0
+    assert w.X.shape[1:] == (default_frames(), 40) and len(w.y) == len(w.file) > 0
     model = keras.models.load_model(s.members[0].path)
     p = model.predict(normalize(w.X, *s.normalization["mfcc"]), verbose=0)
     assert p.shape == (len(w.X), 2)
@@ -99,6 +109,7 @@ def test_val_and_test_windows_are_never_augmented(run_dir: Path, corpus: Path) -
     """Saved val/test windows equal windows of the clean recordings, file by file."""
     from convert.runs import load_set
     from edge.corpora import load_corpus
+    from edge.frontend.windows import window_frames
     from train.config import load_config
     from train.experiment import feature_settings
     from train.features import compute_file, file_windows
@@ -112,7 +123,8 @@ def test_val_and_test_windows_are_never_augmented(run_dir: Path, corpus: Path) -
         x, f = w.X.astype(np.float32), w.file
         for i in np.unique(f)[:3]:
             clean = file_windows(compute_file(utts[i], 0, settings, 1), s.frontend, "mfcc",
-                                 300, 50, cfg.min_speech_fraction)
+                                 s.window.frames, window_frames(s.frontend, 0.5),
+                                 cfg.min_speech_fraction)
             np.testing.assert_allclose(x[f == i], clean, atol=0.05, rtol=1e-2)  # float16 storage
 
 
