@@ -59,3 +59,9 @@ def test_frontend_table_sets_the_training_front_end(tmp_path: Path) -> None:
         load_config(toml, ["frontend.hop=1"])
     with pytest.raises(ConfigError, match="n_mfcc"):
         load_config(toml, ["frontend.n_mfcc=80"])  # more MFCCs than mel bands
+
+
+def test_validation_actors_cannot_both_stop_and_train() -> None:
+    with pytest.raises(ConfigError, match="train_on_val_actors needs early_stopping = false"):
+        load_config(None, ["early_stopping=true", "train_on_val_actors=true"])
+    assert load_config(None, ["train_on_val_actors=true"]).early_stopping is False

@@ -98,6 +98,7 @@ class TrainConfig:
     epochs: int = 30
     lr_schedule: str = "constant"
     early_stopping: bool = True
+    train_on_val_actors: bool = False
     patience: int = 8
     monitor: str = "val_uar"
     voting: str = "soft"
@@ -117,6 +118,9 @@ class TrainConfig:
             problems.append(f"resampler must be edge or librosa, got {self.resampler!r}")
         if self.optimizer not in ("adam", "rmsprop"):
             problems.append(f"optimizer must be adam or rmsprop, got {self.optimizer!r}")
+        if self.early_stopping and self.train_on_val_actors:
+            problems.append("train_on_val_actors needs early_stopping = false (the validation "
+                            "actors cannot both stop and train the members)")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.monitor not in ("val_uar", "val_accuracy", "val_loss"):

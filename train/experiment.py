@@ -76,7 +76,7 @@ class SetPlan:
     test_actors: list[str] = field(default_factory=list)
 
     def with_val_in_train(self) -> SetPlan:
-        """The validation actors moved into training (``early_stopping = false``)."""
+        """The validation actors moved into training (``train_on_val_actors = true``)."""
         return dataclasses.replace(self, train=self.train + self.val, val=[],
                                    train_actors=self.train_actors + self.val_actors,
                                    val_actors=[])
@@ -373,7 +373,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     prep = prepare(opts.data, opts.fmt, cfg, log)
     sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
-    if not cfg.early_stopping:  # a fixed schedule needs no validation actors: they train too
+    if cfg.train_on_val_actors:  # a fixed schedule needs no validation actors: they may train
         sets = [s.with_val_in_train() for s in sets]
     kinds = sorted({m.feature for m in cfg.member_specs})
     settings = feature_settings(cfg, opts.frontend, kinds)
