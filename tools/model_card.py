@@ -49,6 +49,21 @@ def member_rows(final_set: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     return rows
 
 
+def schedule_line(cfg: dict[str, Any], final_cfg: dict[str, Any]) -> str:
+    """How the cross-validation members and the shipped members were fitted."""
+    lr = f"{cfg.get('lr_schedule', 'constant')} learning rate"
+    if cfg.get("early_stopping", True):
+        return (f"Cross-validation: {lr}, early stopping on 2 validation actors per fold; final "
+                f"fit on all actors for {final_cfg['epochs']} epochs (the folds' median best "
+                "epoch).")
+    where = ("the validation actors trained too" if cfg.get("train_on_val_actors")
+             else "2 validation actors per fold held out and scored every epoch, never used to "
+                  "stop")
+    return (f"A fixed schedule: {cfg['epochs']} epochs, {lr}, the last weights kept "
+            f"(cross-validation: {where}); the shipped members: the same schedule on all actors "
+            f"({final_cfg['epochs']} epochs).")
+
+
 def status_lines(uar: float, bar: float = 0.60) -> list[str]:
     if uar >= bar:
         return []
@@ -149,9 +164,7 @@ def main() -> int:
         f"copies: pitch ±{cfg['aug_pitch_semitones']} semitones, stretch "
         f"{cfg['aug_stretch_min']}–{cfg['aug_stretch_max']}, noise "
         f"{cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB SNR, gain ±{cfg['aug_gain_db']} dB, "
-        "SpecAugment). Cross-validation: early stopping on 2 validation actors per fold; final "
-        f"fit on all 20 actors for {final_run['config']['epochs']} epochs (the folds' median "
-        "best epoch).",
+        f"SpecAugment). {schedule_line(cfg, final_run['config'])}",
         "",
         f"- cross-validation command: `{cv_run.get('command')}` ({cv_run.get('wall_time_s')} s)",
         f"- final-fit command: `{final_run.get('command')}` ({final_run.get('wall_time_s')} s)",
