@@ -80,6 +80,7 @@ def main() -> int:
     corpus = load_corpus(args.data, args.format)
     conds = conditions(args.snr, args.gain)
     per_fold: dict[str, list[dict]] = {name: [] for name, _, _ in conds}
+    clipped: dict[str, list[int]] = {name: [0, 0] for name, kind, _ in conds if kind == "gain"}
     labels: tuple[str, ...] = ()
     t0 = time.time()
     for k, fold in enumerate(folds, start=1):
@@ -98,6 +99,8 @@ def main() -> int:
                 if kind == "noise":
                     y = add_noise(y, value, cfg.sr, cfg, seed)
                 elif kind == "gain":
+                    clipped[name][0] += int(np.max(np.abs(y)) * 10 ** (value / 20) > 1.0)
+                    clipped[name][1] += 1
                     y = apply_gain(y, value)
                 preds.append(labels.index(pipe.classify_audio(y).label))
             s = score(truth, preds, labels)
@@ -111,6 +114,8 @@ def main() -> int:
     for name, _, _ in conds:
         stats = {m: mean_std([f[m] for f in per_fold[name]]) for m in ("wa", "uar", "macro_f1")}
         summary[name] = {m: {"mean": v[0], "std": v[1]} for m, v in stats.items()}
+        if name in clipped:
+            summary[name]["clipped_files"] = clipped[name][0] / max(1, clipped[name][1])
         rows.append(f"| {name} | " + " | ".join(format_pct(*stats[m]) for m in
                                                   ("wa", "uar", "macro_f1")) + " |")
     clean = per_fold["clean"]
@@ -126,6 +131,9 @@ def main() -> int:
         "| condition | WA % | UAR % | macro-F1 % |",
         "|---|---|---|---|",
         *rows,
+        "",
+        *(f"{name} clips {100 * summary[name]['clipped_files']:.1f} % of the files (their "
+          "peaks go past full scale)." for name in clipped if summary[name]["clipped_files"]),
         "",
         "Per-class recall, clean (mean over folds): "
         + ", ".join(f"{lab} {100 * r:.1f} %" for lab, r in recall.items()),

@@ -7,7 +7,7 @@ that process and of this one. With ``--compare-float`` the librosa + Keras float
 (``benchmarks/float_path.py``, run in its own process so TensorFlow never enters this one)
 classifies the same audio, and the ratios are printed.
 
-Targets (reported, never asserted in tests): 1 thread, 5 members, 3 s window: front end +
+Targets (reported, never asserted in tests): 1 thread, the shipped ensemble, 3 s window: front end +
 members + vote <= 3 ms per window; peak RSS <= 45 MB; cold classify <= 0.3 s; >= 100x faster
 and >= 10x less memory than the float path.
 """

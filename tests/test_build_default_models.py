@@ -29,6 +29,8 @@ def test_build_default_models_script_end_to_end(tmp_path: Path) -> None:
     models = tmp_path / "models"
     manifest = json.loads((models / "manifest.json").read_text())
     assert [m["name"] for m in manifest["members"]] == ["m1-mfcc", "m2-logmel"]
+    report = json.loads((models / "conversion-report.json").read_text())
+    assert report["header"]["pruning"].startswith("50 %")  # the shipped recipe prunes
     card = (models / "MODEL_CARD.md").read_text()
     assert "Speaker-independent results" in card and "Robustness" in card
     folds = json.loads((tmp_path / "work" / "cv-int8" / "cv_int8.json").read_text())

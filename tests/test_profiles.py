@@ -31,6 +31,19 @@ def test_shipped_hops_fit_a_10ms_front_end(manifest) -> None:
         assert round(hop * 100) == pytest.approx(hop * 100)
 
 
+def test_shipped_profiles_fit_the_bundled_models() -> None:
+    """`edge-ser listen --profile X` with no --models must start, whatever frame hop the
+    bundled recipe uses."""
+    from edge.manifest import MANIFEST_NAME, load_manifest
+    from edge.models import DEFAULT_MODELS_DIR
+
+    if not (DEFAULT_MODELS_DIR / MANIFEST_NAME).is_file():
+        pytest.skip("no default models bundled")
+    bundled = load_manifest(DEFAULT_MODELS_DIR)
+    for name in available_profiles():
+        assert check_window(load_profile(name), bundled) > 0
+
+
 def test_unknown_keys_are_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="unknown key 'input_device'"):
         parse_profile('input_device = "USB"\n')

@@ -64,6 +64,22 @@ def schedule_line(cfg: dict[str, Any], final_cfg: dict[str, Any]) -> str:
             f"({final_cfg['epochs']} epochs).")
 
 
+def confusion_lines(cm: list[list[int]], labels: list[str], recall: dict[str, float],
+                    top: int = 3) -> list[str]:
+    """The pairs most often mistaken for each other and the weakest classes, read from the
+    measured matrix (a card that names them by hand goes stale with the next recipe)."""
+    rows = [sum(r) or 1 for r in cm]
+    pairs = sorted(((cm[i][j] / rows[i] + cm[j][i] / rows[j], i, j)
+                    for i in range(len(labels)) for j in range(i + 1, len(labels))),
+                   reverse=True)[:top]
+    named = ", ".join(f"{labels[i]} / {labels[j]} ({cm[i][j]} + {cm[j][i]} files)"
+                      for _, i, j in pairs)
+    weak = sorted(recall, key=recall.get)[:2]  # type: ignore[arg-type]
+    return [f"- Most confused pairs (int8, clean, summed over folds): {named}. Weakest "
+            "classes by recall: " + ", ".join(f"{w} ({100 * recall[w]:.0f} %)" for w in weak)
+            + "."]
+
+
 def status_lines(uar: float, bar: float = 0.60) -> list[str]:
     if uar >= bar:
         return []
@@ -98,6 +114,7 @@ def main() -> int:
     if png.is_file():
         shutil.copyfile(png, args.models / "confusion.png")
 
+    kind = "int8" if conv["header"]["pruning"] == "none" else "pruned int8"
     total = sum(m["bytes"] for m in conv["members"])
     gz = sum(m["gzip_bytes"] for m in conv["members"])
     s = int8["summary"]
@@ -112,12 +129,14 @@ def main() -> int:
         if key in models:
             m = models[key]
             table.append(f"| {name} | {pct(m['wa'])} | {pct(m['uar'])} | {pct(m['macro_f1'])} |")
-    table.append(f"| **shipped recipe, int8 on the device pipeline** | {pct(clean['wa'])} | "
+    table.append(f"| **shipped recipe, {kind} on the device pipeline** | {pct(clean['wa'])} | "
                  f"**{pct(clean['uar'])}** | {pct(clean['macro_f1'])} |")
     robust = ["| condition | UAR % | change |", "|---|---|---|"]
     for cond, v in s.items():
         delta = 100 * (v["uar"]["mean"] - clean["uar"]["mean"])
-        robust.append(f"| {cond} | {pct(v['uar'])} | {delta:+.1f} |")
+        note = (f" ({100 * v['clipped_files']:.0f} % of files clip)" if v.get("clipped_files")
+                else "")
+        robust.append(f"| {cond}{note} | {pct(v['uar'])} | {delta:+.1f} |")
     per_class = int8["per_fold"]["clean"]
     recall = {lab: sum(f["per_class"][lab]["recall"] for f in per_class) / len(per_class)
               for lab in labels}
@@ -179,7 +198,7 @@ def main() -> int:
         "",
         *table,
         "",
-        f"int8 device pipeline vs Keras float ensemble (soft): {delta_float:+.1f} UAR points.",
+        f"{kind} device pipeline vs Keras float ensemble (soft): {delta_float:+.1f} UAR points.",
         "",
         "Per-class recall (int8, clean, mean over folds): "
         + ", ".join(f"{lab} {100 * r:.0f} %" for lab, r in recall.items()) + ".",
@@ -190,7 +209,7 @@ def main() -> int:
         "",
         "![confusion matrix, Keras float ensemble, soft voting](confusion.png)",
         "",
-        "## Robustness (int8, speaker-independent)",
+        f"## Robustness ({kind}, speaker-independent)",
         "",
         "White noise at the given SNR over the speech; gain clipped like a 16-bit ADC.",
         "",
@@ -199,9 +218,14 @@ def main() -> int:
         "## Size and speed",
         "",
         f"- {len(conv['members'])} members, {total / 1024:.0f} KiB raw, {gz / 1024:.0f} KiB "
-        "gzipped (budget 1 MB)",
-        f"- front end + members + vote per {manifest['window']['seconds']:g} s window, "
-        f"1 thread, this 2-core x86 workstation (`edge-ser bench`): median "
+        f"gzipped (budget 1 MB); {conv['header']['lstm']}; magnitude pruning: "
+        f"{conv['header']['pruning']} (what it costs and buys: "
+        "[train/results/ravdess-20-5fold/README.md](../../../train/results/ravdess-20-5fold/"
+        "README.md#pruning))",
+        f"- front end + members + vote per {manifest['window']['seconds']:g} s window as "
+        f"`edge-ser listen` runs them (the streaming front end adds "
+        f"{manifest['window']['hop_seconds']:g} s of audio per window), 1 thread, this 2-core "
+        f"x86 workstation (`edge-ser bench`): median "
         f"{window_ms['median_ms']:.2f} ms, p95 {window_ms['p95_ms']:.2f} ms (budget 3 ms)",
         f"- cold `edge-ser classify` of one file: {perf['cold_classify_s']['median']:.2f} s; "
         f"peak RSS of that process {perf['peak_rss_mb']['classify_process']:.0f} MB",
@@ -211,8 +235,7 @@ def main() -> int:
         "- Acted speech: 20 actors, two English sentences, studio microphones. Expect a clear "
         "drop on spontaneous speech, other languages, far-field or cheap USB microphones and "
         "noisy rooms.",
-        "- calm and neutral are confused (RAVDESS' neutral has half as many recordings); happy, "
-        "fearful and surprised are confused with one another.",
+        *confusion_lines(cm, labels, recall),
         "- A 3 s window: shorter utterances are padded with silence; decisions on live audio "
         "are smoothed over several windows.",
         "- Not a diagnostic tool; emotion labels are the actors' intended expressions.",
