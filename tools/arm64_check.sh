@@ -24,7 +24,7 @@
 #   ARM64_QEMU_CPU    cortex-a72 (Pi 4) or cortex-a76 (Pi 5) (default cortex-a72)
 #   ARM64_MIRROR      Debian mirror        (default: the host's apt source for bookworm)
 #   ARM64_PIP_INDEX   PyPI index for the root (default: the host's pip index-url, else PyPI)
-#   ARM64_HOST_VENV   x86 venv with edge-ser for the reference run (default /work/venv)
+#   ARM64_HOST_VENV   x86 venv with edge-ser for the reference run (default: the project's .venv)
 #   ARM64_MODELS      model folder, relative to the project (default edge/models/default if it has
 #                     a manifest.json, else tests/fixtures/models/tiny)
 #   ARM64_WAIT_MODELS seconds to wait for that model folder to appear (default 600)
@@ -40,7 +40,7 @@ PROJECT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARM64_ROOT="${ARM64_ROOT:-/var/tmp/edge-ser-arm64}"
 ARM64_ROOT="${ARM64_ROOT%/}"
 QCPU="${ARM64_QEMU_CPU:-cortex-a72}"
-HOST_VENV="${ARM64_HOST_VENV:-/work/venv}"
+HOST_VENV="${ARM64_HOST_VENV:-$PROJECT/.venv}"
 WAIT_MODELS="${ARM64_WAIT_MODELS:-600}"
 LOG="${ARM64_LOG:-$ARM64_ROOT.log}"
 TOLERANCE="${ARM64_TOLERANCE:-0.004}"
