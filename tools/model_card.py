@@ -21,11 +21,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.metrics import confusion_markdown  # noqa: E402
+from edge.metrics import confusion_markdown, format_pct  # noqa: E402
 
 
 def pct(d: dict[str, float]) -> str:
-    return f"{100 * d['mean']:.1f} ± {100 * d['std']:.1f}"
+    return format_pct(d["mean"], d["std"])
 
 
 def load(path: Path) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -55,11 +56,14 @@ def member_name(k: int, spec: MemberSpec) -> str:
     return f"m{k + 1}-{arch}{spec.feature}"
 
 
-def _predict(model_path: str, x: np.ndarray) -> np.ndarray:
-    """Window probabilities of a saved member (the parent reads what a worker fitted)."""
+def _load(model_path: str) -> Any:
+    """A saved member (the parent reads what a worker fitted), loaded once per set."""
     import tf_keras as keras
 
-    model = keras.models.load_model(model_path, compile=False)
+    return keras.models.load_model(model_path, compile=False)
+
+
+def _predict(model: Any, x: np.ndarray) -> np.ndarray:
     return model.predict(x, batch_size=256, verbose=0)
 
 
@@ -265,11 +269,11 @@ class SetTrainer:
         try:
             fitted = self.fitter.run(jobs + compare)
         finally:
-            import shutil
-
             shutil.rmtree(scratch, ignore_errors=True)
         members_json, test_probs, val_uars = [], [], []
         test_file = None
+        models = [_load(res.model_path) for res in fitted[:len(specs)]] if sp.test or sp.val \
+            else []
         for k, (spec, res) in enumerate(zip(specs, fitted, strict=False)):
             histories[res.name] = res.history
             val_uars.append(res.best_val)
@@ -280,19 +284,19 @@ class SetTrainer:
                                  "fit_seconds": round(res.seconds, 1)})
             if sp.test:
                 te = data[spec.feature]["test"]
-                p = _predict(res.model_path, normalize(te.x, *norm[spec.feature]))
+                p = _predict(models[k], normalize(te.x, *norm[spec.feature]))
                 test_probs.append(p)
                 test_file = te.file
+                member_scores = score_windows(p, te.file, truth, labels)
                 if k == 0:
                     result.scores["cnn_lstm" if spec.arch == "cnn_lstm" else spec.arch] = \
-                        score_windows(p, te.file, truth, labels)
-                result.extra.setdefault("members", {})[res.name] = score_windows(
-                    p, te.file, truth, labels).to_dict()
+                        member_scores
+                result.extra.setdefault("members", {})[res.name] = member_scores.to_dict()
         weights = uar_weights(val_uars)
         for mj, w in zip(members_json, weights, strict=True):
             mj["weight"] = round(w, 4)
         if sp.val:
-            result.extra["val"] = self._val_scores(sp, specs, fitted, data, norm)
+            result.extra["val"] = self._val_scores(sp, specs, fitted, models, data, norm)
         if sp.test and test_file is not None:
             for rule in ("hard", "soft", "weighted"):
                 ids, fp = vote_files(test_probs, test_file, rule, weights)
@@ -302,7 +306,7 @@ class SetTrainer:
                 te = data[specs[0].feature]["test"]
                 for job, res in zip(compare, fitted[len(jobs):], strict=True):
                     histories[res.name] = res.history
-                    p = _predict(res.model_path, normalize(te.x, *norm[specs[0].feature]))
+                    p = _predict(_load(res.model_path), normalize(te.x, *norm[specs[0].feature]))
                     result.scores[job.arch] = score_windows(p, te.file, truth, labels)
                 self._baselines(sp, specs[0].feature, result)
         set_json = {
@@ -326,16 +330,16 @@ class SetTrainer:
         return result, histories, set_json
 
     def _val_scores(self, sp: SetPlan, specs: Sequence[MemberSpec], fitted: Sequence[Any],
-                    data: dict[str, dict[str, Any]],
+                    models: Sequence[Any], data: dict[str, dict[str, Any]],
                     norm: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
         """File-level UAR of each member and of their soft vote on the validation actors (for
         choosing recipes; with early stopping the members' figures are the chosen epochs')."""
         truth = {int(i): int(self.prep.y[i]) for i in sp.val}
         probs, file = [], None
         members = {}
-        for spec, res in zip(specs, fitted, strict=False):
+        for spec, res, model in zip(specs, fitted, models, strict=False):
             va = data[spec.feature]["val"]
-            probs.append(_predict(res.model_path, normalize(va.x, *norm[spec.feature])))
+            probs.append(_predict(model, normalize(va.x, *norm[spec.feature])))
             file = va.file
             members[res.name] = score_windows(probs[-1], file, truth, self.prep.labels).uar
         ids, fp = vote_files(probs, file, "soft")

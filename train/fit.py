@@ -165,19 +165,17 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     data = _batches(keras)(x_train, y_train, cfg, n_classes, seed)
-    callbacks: list[Any] = []
-    stopping = val is not None and len(val[1]) > 0 and cfg.early_stopping
-    if val is not None and len(val[1]):
-        callbacks.append(_val_callback(keras, *val, n_classes, log, name, epochs))
+    has_val = val is not None and len(val[1]) > 0
+    if not has_val:  # the callback still logs progress and writes the history's columns
+        val = (np.zeros((0,)), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    callbacks: list[Any] = [_val_callback(keras, *val, n_classes, log, name, epochs)]
+    stopping = has_val and cfg.early_stopping
     if stopping:
         mode = "min" if cfg.monitor == "val_loss" else "max"
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, mode=mode, patience=cfg.patience, restore_best_weights=True))
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(out_dir / f"{name}.best.h5"), monitor=cfg.monitor, mode=mode, save_best_only=True))
-    if val is None or not len(val[1]):
-        callbacks.append(_val_callback(keras, np.zeros((0,)), np.zeros(0, np.int64),
-                                       np.zeros(0, np.int64), n_classes, log, name, epochs))
     callbacks.append(keras.callbacks.CSVLogger(str(out_dir / f"{name}.history.csv")))
     t0 = time.time()
     hist = model.fit(data, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
