@@ -28,7 +28,10 @@ LABELS_8: tuple[str, ...] = (
     "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
 )
 
-FORMATS: tuple[str, ...] = ("ravdess", "tess", "crema-d", "savee", "emodb", "folders", "csv")
+FORMATS: tuple[str, ...] = ("ravdess", "tess", "crema-d", "savee", "emodb", "nemo", "ased", "urdu",
+                             "emotiontts", "folders", "csv")
+#: The four emotions every corpus has: the cross-corpus (EmoBox) protocol scores these.
+CORE_4: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav",)
 
 
@@ -242,11 +245,118 @@ def parse_emodb(path: Path) -> Utterance:
                      "emodb", {"raw_label": letter, "text": text, "version": version})
 
 
+_ASED_EMOTIONS = {"n": "neutral", "f": "fearful", "h": "happy", "s": "sad", "a": "angry"}
+_ASED_FOLDERS = {"n": 1, "f": 2, "h": 3, "s": 4, "a": 5}
+_ASED = re.compile(r"(?i)^([nfhsa])([1-5])-(\d\d)-(\d\d)-(0[12])-(\d\d)$")
+
+
+def parse_ased(path: Path) -> Utterance:
+    """``a5-03-01-02-50.wav`` (ASED v1, Amharic): emotion letter + folder number, sentence,
+    repetition, gender (01 female, 02 male), speaker 01-65; the letter must match the folder
+    number (``05Angry``), as the authors' README defines it."""
+    m = _ASED.match(path.stem)
+    if not m:
+        raise _Unparseable("not <emotion><folder>-<sentence>-<rep>-<gender>-<speaker>")
+    letter, folder, sentence, rep, gender, speaker = m.groups()
+    letter = letter.lower()
+    if _ASED_FOLDERS[letter] != int(folder):
+        raise _Unparseable(f"emotion {letter} does not belong in folder {folder}")
+    return Utterance(path, _ASED_EMOTIONS[letter], speaker,
+                     "female" if gender == "01" else "male", "ased",
+                     {"raw_label": letter, "sentence": int(sentence), "repetition": int(rep)})
+
+
+_URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
+_URDU = re.compile(r"^S([MF])(\d+)_F(\d+)_([AHNS])(\d+)$")
+
+
+def parse_urdu(path: Path) -> Utterance:
+    """``SM1_F19_A019.wav`` (URDU, talk shows): S + gender M/F + speaker number, file number of
+    that speaker, emotion letter + number. The speaker id keeps the gender letter (``M1`` and
+    ``F1`` are different people)."""
+    m = _URDU.match(path.stem)
+    if not m:
+        raise _Unparseable("not S<gender><speaker>_F<nn>_<emotion><nn>")
+    g, spk, fno, letter, eno = m.groups()
+    return Utterance(path, _URDU_EMOTIONS[letter], f"{g}{int(spk)}",
+                     "male" if g == "M" else "female", "urdu",
+                     {"raw_label": letter, "file": int(fno), "number": int(eno)})
+
+
+#: emotiontts_open_db speakers (README: 여성 female, 남성 male).
+_EMOTIONTTS_GENDERS = {
+    "ema": "female", "emb": "female", "emf": "male", "emg": "male", "emh": "male",
+    "nea": "female", "neb": "female", "nec": "female", "ned": "female", "nee": "female",
+    "nek": "male", "nel": "male", "nem": "male", "nen": "male", "neo": "male",
+}
+_EMOTIONTTS = re.compile(r"^([a-z]{3})(\d{5})$")
+_EMOTIONTTS_BLOCKS = ("neutral", "happy", "angry", "sad")  # 1-100, 101-200, 201-300, 301-400
+
+
+def parse_emotiontts(path: Path) -> Utterance:
+    """``.../SPK/wav/SPKnnnnn.wav`` (emotiontts_open_db, Korean): the number's hundred gives
+    the emotion (1-100 neutral, 101-200 happy, 201-300 angry, 301-400 sad); the folder is
+    the speaker and must agree with the name."""
+    m = _EMOTIONTTS.match(path.stem)
+    if not m:
+        raise _Unparseable("not <speaker><nnnnn>")
+    spk, num = m.group(1), int(m.group(2))
+    if spk not in _EMOTIONTTS_GENDERS:
+        raise _Unparseable(f"unknown emotiontts speaker {spk!r}")
+    if path.parent.name == "wav" and path.parent.parent.name != spk:
+        raise _Unparseable(f"folder {path.parent.parent.name} disagrees with the name")
+    if not 1 <= num <= 400:
+        raise _Unparseable(f"utterance number {num} is outside 1-400")
+    return Utterance(path, _EMOTIONTTS_BLOCKS[(num - 1) // 100], spk,
+                     _EMOTIONTTS_GENDERS[spk], "emotiontts",
+                     {"raw_label": str(num), "set": path.parent.parent.parent.name})
+
+
+_NEMO = re.compile(r"^([A-Z]{2}\d)_([a-z]+)_(\d+)$")
+
+
+def parse_nemo(path: Path, rows: dict[str, dict[str, str]] | None = None) -> Utterance:
+    """``SM0_sadness_12.wav`` (nEMO, Polish): speaker, emotion, number. The corpus's
+    ``data.tsv`` row for the file (speaker, emotion, gender), when given, must agree."""
+    m = _NEMO.match(path.stem)
+    if not m:
+        raise _Unparseable("not SPEAKER_emotion_N")
+    speaker, raw, _ = m.groups()
+    label = canonical_label(raw)
+    if label not in LABELS_8:
+        raise _Unparseable(f"unknown nEMO emotion {raw!r}")
+    gender = None
+    row = (rows or {}).get(path.name)
+    if row is not None:
+        if row.get("speaker_id") != speaker or canonical_label(row.get("emotion", "")) != label:
+            raise _Unparseable("data.tsv disagrees with the name")
+        gender = row.get("gender") or None
+    meta = {"raw_label": raw}
+    if row is not None and row.get("normalized_text"):
+        meta["text"] = row["normalized_text"]
+    return Utterance(path, label, speaker, gender, "nemo", meta)
+
+
+def _nemo_rows(root: Path) -> dict[str, dict[str, str]]:
+    """nEMO's ``data.tsv`` by file name (speaker ids are space-padded in the authors' file)."""
+    tsv = root / "data.tsv"
+    if not tsv.is_file():
+        return {}
+    with open(tsv, newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(fh, delimiter="\t")
+        return {r["file_id"].strip(): {k: (v or "").strip() for k, v in r.items() if k}
+                for r in rows if r.get("file_id")}
+
+
 _NAME_PARSERS = {
     "ravdess": parse_ravdess,
     "tess": parse_tess,
     "savee": parse_savee,
     "emodb": parse_emodb,
+    "nemo": parse_nemo,
+    "ased": parse_ased,
+    "urdu": parse_urdu,
+    "emotiontts": parse_emotiontts,
 }
 
 
@@ -258,7 +368,14 @@ def _natural_key(s: str) -> tuple[Any, ...]:
 def _audio_files(root: Path, extensions: Iterable[str]) -> list[Path]:
     exts = {e.lower() for e in extensions}
     files = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[tuple[int, int]] = set()
+    # symlinked folders are followed (a corpus is often linked in); a link cycle is cut
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         files.extend(Path(dirpath) / f for f in filenames
                      if not f.startswith(".") and Path(f).suffix.lower() in exts)
@@ -286,7 +403,10 @@ def detect_format(root: str | os.PathLike[str]) -> str:
     if not files:
         raise CorpusError(f"no audio files found under {root}")
     scores = {}
-    for fmt in ("ravdess", "crema-d", "emodb", "tess", "savee"):
+    if (root / "data.tsv").is_file() and (root / "samples").is_dir():
+        return "nemo"
+    for fmt in ("ravdess", "crema-d", "emodb", "ased", "urdu", "emotiontts", "nemo", "tess",
+                "savee"):
         parse = parse_crema_d if fmt == "crema-d" else _NAME_PARSERS[fmt]
         ok = 0
         for f in files:
@@ -332,9 +452,12 @@ def load_corpus(
     utterances: list[Utterance] = []
     skipped: list[tuple[Path, str]] = []
     genders = _crema_genders(root) if fmt == "crema-d" else {}
+    nemo_rows = _nemo_rows(root) if fmt == "nemo" else {}
     for f in files:
         try:
-            if fmt == "folders":
+            if fmt == "nemo":
+                utterances.append(parse_nemo(f, nemo_rows))
+            elif fmt == "folders":
                 utterances.append(_parse_folder_file(root, f))
             elif fmt == "crema-d":
                 utterances.append(parse_crema_d(f, genders))

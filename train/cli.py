@@ -33,10 +33,13 @@ def _command_line() -> str:
 
 
 @click.command("train", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="Corpus folder (or CSV of path,label[,speaker]).")
+@click.option("--data", "data", multiple=True, metavar="[FORMAT:]PATH",
+              help="Corpus folder (or CSV of path,label[,speaker]), optionally prefixed by its "
+                   "format (nemo:~/corpora/nemo); repeat for several corpora (default: the "
+                   "config's `corpora`).")
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="ravdess, tess, crema-d, savee, emodb, folders, csv or auto.")
+              help="Format of a --data without prefix: ravdess, tess, crema-d, savee, emodb, "
+                   "nemo, ased, urdu, emotiontts, folders, csv or auto.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Hyperparameter TOML (default: train/configs/default.toml).")
@@ -61,17 +64,24 @@ def _command_line() -> str:
               help="Instead of a run: optuna search with this many trials, scored on "
                    "validation actors only.")
 @click.option("--no-compare", is_flag=True, help="Skip the CNN/LSTM/SVM/RF comparison models.")
-def train(data: Path, fmt: str, out: Path, config_path: Path | None, overrides: tuple[str, ...],
+def train(data: tuple[str, ...], fmt: str, out: Path, config_path: Path | None,
+          overrides: tuple[str, ...],
           frontend_path: Path | None, cache: Path | None, no_cache: bool, folds_file: Path | None,
           only_folds: tuple[str, ...], final: bool, strategy: str, jobs: int, search_trials: int,
           no_compare: bool) -> None:
     """Train members with speaker-independent K-fold evaluation and write a run folder."""
     import os
 
+    from edge.errors import ConfigError
     from edge.frontend.config import FrontendConfig
     from train.config import load_config
+    from train.datasets import CorpusSource
 
     cfg = load_config(config_path, overrides)
+    sources = [CorpusSource.parse(d, fmt) for d in (data or cfg.corpora)]
+    if not sources:
+        raise ConfigError("no corpus: give --data [FORMAT:]PATH (repeatable) or `corpora` in "
+                          "the config")
     fe = cfg.frontend_config()
     if frontend_path:
         fe = FrontendConfig.from_json(Path(frontend_path).read_text(encoding="utf-8"))
@@ -84,7 +94,7 @@ def train(data: Path, fmt: str, out: Path, config_path: Path | None, overrides: 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from train.experiment import RunOptions, run
 
-    opts = RunOptions(data=data, out=out, fmt=fmt, frontend=fe, cache=cache_dir,
+    opts = RunOptions(data=sources, out=out, fmt=fmt, frontend=fe, cache=cache_dir,
                       folds_file=folds_file, only_folds=only_folds, final=final,
                       strategy=strategy, jobs=jobs, skip_compare=no_compare,
                       command=_command_line())

@@ -56,6 +56,10 @@ class TrainConfig:
     train_hop_seconds: float = 0.5
     min_speech_fraction: float = 0.25
     split: str = "speaker"
+    #: corpora to train on, ``FORMAT:PATH`` each (``--data`` adds to / replaces this list)
+    corpora: list[str] = field(default_factory=list)
+    #: 0: every clip weighs the same (big corpora dominate); 1: every corpus weighs the same
+    corpus_balance: float = 1.0
     n_folds: int = 5
     n_val_actors: int = 2
     vad: bool = True
@@ -110,8 +114,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.split not in ("speaker", "random"):
-            problems.append(f"split must be speaker or random, got {self.split!r}")
+        if self.split not in ("speaker", "random", "loco"):
+            problems.append(f"split must be speaker, random or loco, got {self.split!r}")
+        if not 0.0 <= self.corpus_balance <= 1.0:
+            problems.append("corpus_balance must be in [0, 1]")
         if self.loudness not in ("none", "rms", "peak"):
             problems.append(f"loudness must be none, rms or peak, got {self.loudness!r}")
         if self.resampler not in ("edge", "librosa"):

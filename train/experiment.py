@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.corpora import Corpus, Utterance, load_corpus, map_label
+from edge.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from edge.corpora import Corpus, Utterance
 from edge.errors import ConfigError
 from edge.frontend.config import FrontendConfig
 from edge.manifest import WindowSpec, window_frames
@@ -28,6 +29,8 @@ from edge.metrics import score
 from train import folds as folds_mod
 from train.augment import AugmentConfig, copies_for_split
 from train.config import MemberSpec, TrainConfig
+from train.crosscorpus import per_corpus
+from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
 from train.ensemble import uar_weights, vote_files
 from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
 from train.features import (
@@ -88,32 +91,31 @@ class SetPlan:
 
 @dataclass
 class Prepared:
-    corpus: Corpus
+    corpus: Corpus          # the first corpus (its format names committed folds)
     utts: list[Utterance]
     y: np.ndarray
     labels: list[str]
     label_notes: dict[str, int]
+    dataset: Dataset | None = None
+
+    @property
+    def corpus_names(self) -> list[str]:
+        return list(dict.fromkeys(u.corpus for u in self.utts))
+
+    @property
+    def multi(self) -> bool:
+        return len(self.corpus_names) > 1
 
 
-def prepare(data: Path, fmt: str, cfg: TrainConfig, log: Log = _log) -> Prepared:
-    """Parse the corpus and map its labels onto ``cfg.labels`` (dropping what has no place)."""
-    corpus = load_corpus(data, fmt)
-    log(corpus.summary())
-    labels = list(cfg.labels)
-    utts, ys, notes = [], [], {}
-    for u in corpus.utterances:
-        lab, note = map_label(u.label, labels)
-        if note:
-            notes[note] = notes.get(note, 0) + 1
-        if lab is None:
-            continue
-        utts.append(u)
-        ys.append(labels.index(lab))
-    if not utts:
-        raise ConfigError(f"no file of {data} has a label among {labels}")
-    for note, n in notes.items():
-        log(f"labels: {note} ({n} files)")
-    return Prepared(corpus, utts, np.asarray(ys, dtype=np.int64), labels, notes)
+def prepare(data: Path | Sequence[CorpusSource], fmt: str, cfg: TrainConfig,
+            log: Log = _log) -> Prepared:
+    """Parse the corpora and map their labels onto ``cfg.labels`` (dropping what has no place)."""
+    sources = [CorpusSource(fmt, Path(data))] if isinstance(data, (str, Path)) else list(data)
+    ds = load_sources(sources, cfg.labels, log)
+    if len(sources) > 1:
+        for line in ds.summary():
+            log(f"  {line}")
+    return Prepared(ds.corpora[0], ds.utts, ds.y, ds.labels, ds.label_notes, ds)
 
 
 def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: Sequence[str],
@@ -121,7 +123,13 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
     """The member sets to train and the split's name for every report."""
     utts = prep.utts
     sets: list[SetPlan] = []
-    if cfg.split == "random":
+    if cfg.split == "loco":
+        if not prep.multi:
+            raise ConfigError("split = loco needs at least two corpora (--data FORMAT:PATH ...)")
+        split, sets = _loco_sets(prep, cfg)
+    elif cfg.split == "speaker" and prep.multi and not folds_file:
+        split, sets = _multi_corpus_folds(prep, cfg)
+    elif cfg.split == "random":
         split = f"speaker-DEPENDENT (random file-level {cfg.n_folds}-fold)"
         splits = folds_mod.random_file_folds(len(utts), cfg.n_folds, cfg.seed)
         for i, (tr, va, te) in enumerate(splits):
@@ -158,9 +166,64 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
     return sets, split
 
 
+def _by_speaker(utts: Sequence[Utterance]) -> dict[str, list[int]]:
+    by_spk: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        by_spk.setdefault(u.speaker, []).append(i)
+    return by_spk
+
+
+def _loco_sets(prep: Prepared, cfg: TrainConfig) -> tuple[str, list[SetPlan]]:
+    """Leave one corpus out: train on the others, test on all of the held-out corpus.
+
+    Validation speakers (``n_val_actors`` per training corpus, alternating genders) come from
+    the training corpora, so nothing about the held-out corpus steers training."""
+    by_spk = _by_speaker(prep.utts)
+    names = prep.corpus_names
+    sets = []
+    for held in names:
+        test_spk = sorted({u.speaker for u in prep.utts if u.corpus == held})
+        val_spk: list[str] = []
+        for other in names:
+            if other == held:
+                continue
+            genders = {u.speaker: u.gender for u in prep.utts if u.corpus == other}
+            val_spk += folds_mod._pick_val(sorted(genders, key=folds_mod._key), list(genders),
+                                           genders, min(cfg.n_val_actors, len(genders) - 1))
+        train_spk = sorted(s for s in by_spk if s not in set(test_spk) | set(val_spk))
+        sets.append(SetPlan(f"loco-{held}", [i for s in train_spk for i in by_spk[s]],
+                            [i for s in val_spk for i in by_spk[s]],
+                            [i for s in test_spk for i in by_spk[s]],
+                            train_spk, sorted(val_spk), test_spk))
+    split = (f"leave-one-corpus-out ({len(names)} corpora: {', '.join(names)}; each tested "
+             "once by members that never heard it)")
+    return split, sets
+
+
+def _multi_corpus_folds(prep: Prepared, cfg: TrainConfig) -> tuple[str, list[SetPlan]]:
+    """Speaker-independent folds inside each corpus; fold k tests chunk k of every corpus."""
+    by_spk = _by_speaker(prep.utts)
+    plans = []
+    for name in prep.corpus_names:
+        genders = {u.speaker: u.gender for u in prep.utts if u.corpus == name}
+        plans.append(folds_mod.speaker_folds(genders, cfg.n_folds, cfg.n_val_actors, name))
+    sets = []
+    for k in range(cfg.n_folds):
+        tr = [s for p in plans for s in p.folds[k].train]
+        va = [s for p in plans for s in p.folds[k].val]
+        te = [s for p in plans for s in p.folds[k].test]
+        sets.append(SetPlan(f"fold-{k + 1}", [i for s in tr for i in by_spk[s]],
+                            [i for s in va for i in by_spk[s]], [i for s in te for i in by_spk[s]],
+                            tr, va, te))
+    n_spk = len(by_spk)
+    split = (f"speaker-independent within each corpus ({cfg.n_folds} folds of speakers; "
+             f"{len(prep.corpus_names)} corpora, {n_spk} speakers)")
+    return split, sets
+
+
 @dataclass
 class RunOptions:
-    data: Path
+    data: Path | Sequence[CorpusSource]
     out: Path
     fmt: str = "auto"
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
@@ -209,6 +272,7 @@ class SetTrainer:
         self.train_hop = max(1, round(cfg.train_hop_seconds * fe.sr / fe.hop_length))
         self.aug = augment_config(cfg)
         self.fitter = Fitter(cfg, opts.jobs, opts.strategy, log)
+        self.corpus_of = np.array([u.corpus for u in prep.utts])
 
     def close(self) -> None:
         self.fitter.close()
@@ -250,9 +314,13 @@ class SetTrainer:
             d = data[kind]
             val = ((normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
                    if len(d["val"]) else None)
+            weights = None
+            if self.prep.multi:  # corpora (and classes inside each) weighted per the config
+                weights = sample_weights(d["train"].y, self.corpus_of[d["train"].file],
+                                         n_classes, cfg.corpus_balance, cfg.class_weights)
             fit_data[kind] = FitData.write(
                 scratch / kind, (normalize(d["train"].x, mean, std), d["train"].y,
-                                 d["train"].file), val)
+                                 d["train"].file), val, weights)
             d["train"] = None  # the workers read the normalised copy on disk
         frames = self.window.frames
         names = [member_name(k, spec) for k, spec in enumerate(specs)]
@@ -295,13 +363,19 @@ class SetTrainer:
         weights = uar_weights(val_uars)
         for mj, w in zip(members_json, weights, strict=True):
             mj["weight"] = round(w, 4)
+        temperature = 1.0
         if sp.val:
             result.extra["val"] = self._val_scores(sp, specs, fitted, models, data, norm)
+            temperature = result.extra["val"].pop("temperature")
         if sp.test and test_file is not None:
             for rule in ("hard", "soft", "weighted"):
                 ids, fp = vote_files(test_probs, test_file, rule, weights)
                 truth_arr = np.array([truth[int(i)] for i in ids])
                 result.scores[f"ensemble_{rule}"] = score(truth_arr, fp.argmax(1), labels)
+                if rule == cfg.voting:
+                    result.extra["per_corpus"] = per_corpus(ids, fp, truth, self.corpus_of,
+                                                            labels, temperature)
+                    result.extra["temperature"] = temperature
             if not self.opts.skip_compare:
                 te = data[specs[0].feature]["test"]
                 for job, res in zip(compare, fitted[len(jobs):], strict=True):
@@ -317,6 +391,8 @@ class SetTrainer:
             "normalization": {k: {"mean": [float(v) for v in m], "std": [float(v) for v in s]}
                               for k, (m, s) in norm.items()},
             "members": members_json,
+            "calibration": {"temperature": temperature,
+                            "fitted_on": "validation speakers" if sp.val else "none"},
             "train_actors": sp.train_actors,
             "val_actors": sp.val_actors,
             "test_actors": sp.test_actors,
@@ -344,7 +420,12 @@ class SetTrainer:
             members[res.name] = score_windows(probs[-1], file, truth, self.prep.labels).uar
         ids, fp = vote_files(probs, file, "soft")
         ens = score_file_probs(ids, fp, truth, self.prep.labels)
-        return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar}
+        t = np.array([truth[int(i)] for i in ids])
+        temperature = fit_temperature(fp, t)
+        return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar,
+                "temperature": temperature, "ece": expected_calibration_error(fp, t),
+                "ece_calibrated": expected_calibration_error(apply_temperature(fp, temperature),
+                                                             t)}
 
     def _baselines(self, sp: SetPlan, kind: str, result: FoldResult) -> None:
         from train.baselines import fit_predict
@@ -394,9 +475,14 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         "format": RUN_FORMAT,
         "version": RUN_VERSION,
         "config": cfg.to_dict(),
-        "corpus": {"root": str(opts.data), "format": prep.corpus.format,
+        "corpus": {"root": str(prep.corpus.root), "format": prep.corpus.format,
                    "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
                    "label_notes": prep.label_notes},
+        "corpora": [{"name": n, "root": str(c.root), "format": c.format,
+                     "files": sum(u.corpus == n for u in prep.utts),
+                     "speakers": len({u.speaker for u in prep.utts if u.corpus == n})}
+                    for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)]
+                   if prep.dataset else [],
         "labels": prep.labels,
         "frontend": opts.frontend.to_dict(),
         "window": window_dict(trainer.window),
@@ -434,7 +520,8 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     run_json["wall_time_s"] = round(wall, 1)
     summary = aggregate(results) if results else {}
     if summary:
-        meta = {"command": opts.command, "wall_time_s": round(wall, 1), "corpus": str(opts.data),
+        meta = {"command": opts.command, "wall_time_s": round(wall, 1), "corpus": ", ".join(
+                    str(c.root) for c in (prep.dataset.corpora if prep.dataset else [prep.corpus])),
                 "members": ", ".join(cfg.members), "cpus": os.cpu_count()}
         write_reports(out / "results", summary, split, prep.labels, histories, meta)
         run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}

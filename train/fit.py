@@ -72,12 +72,15 @@ def _batches(keras: Any) -> type:
         """Shuffled batches with SpecAugment, mixup and per-sample class weights."""
 
         def __init__(self, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, n_classes: int,
-                     seed: int) -> None:
+                     seed: int, weights: np.ndarray | None = None) -> None:
             super().__init__()
             self.x, self.y, self.cfg = x, y, cfg
             self.onehot = np.eye(n_classes, dtype=np.float32)[y]
-            self.weights = (class_weights(y, n_classes)[y] if cfg.class_weights
-                            else np.ones(len(y), np.float32))
+            if weights is not None:  # corpus and class balance, computed by the caller
+                self.weights = np.asarray(weights, np.float32)
+            else:
+                self.weights = (class_weights(y, n_classes)[y] if cfg.class_weights
+                                else np.ones(len(y), np.float32))
             self.rng = np.random.default_rng(seed)
             self.spec = SpecAugmentConfig(cfg.specaug_time_masks, cfg.specaug_time_width,
                                           cfg.specaug_freq_masks, cfg.specaug_freq_width)
@@ -139,7 +142,8 @@ class FitResult:
 def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarray,
                val: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cfg: TrainConfig,
                n_classes: int, seed: int, out_dir: Path, name: str, strategy: str = "default",
-               epochs: int | None = None, log: Callable[[str], None] | None = None) -> FitResult:
+               epochs: int | None = None, log: Callable[[str], None] | None = None,
+               weights: np.ndarray | None = None) -> FitResult:
     """Build (inside the strategy's scope) and fit one member on normalised windows.
 
     ``val`` = (X, y, file) of the validation actors; without it (the ``final`` set) training
@@ -164,7 +168,7 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
         model.compile(optimizer=opt,
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed)
+    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights)
     has_val = val is not None and len(val[1]) > 0
     if not has_val:  # the callback still logs progress and writes the history's columns
         val = (np.zeros((0,)), np.zeros(0, np.int64), np.zeros(0, np.int64))

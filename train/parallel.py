@@ -35,9 +35,13 @@ class FitData:
 
     @classmethod
     def write(cls, prefix: Path, train: tuple[np.ndarray, np.ndarray, np.ndarray],
-              val: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> FitData:
+              val: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+              weights: np.ndarray | None = None) -> FitData:
+        """``weights``: per training window (corpus and class balance); None = class weights."""
         prefix.parent.mkdir(parents=True, exist_ok=True)
         data = cls(str(prefix))
+        if weights is not None:
+            np.save(data.path("train", "w"), np.asarray(weights, np.float32))
         for split, arrays in (("train", train), ("val", val)):
             if arrays is None:
                 continue
@@ -50,6 +54,9 @@ class FitData:
             return None
         return (np.load(self.path(split, "x"), mmap_mode="r"), np.load(self.path(split, "y")),
                 np.load(self.path(split, "file")))
+
+    def weights(self) -> np.ndarray | None:
+        return np.load(self.path("train", "w")) if self.path("train", "w").is_file() else None
 
 
 @dataclass(frozen=True)
@@ -104,16 +111,18 @@ def fit_job(job: FitJob, cfg: TrainConfig, strategy: str = "default",
     if train is None:
         raise FileNotFoundError(job.data.path("train", "x"))
     x, y, file = train
+    weights = job.data.weights()
     if job.bag:
         idx = bootstrap_files(file, job.seed)
         x, y = x[idx], y[idx]
+        weights = weights[idx] if weights is not None else None
     val = job.data.load("val")
     dim = x.shape[-1]
     folder = Path(job.folder)
     res = fit_member(lambda: build_member(job.arch, job.frames, dim, job.n_classes, cfg,
                                           name=keras_name(job.name)),
                      x, y, val, cfg, job.n_classes, job.seed, folder, job.name,
-                     strategy=strategy, epochs=job.epochs, log=log)
+                     strategy=strategy, epochs=job.epochs, log=log, weights=weights)
     path = folder / f"{job.name}.h5"
     res.model.save(path)
     return FitSummary(job.name, str(path), res.history, res.best_epoch, res.best_val,

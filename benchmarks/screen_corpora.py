@@ -1,0 +1,134 @@
+"""Leave-one-corpus-out screening of feature normalisations with a fast utterance-statistics SVM.
+
+Why: a CNN-LSTM leave-one-corpus-out run takes an hour; this screen takes a minute and ranks
+normalisation choices (global statistics, per-speaker statistics from N clips, per-corpus
+statistics, i.e. a long-run running mean/variance of what one device hears) by what they do to
+core-4 UAR on a corpus no model saw. Uses edge-ser's own front end through the training feature
+cache (``edge-ser train`` or ``/work/runs``-style extraction fills it).
+
+    python benchmarks/screen_corpora.py --data ravdess:DIR --data nemo:DIR ... --cache CACHE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.corpora import CORE_4
+from edge.frontend import assemble
+from edge.metrics import score
+from train.config import load_config
+from train.datasets import CorpusSource, load_sources
+from train.experiment import feature_settings
+from train.features import extract
+
+
+def frame_matrix(ff, fe, kind: str) -> np.ndarray:
+    m = np.asarray(assemble(ff.bases, fe, kind), dtype=np.float64)
+    sp = ff.speech[: len(m)]
+    return m[sp] if sp.sum() >= 5 else m
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--kind", default="mfcc+pitch+rms")
+    ap.add_argument("--clips", type=int, default=20, help="clips per speaker for its statistics")
+    ap.add_argument("--labels", default=",".join(CORE_4),
+                    help="training label set (scored on the core four either way)")
+    ap.add_argument("--modes", default="global,corpus,speaker,speaker-mean")
+    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
+    args = ap.parse_args()
+    from sklearn.svm import SVC
+
+    cfg = load_config()
+    fe = cfg.frontend_config()
+    labels = args.labels.split(",")
+    ds = load_sources([CorpusSource.parse(d) for d in args.data], labels)
+    cols = [labels.index(c) for c in CORE_4]
+    settings = feature_settings(cfg, fe, [args.kind])
+    feats = extract(ds.utts, lambda i: [0], settings, cfg.seed, args.cache, jobs=2)
+    frames = [frame_matrix(feats[(i, 0)], fe, args.kind) for i in range(len(ds.utts))]
+    corpus = np.array([u.corpus for u in ds.utts])
+    speaker = np.array([u.speaker for u in ds.utts])
+    y = ds.y
+    rng = np.random.default_rng(cfg.seed)
+
+    def stats_of(idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        f = np.concatenate([frames[i] for i in idx])
+        return f.mean(0), np.maximum(f.std(0), 1e-3)
+
+    groups: dict[str, dict[str, list[int]]] = {"speaker": {}, "corpus": {}}
+    for i in range(len(y)):
+        groups["speaker"].setdefault(speaker[i], []).append(i)
+        groups["corpus"].setdefault(corpus[i], []).append(i)
+    norms: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {"speaker": {}, "corpus": {}}
+    for g, members in groups["speaker"].items():
+        pick = rng.choice(members, size=min(args.clips, len(members)), replace=False)
+        norms["speaker"][g] = stats_of(list(pick))
+    for g, members in groups["corpus"].items():
+        pick = rng.choice(members, size=min(400, len(members)), replace=False)
+        norms["corpus"][g] = stats_of(list(pick))
+
+    def utt_stats(i: int, mode: str) -> np.ndarray:
+        f = frames[i]
+        if mode == "speaker":
+            m, s = norms["speaker"][speaker[i]]
+            f = (f - m) / s
+        elif mode == "speaker-mean":
+            f = f - norms["speaker"][speaker[i]][0]
+        elif mode == "corpus":
+            m, s = norms["corpus"][corpus[i]]
+            f = (f - m) / s
+        return np.concatenate([f.mean(0), f.std(0)])
+
+    corpora = sorted(set(corpus))
+    results: dict[str, dict[str, float]] = {}
+    for mode in args.modes.split(","):
+        x = np.stack([utt_stats(i, mode) for i in range(len(y))])
+        results[mode] = {}
+        for held in corpora:
+            tr, te = corpus != held, corpus == held
+            # corpus-balanced: every training corpus carries the same total weight
+            w = np.zeros(tr.sum())
+            ctr = corpus[tr]
+            for c in set(ctr):
+                for k in range(len(labels)):
+                    sel = (ctr == c) & (y[tr] == k)
+                    if sel.any():
+                        w[sel] = 1.0 / sel.sum()
+            mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-9
+            clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
+            clf.fit((x[tr] - mu) / sd, y[tr], sample_weight=w * len(w) / w.sum())
+            dec = clf.decision_function((x[te] - mu) / sd)
+            if dec.ndim == 1:
+                dec = np.stack([-dec, dec], axis=1)
+            core = np.isin(y[te], cols)  # core-4 files, decided among the core four
+            sub = dec[core][:, [list(clf.classes_).index(c) for c in cols]]
+            truth = np.array([cols.index(int(t)) for t in y[te][core]])
+            results[mode][held] = score(truth, sub.argmax(1), list(CORE_4)).uar
+        vals = list(results[mode].values())
+        results[mode]["mean"] = float(np.mean(vals))
+        print(mode, {k: round(v, 3) for k, v in results[mode].items()}, flush=True)
+    lines = ["| normalisation | " + " | ".join(corpora) + " | mean |",
+             "|---|" + "---|" * (len(corpora) + 1)]
+    for mode, r in results.items():
+        lines.append(f"| {mode} | " + " | ".join(f"{r[c]:.3f}" for c in corpora)
+                     + f" | {r['mean']:.3f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
