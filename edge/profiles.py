@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 PROFILE_PACKAGE = "firmware_config"
 DEVICE_LOST_ACTIONS = ("exit", "reconnect")
+#: [decisions] keys older profiles had, now read from the manifest.
+MOVED_TO_MANIFEST = ("min_speech_ratio", "min_speech_fraction")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ def _section(cls: type, raw: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in raw.items():
+        if cls is DecisionConfig and key in MOVED_TO_MANIFEST:
+            raise ConfigError(f"{where}: {key} is no longer a profile setting: the speech gate is "
+                              "part of what the models were trained on, so it comes from their "
+                              "manifest (speech.min_speech_fraction, see `edge-ser info`); "
+                              "remove the line")
         if key not in fields:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(fields)})")
         _check_type(key, value, fields[key].type, where)

@@ -19,8 +19,9 @@ from fixtures.synth import syllables
 from fixtures.tiny import TINY
 
 from edge.interpreter import load_members
+from edge.live import run_stream
 from edge.outputs import JsonLines
-from edge.pipeline import Pipeline, run_stream
+from edge.pipeline import Pipeline
 from edge.sources import FileSource, PacedSource
 from edge.wav import write_wav
 

@@ -16,7 +16,9 @@ from edge.decisions import SILENCE, DecisionConfig
 from edge.errors import DeviceError
 from edge.frontend.features import compute_bases
 from edge.frontend.windows import window_starts
-from edge.pipeline import Pipeline, run_stream
+from edge.live import run_stream
+from edge.pipeline import Pipeline
+from edge.timing import StageTimer
 from edge.sources import FileSource, SourceStats
 
 
@@ -62,7 +64,7 @@ def test_streaming_equals_batch_whatever_the_chunking(manifest, members) -> None
 
 
 def test_silence_yields_no_emotion_and_skips_the_models(manifest, members) -> None:
-    pipe = Pipeline(manifest, members)
+    pipe = Pipeline(manifest, members, timer=StageTimer())
     results = stream(pipe, silence(3.0, seed=4))
     assert results and all(r.decision.label == SILENCE and r.probs is None for r in results)
     assert [r.decision.is_new for r in results] == [True] + [False] * (len(results) - 1)
@@ -81,7 +83,8 @@ def test_speech_then_pause_then_speech(manifest, members) -> None:
 
 
 def test_stage_timers(manifest, members) -> None:
-    pipe = Pipeline(manifest, members)
+    assert Pipeline(manifest, members).timer is None  # no timer given: no clock in the path
+    pipe = Pipeline(manifest, members, timer=StageTimer())
     n = len(stream(pipe, syllables(2, 3.0, seed=8)))
     s = pipe.timer.summary()
     assert s["window"]["count"] == n == s["frontend"]["count"]
@@ -106,7 +109,9 @@ def test_classify_audio_short_silent_and_empty(manifest, members) -> None:
     assert short.windows == 1 and short.seconds == pytest.approx(0.5)
     quiet = pipe.classify_audio(silence(2.0))
     assert quiet.speech_windows == 0 and quiet.windows == 3  # all windows averaged
-    assert quiet.label in LABELS and quiet.probs.sum() == pytest.approx(1.0, abs=0.02)
+    # no speech is not an emotion: the label is silence, as in `listen`
+    assert quiet.label == SILENCE and quiet.confidence == 0.0
+    assert quiet.top in LABELS and quiet.probs.sum() == pytest.approx(1.0, abs=0.02)
     empty = pipe.classify_audio(np.zeros(0, dtype=np.float32))
     assert empty.windows == 1 and empty.speech_windows == 0
 
