@@ -267,6 +267,11 @@ class Pipeline:
         return self._windows
 
     @property
+    def samples_pushed(self) -> int:
+        """Samples pushed since the last :meth:`reset`."""
+        return self._live.samples_pushed
+
+    @property
     def stream_seconds(self) -> float:
         """Audio time pushed so far (plus the offset given to :meth:`reset`)."""
         return self._t_offset + self._live.samples_pushed / self.cfg.sr
