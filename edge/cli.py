@@ -350,9 +350,7 @@ def _expand_files(paths: tuple[Path, ...]) -> list[Path]:
         if p.is_dir():
             found = sorted(f for f in p.rglob("*")
                            if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
-            if not found:
-                click.echo(f"edge-ser: warning: folder {p} holds no .wav files", err=True)
-            out += found
+            out += found or [p]  # no .wav under it: reading it says what is wrong
         else:
             out.append(p)
     return out

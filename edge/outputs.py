@@ -137,7 +137,8 @@ def format_file_result(path: str, result: Any, labels: tuple[str, ...]) -> str:
     ``clip.wav: uncertain 0.32  (angry 0.32, ...)`` or ``clip.wav: silence  (no speech in 3
     windows)``. ``result`` is an :class:`edge.pipeline.FileResult`."""
     if result.label == SILENCE:
-        return f"{path}: {SILENCE}  (no speech in {result.windows} windows)"
+        n = result.windows
+        return f"{path}: {SILENCE}  (no speech in {n} window{'' if n == 1 else 's'})"
     tops = ", ".join(f"{n} {p:.2f}" for n, p in top_k(labels, result.probs))
     return f"{path}: {result.label} {result.confidence:.2f}  ({tops})"
 

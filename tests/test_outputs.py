@@ -113,6 +113,8 @@ def test_file_result_line() -> None:
     low = _file(UNCERTAIN, 0.32, [0.2, 0.24, 0.32, 0.24])
     assert format_file_result("a.wav", low, LABELS).startswith("a.wav: uncertain 0.32  (angry")
     quiet = _file(SILENCE, 0.0, [0.1, 0.2, 0.6, 0.1], speech_windows=0)
+    one = FileResult(SILENCE, 0.0, quiet.probs, "angry", 1, 0, 0.1)
+    assert format_file_result("o.wav", one, LABELS) == "o.wav: silence  (no speech in 1 window)"
     assert format_file_result("q.wav", quiet, LABELS) == "q.wav: silence  (no speech in 3 windows)"
 
 
