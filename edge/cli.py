@@ -334,20 +334,23 @@ def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True,
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
     from edge.pipeline import Pipeline
-    from edge.profiles import load_profile
 
-    decisions = load_profile(profile_name).decisions
+    decisions = None  # DecisionConfig's defaults are the default profile's (test_profiles)
+    if profile_name is not None:  # tomllib only when asked: `classify` stays lean
+        from edge.profiles import load_profile
+
+        decisions = load_profile(profile_name).decisions
     return Pipeline(load_manifest(resolve_models_dir(models)), num_threads=threads,
                     use_xnnpack=use_xnnpack, decisions=decisions)
 
 
 def _expand_files(paths: tuple[Path, ...]) -> list[Path]:
     """Files as given; a folder stands for the WAV files under it (recursively, sorted)."""
-    from edge.corpora import AUDIO_EXTENSIONS
-
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
+            from edge.corpora import AUDIO_EXTENSIONS  # only for a folder: csv & co. cost RSS
+
             found = sorted(f for f in p.rglob("*")
                            if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
             out += found or [p]  # no .wav under it: reading it says what is wrong

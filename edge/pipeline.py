@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,8 +41,10 @@ from edge.frontend.vad import StreamingVad, VadConfig
 from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import Manifest
-from edge.timing import StageTimer
 from edge.vote import Voter
+
+if TYPE_CHECKING:
+    from edge.timing import StageTimer
 
 VAD_BASES = ("rms", "zcr")
 #: Whole recordings go through the streaming front end in blocks of this length.

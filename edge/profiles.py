@@ -12,7 +12,6 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,10 +73,17 @@ _SECTIONS: dict[str, type] = {
 _TOP_KEYS = ("description",)
 
 
+def _profile_dir() -> Path:
+    """The shipped profiles' folder (a plain path: importlib.resources would pull zipfile,
+    tempfile and compression modules, ~1.5 MB resident, into every `classify`)."""
+    import firmware_config
+
+    return Path(firmware_config.__file__).resolve().parent
+
+
 def available_profiles() -> list[str]:
     """Names of the profiles shipped in firmware_config."""
-    root = resources.files(PROFILE_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in _profile_dir().iterdir() if p.name.endswith(".toml"))
 
 
 def load_profile(name_or_file: str | Path | None = None) -> Profile:
@@ -92,7 +98,7 @@ def load_profile(name_or_file: str | Path | None = None) -> Profile:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read profile {path}: {exc}") from None
         return parse_profile(text, name=path.stem, where=str(path))
-    resource = resources.files(PROFILE_PACKAGE) / f"{spec}.toml"
+    resource = _profile_dir() / f"{spec}.toml"
     if not resource.is_file():
         raise ConfigError(
             f"no profile named {spec!r} (shipped: {', '.join(available_profiles())}; "

@@ -118,3 +118,11 @@ def test_the_speech_gate_is_not_a_profile_setting() -> None:
             parse_profile(f"[decisions]\n{key} = 0.25\n")
     for name in available_profiles():
         assert "min_speech" not in load_profile(name).decisions.__dataclass_fields__
+
+
+def test_the_default_profile_decides_like_the_built_in_defaults() -> None:
+    """`classify` without --profile uses DecisionConfig() (no TOML parser on its path): that
+    must be what `listen` gets from the default profile, or the two would disagree."""
+    from edge.decisions import DecisionConfig
+
+    assert load_profile("default").decisions == DecisionConfig()
