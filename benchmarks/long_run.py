@@ -1,6 +1,6 @@
 """A long `listen`, simulated faster than real time: does memory stay flat, is any window lost?
 
-The device runs for days; this runs the live loop (:func:`edge.pipeline.run_stream`, the code
+The device runs for days; this runs the live loop (:func:`edge.live.run_stream`, the code
 behind ``edge-ser listen``) over an hour of audio in well under a minute and reports resident
 memory along the way and the window accounting:
 
@@ -34,9 +34,10 @@ sys.path.insert(0, str(REPO))
 
 from edge.bench import bench_audio  # noqa: E402
 from edge.frontend.windows import window_starts  # noqa: E402
+from edge.live import run_stream  # noqa: E402
 from edge.manifest import load_manifest  # noqa: E402
 from edge.outputs import JsonLines  # noqa: E402
-from edge.pipeline import Pipeline, run_stream  # noqa: E402
+from edge.pipeline import Pipeline  # noqa: E402
 from edge.sources import FileSource, SourceStats  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "models" / "tiny"

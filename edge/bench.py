@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import EdgeSerError, MissingDependencyError
+from edge.errors import MissingDependencyError, error_for_exit_status
 
 TARGETS = {"window_ms": 3.0, "peak_rss_mb": 45.0, "cold_classify_s": 0.3,
            "speedup_vs_float": 100.0, "memory_ratio_vs_float": 10.0}
@@ -84,8 +84,9 @@ def _run_cli(args: list[str]) -> tuple[float, int]:
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip()
-            raise EdgeSerError(f"benchmark subprocess `edge-ser {' '.join(args[:2])}` failed: "
-                               f"{err.splitlines()[-1] if err else proc.returncode}")
+            raise error_for_exit_status(
+                proc.returncode, f"benchmark subprocess `edge-ser {' '.join(args[:2])}` failed: "
+                f"{err.splitlines()[-1] if err else proc.returncode}")
         return wall, int(report.read_text() or 0)
     finally:
         report.unlink(missing_ok=True)
@@ -97,8 +98,9 @@ def _cold_start(args: list[str]) -> float:
     proc = subprocess.run([sys.executable, "-m", "edge.cli", *args], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=300)
     if proc.returncode != 0:
-        raise EdgeSerError(f"benchmark subprocess `edge-ser {' '.join(args[:2])}` failed with "
-                           f"exit status {proc.returncode}")
+        raise error_for_exit_status(
+            proc.returncode, f"benchmark subprocess `edge-ser {' '.join(args[:2])}` failed with "
+            f"exit status {proc.returncode}")
     return time.perf_counter() - t0
 
 
@@ -120,6 +122,7 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
     from edge.interpreter import load_members
     from edge.manifest import load_manifest
     from edge.pipeline import Pipeline
+    from edge.timing import StageTimer
     from edge.wav import write_wav
 
     say = progress or (lambda _msg: None)
@@ -140,7 +143,7 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
 
     # ---- streaming windows ----------------------------------------------------------------
     say("streaming windows ...")
-    pipe = Pipeline(manifest, members, run_on_silence=True)
+    pipe = Pipeline(manifest, members, run_on_silence=True, timer=StageTimer())
     hop = round(pipe.hop_seconds * sr)
     audio = bench_audio(max(20.0, 4 * manifest.window.seconds), sr)
     pos = 0
@@ -224,9 +227,10 @@ def _run_float(models_dir: Path, wav: Path, seconds: float, hop_seconds: float) 
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        if proc.returncode == MissingDependencyError.exit_code:
-            raise MissingDependencyError(last.removeprefix("edge-ser: error: "))
-        raise EdgeSerError(f"float path failed: {last}")
+        msg = last.removeprefix("edge-ser: error: ")
+        if proc.returncode != MissingDependencyError.exit_code:
+            msg = f"float path failed: {msg}"
+        raise error_for_exit_status(proc.returncode, msg)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

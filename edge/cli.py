@@ -118,18 +118,24 @@ def cli() -> None:
 @click.option("--kind", default="mfcc", show_default=True,
               help="mfcc, logmel, chroma, rms, zcr, pitch, or a combination such as mfcc_d+pitch.")
 @click.option("--out", type=PATH, help="Write the matrix to this .npy file.")
+@click.option("--models", type=PATH,
+              help="Use this model folder's front end (default: the bundled models', i.e. what "
+                   "they see).")
 @click.option("--config", "config_path", type=PATH,
-              help="A FrontendConfig JSON file (default: the built-in config).")
+              help="A FrontendConfig JSON file instead of a model folder's front end.")
 @click.option("--show-config", is_flag=True, help="Print the FrontendConfig JSON and exit.")
-def features(file: Path | None, kind: str, out: Path | None, config_path: Path | None,
-             show_config: bool) -> None:
-    """Compute frame-level features of a WAV file (frames × coefficients)."""
+def features(file: Path | None, kind: str, out: Path | None, models: Path | None,
+             config_path: Path | None, show_config: bool) -> None:
+    """Compute frame-level features of a WAV file (frames × coefficients), by default with
+    the front end the bundled models were trained with."""
     import numpy as np
 
     from edge.frontend import compute_features
     from edge.wav import read_wav
 
-    cfg = _load_frontend_config(config_path)
+    if models is not None and config_path is not None:
+        raise click.UsageError("--models and --config are exclusive (both name a front end)")
+    cfg, origin = _frontend_config(models, config_path)
     if show_config:
         click.echo(cfg.to_json())
         return
@@ -137,48 +143,57 @@ def features(file: Path | None, kind: str, out: Path | None, config_path: Path |
         raise click.UsageError("give a WAV FILE (or --show-config)")
     audio = read_wav(file, target_sr=cfg.sr)
     matrix = compute_features(audio.samples, cfg, kind)
+    shape = f"{matrix.shape[0]} frames × {matrix.shape[1]} {kind}"
     if out is not None:
-        _save_npy_atomic(out, matrix)
-        click.echo(f"{file}: {matrix.shape[0]} frames × {matrix.shape[1]} {kind} → {out}")
+        _save_npy(out, matrix)
+        click.echo(f"{file}: {shape} → {out} ({origin})")
         return
-    click.echo(f"# {file}: {matrix.shape[0]} frames × {matrix.shape[1]} {kind}, "
-               f"{cfg.frames_per_second:g} frames/s")
+    click.echo(f"# {file}: {shape}, {cfg.frames_per_second:g} frames/s ({origin})")
     np.savetxt(sys.stdout, matrix, fmt="%.6g")
 
 
-def _load_frontend_config(path: Path | None) -> Any:
-    from edge.errors import ConfigError
+def _frontend_config(models: Path | None, path: Path | None) -> tuple[Any, str]:
+    """The front end to use and where it came from: a JSON file, a model folder, the bundled
+    models, or (an install without models) the built-in defaults."""
+    from edge.errors import ConfigError, ModelError
     from edge.frontend import FrontendConfig
 
-    if path is None:
-        return FrontendConfig()
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read front-end config {path}: {exc}") from None
+        return FrontendConfig.from_json(text), f"front end of {path}"
+    from edge.manifest import load_manifest
+    from edge.models import resolve_models_dir
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read front-end config {path}: {exc}") from None
-    return FrontendConfig.from_json(text)
+        folder = resolve_models_dir(models)
+    except ModelError:
+        if models is not None:
+            raise
+        return FrontendConfig(), "built-in front end: no models are installed"
+    return load_manifest(folder, verify=False).frontend, f"front end of the models in {folder}"
 
 
-def _save_npy_atomic(path: Path, matrix: Any) -> None:
-    import os
-    import tempfile
-
+def _save_npy(path: Path, matrix: Any) -> None:
     import numpy as np
 
-    from edge.errors import EdgeSerError
+    from edge.errors import ConfigError
+    from edge.fsutil import atomic_write
 
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise EdgeSerError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
+        raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, matrix)
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: np.save(fh, matrix))
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise EdgeSerError(f"cannot write {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # ---- info --------------------------------------------------------------------------------
@@ -237,12 +252,14 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
     import signal
     import threading
 
+    from edge.live import run_stream
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
     from edge.outputs import JsonLines, LiveLine
-    from edge.pipeline import Pipeline, run_stream
+    from edge.pipeline import Pipeline
     from edge.profiles import check_window, load_profile
-    from edge.sources import FileSource, MicrophoneSource, StdinSource, WavRecorder
+    from edge.recorder import WavRecorder
+    from edge.sources import AudioSource, open_source
 
     if source is not None and device is not None:
         raise click.UsageError("--device and --source are exclusive (--source replaces the "
@@ -254,17 +271,10 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
     pipeline = Pipeline(manifest, hop_seconds=hop, decisions=profile.decisions,
                         num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack)
     sr = manifest.frontend.sr
-    current: list[Any] = []
+    current: list[AudioSource] = []
 
-    def open_source() -> Any:
-        if source == "-":
-            src: Any = StdinSource(sr)
-        elif source is not None:
-            src = FileSource(source, sr, realtime=realtime, buffer_seconds=inp.buffer_seconds)
-        else:
-            src = MicrophoneSource(device if device is not None else inp.device, sr,
-                                   rate=inp.rate, frames_per_buffer=inp.frames_per_buffer,
-                                   buffer_seconds=inp.buffer_seconds).open()
+    def opened() -> AudioSource:
+        src = open_source(source, sr, inp, device=device, realtime=realtime)
         if not as_json and not current:
             click.echo(f"edge-ser: listening to {src.name} ({len(manifest.members)} members, "
                        f"window {manifest.window.seconds:g} s, hop {pipeline.hop_seconds:g} s, "
@@ -291,7 +301,7 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
 
     try:
         summary = run_stream(
-            pipeline, open_source, out.emit, stop=stop, duration=duration, recorder=recorder,
+            pipeline, opened, out.emit, stop=stop, duration=duration, recorder=recorder,
             on_device_lost=inp.on_device_lost if source is None else "exit",
             reconnect_seconds=inp.reconnect_seconds, warn=warn)
     finally:
@@ -299,12 +309,12 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
             signal.signal(s, h)
         if recorder is not None:
             recorder.close()
-    lost = f", {summary.dropped} samples dropped" if summary.dropped else ""
-    over = f", {summary.overflows} device overflows" if summary.overflows else ""
-    again = f", {summary.reconnects} reconnects" if summary.reconnects else ""
-    click.echo(f"edge-ser: {summary.seconds:.1f} s heard, {summary.windows} windows, "
-               f"{summary.events} decisions{lost}{over}{again} (stopped by {summary.stopped_by})",
-               err=True)
+    lost = f", {_plural(summary.dropped, 'sample')} dropped" if summary.dropped else ""
+    over = f", {_plural(summary.overflows, 'device overflow')}" if summary.overflows else ""
+    again = f", {_plural(summary.reconnects, 'reconnect')}" if summary.reconnects else ""
+    click.echo(f"edge-ser: {summary.seconds:.1f} s heard, {_plural(summary.windows, 'window')}, "
+               f"{_plural(summary.events, 'decision')}{lost}{over}{again} "
+               f"(stopped by {summary.stopped_by})", err=True)
     if recorder is not None:
         click.echo(f"edge-ser: recorded {recorder.samples / sr:.1f} s to {record}", err=True)
     return 0
@@ -318,38 +328,69 @@ def _classify_file(pipeline: Any, path: Path) -> Any:
     return pipeline.classify_blocks(iter_wav_blocks(path, FILE_BLOCK_SECONDS, pipeline.cfg.sr))
 
 
-def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True) -> Any:
+def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True,
+                   profile_name: str | None = None) -> Any:
+    """The pipeline for whole files; the profile's [decisions] name results as in `listen`."""
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
     from edge.pipeline import Pipeline
 
+    decisions = None  # DecisionConfig's defaults are the default profile's (test_profiles)
+    if profile_name is not None:  # tomllib only when asked: `classify` stays lean
+        from edge.profiles import load_profile
+
+        decisions = load_profile(profile_name).decisions
     return Pipeline(load_manifest(resolve_models_dir(models)), num_threads=threads,
-                    use_xnnpack=use_xnnpack)
+                    use_xnnpack=use_xnnpack, decisions=decisions)
+
+
+def _expand_files(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a folder stands for the WAV files under it (recursively, sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            from edge.corpora import AUDIO_EXTENSIONS  # only for a folder: csv & co. cost RSS
+
+            found = sorted(f for f in p.rglob("*")
+                           if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
+            out += found or [p]  # no .wav under it: reading it says what is wrong
+        else:
+            out.append(p)
+    return out
+
+
+PROFILE_OPTION = click.option(
+    "--profile", "profile_name", metavar="NAME|FILE",
+    help="Device profile whose [decisions] threshold and min_windows name a result, as in "
+         "`listen` (default: default).")
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=PATH)
 @click.option("--models", type=PATH, help="Model folder (default: bundled).")
+@PROFILE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Interpreter threads per member.")
 @click.option("--xnnpack/--no-xnnpack", default=False, show_default=True,
               help="Use the interpreter's XNNPACK delegate (a one-shot run does not repay its "
                    "~1 MB and set-up; `listen` follows the profile's [runtime] use_xnnpack).")
-def classify(files: tuple[Path, ...], models: Path | None, as_json: bool, threads: int,
-             xnnpack: bool) -> int:
-    """Classify WAV files, one result per file.
+def classify(files: tuple[Path, ...], models: Path | None, profile_name: str | None,
+             as_json: bool, threads: int, xnnpack: bool) -> int:
+    """Classify WAV files (a folder: every .wav under it), one result per file.
 
     Every window of the file is classified and the ensemble is averaged over the windows with
-    speech; files are streamed, so memory stays flat whatever their length. A file that cannot
-    be read gets an error line on stderr; the others still run and the exit status is non-zero.
+    speech. A result means what it means in `listen`: an emotion, `uncertain` (the top
+    probability is below the profile's threshold) or `silence` (no window with speech).
+    Files are streamed, so memory stays flat whatever their length. A file that cannot be
+    read gets an error line on stderr; the others still run and the exit status is non-zero.
     """
-    from edge.outputs import format_file_result, write_json_line
+    from edge.outputs import file_result_record, format_file_result, write_json_line
 
-    pipeline = _open_pipeline(models, threads, use_xnnpack=xnnpack)
+    pipeline = _open_pipeline(models, threads, use_xnnpack=xnnpack, profile_name=profile_name)
     labels = pipeline.manifest.labels
     status = 0
-    for path in files:
+    for path in _expand_files(files):
         try:
             result = _classify_file(pipeline, path)
         except EdgeSerError as exc:
@@ -357,102 +398,95 @@ def classify(files: tuple[Path, ...], models: Path | None, as_json: bool, thread
             status = status or exc.exit_code
             continue
         if as_json:
-            write_json_line({
-                "file": str(path), "label": result.label,
-                "confidence": round(result.confidence, 4),
-                "probabilities": {k: round(float(p), 4) for k, p in zip(labels, result.probs,
-                                                                        strict=True)},
-                "windows": result.windows, "speech_windows": result.speech_windows,
-                "seconds": round(result.seconds, 3)})
+            write_json_line(file_result_record(str(path), result, labels))
         else:
-            line = format_file_result(str(path), result.label, result.confidence, labels,
-                                      result.probs)
-            if result.speech_windows == 0:
-                line += "  [no speech detected]"
-            click.echo(line)
+            click.echo(format_file_result(str(path), result, labels))
     return status
 
 
-CORPUS_FORMATS = ("ravdess", "tess", "cremad", "crema-d", "savee", "emodb", "folders", "csv")
+CORPUS_FORMATS = ("auto", "ravdess", "tess", "cremad", "crema-d", "savee", "emodb", "folders",
+                  "csv")
 
 
 @cli.command()
 @click.argument("corpus", type=PATH)
-@click.option("--format", "fmt", type=click.Choice(CORPUS_FORMATS), required=True,
+@click.option("--format", "fmt", type=click.Choice(CORPUS_FORMATS), default="auto",
+              show_default=True,
               help="How labels are read: from file names (ravdess, tess, cremad, savee, emodb), "
-                   "from label folders (folders), or from a path,label CSV (csv).")
+                   "from label folders (folders), from a path,label CSV (csv), or guessed from "
+                   "the file names (auto).")
 @click.option("--models", type=PATH, help="Model folder (default: bundled).")
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+@PROFILE_OPTION
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the scores and every file's prediction as one JSON object.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Interpreter threads per member.")
-def evaluate(corpus: Path, fmt: str, models: Path | None, as_json: bool, threads: int) -> int:
+def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | None,
+             as_json: bool, threads: int) -> int:
     """Run the device pipeline on a labelled corpus and print WA, UAR, F1, confusion.
 
-    Labels the models know but the corpus lacks are mapped (e.g. TESS has no calm: calm
-    predictions are scored as neutral) and the mapping is printed; corpus labels the models
-    cannot predict (EmoDB's boredom) are left out.
+    Each file is scored by the top class of its averaged probabilities. Labels the models know
+    but the corpus lacks are mapped (e.g. TESS has no calm: calm predictions are scored as
+    neutral) and the mapping is printed; corpus labels the models cannot predict (EmoDB's
+    boredom) are left out. Files from speakers the models were trained on are counted and
+    flagged: their scores are optimistic. Progress goes to stderr.
     """
     import json
+    import time
 
-    import numpy as np
+    from edge.corpora import load_corpus
+    from edge.evaluation import evaluate_corpus
 
-    from edge.corpora import load_corpus, map_label
-    from edge.metrics import score
-
-    pipeline = _open_pipeline(models, threads)
-    labels = pipeline.manifest.labels
+    pipeline = _open_pipeline(models, threads, profile_name=profile_name)
     data = load_corpus(corpus, "crema-d" if fmt == "cremad" else fmt)
-    notes: dict[str, int] = {}
-    truth: list[tuple[Path, str]] = []
-    for u in data.utterances:
-        mapped, note = map_label(u.label, labels)
-        if note:
-            notes[note] = notes.get(note, 0) + 1
-        if mapped is not None:
-            truth.append((u.path, mapped))
-    if not truth:
-        raise click.ClickException(f"none of the corpus labels ({', '.join(data.labels)}) "
-                                   f"can be scored against the models' labels")
-    present = sorted({t for _, t in truth}, key=labels.index)
-    # predictions the corpus cannot contain are scored as their nearest corpus label
-    pred_map: dict[str, str] = {}
-    for lab in labels:
-        if lab in present:
-            pred_map[lab] = lab
-            continue
-        to, _ = map_label(lab, present)
-        pred_map[lab] = to if to is not None else lab
-        if to is not None:
-            notes[f"predicted {lab} scored as {to} (the corpus has no {lab})"] = 0
-        else:
-            notes[f"predicted {lab} counts as an error (the corpus has no {lab})"] = 0
-    classes = present + [lab for lab in labels if pred_map[lab] == lab and lab not in present]
-    y_true, y_pred, failed = [], [], []
-    for path, lab in truth:
-        try:
-            result = _classify_file(pipeline, path)
-        except EdgeSerError as exc:
-            click.echo(f"edge-ser: error: {_named(path, exc)}", err=True)
-            failed.append(str(path))
-            continue
-        y_true.append(classes.index(lab))
-        y_pred.append(classes.index(pred_map[result.label]))
-    if not y_true:
-        raise click.ClickException(f"no file of {corpus} could be classified")
-    scores = score(np.asarray(y_true), np.asarray(y_pred), classes)
-    mapping = [f"{k} ({v} files)" if v else k for k, v in notes.items()]
+    started = time.monotonic()
+    shown = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done in (0, total) or now - shown[0] >= 2.0:
+            shown[0] = now
+            click.echo(f"evaluate: {done}/{total} files ({now - started:.0f} s)", err=True)
+
+    def failed(path: Path, exc: EdgeSerError) -> None:
+        click.echo(f"edge-ser: error: {_named(path, exc)}", err=True)
+
+    ev = evaluate_corpus(lambda p: _classify_file(pipeline, p), data, pipeline.manifest,
+                         progress=progress, on_error=failed)
+    warning = ev.training_warning()
+    if warning:
+        click.echo(f"edge-ser: warning: {warning}", err=True)
+    scores = ev.scores()
+    held_out = ev.held_out if 0 < ev.training_files < len(ev.outcomes) else None
     if as_json:
-        click.echo(json.dumps({"corpus": str(corpus), "format": data.format,
-                               "files": len(y_true), "failed": failed,
-                               "skipped": len(data.skipped), "mapping": mapping,
-                               "labels": classes, **scores.to_dict()}))
+        record = {"corpus": str(corpus), "format": data.format, "files": len(ev.outcomes),
+                  "failed": [str(p) for p, _ in ev.failed], "skipped": len(data.skipped),
+                  "mapping": ev.mapping(), "labels": list(ev.plan.classes),
+                  "training_speaker_files": ev.training_files,
+                  "trained_on": ev.training.to_dict() if ev.training else None,
+                  **ev.counts(), **scores.to_dict(),
+                  "predictions": [o.to_dict() for o in ev.outcomes]}
+        if held_out is not None:
+            record["held_out"] = ev.scores(held_out).to_dict()
+        click.echo(json.dumps(record))
         return 0
     click.echo(data.summary())
-    for line in mapping:
+    for line in ev.mapping():
         click.echo(f"mapping: {line}")
-    click.echo(f"files scored: {len(y_true)}" + (f" ({len(failed)} unreadable)" if failed else ""))
+    unreadable = f" ({len(ev.failed)} unreadable)" if ev.failed else ""
+    counts = ev.counts()
+    click.echo(f"files scored: {len(ev.outcomes)}{unreadable}; {counts['uncertain']} uncertain "
+               f"and {counts['silence']} silence by `classify` (scored by their top class)")
+    if ev.training_files:
+        click.echo(f"files from training speakers: {ev.training_files} of {len(ev.outcomes)} "
+                   "(optimistic: the models heard these speakers)")
     click.echo(f"WA {100 * scores.wa:.1f} %   UAR {100 * scores.uar:.1f} %   "
                f"macro-F1 {100 * scores.macro_f1:.1f} %")
+    if held_out is not None:
+        h = ev.scores(held_out)
+        click.echo(f"unseen speakers only ({len(held_out)} files): WA {100 * h.wa:.1f} %   "
+                   f"UAR {100 * h.uar:.1f} %   macro-F1 {100 * h.macro_f1:.1f} %")
+    classes = ev.plan.classes
     width = max(len(c) for c in classes)
     click.echo(f"{'class':<{width}}  recall  precision     F1  support")
     for i, c in enumerate(classes):

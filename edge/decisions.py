@@ -3,9 +3,13 @@
 In the spirit of TFLite Micro's ``RecognizeCommands``: results of the last few windows are
 averaged (one window is noisy), a label is only claimed above a confidence threshold (below
 it the answer is ``uncertain``, not a guess), and the same decision is not reported again
-until a suppression time has passed. A speech gate comes first: a window without enough
-speech yields ``silence`` and no emotion at all, and ends the averaging run, so an emotion
-heard before a pause does not leak into the next utterance.
+until a suppression time has passed. A window without enough speech (the manifest's speech
+gate, applied once by the pipeline) yields ``silence`` and no emotion at all, and ends the
+averaging run, so an emotion heard before a pause does not leak into the next utterance.
+
+A whole file (``classify``) is named by the same rule, :func:`name_result`: ``silence`` when
+no window had speech, ``uncertain`` below the threshold, else the emotion. One meaning of a
+result for every command, in human and JSON output alike.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.frontend.vad import speech_gate
 
 SILENCE = "silence"
 UNCERTAIN = "uncertain"
@@ -30,14 +33,15 @@ class DecisionConfig:
         average_windows: windows averaged (the current one and its predecessors).
         threshold: minimum averaged probability of the top class to name it.
         suppression_seconds: an unchanged emotion is reported again only after this long.
-        min_speech_ratio: fraction of a window's frames the VAD must call speech.
         min_windows: speech windows needed in the run before an emotion may be claimed.
+
+    The speech gate is not here: it is part of what the models were trained on, so it comes
+    from the manifest (``speech.min_speech_fraction``).
     """
 
     average_windows: int = 3
     threshold: float = 0.5
     suppression_seconds: float = 3.0
-    min_speech_ratio: float = 0.25
     min_windows: int = 1
 
     def __post_init__(self) -> None:
@@ -49,8 +53,6 @@ class DecisionConfig:
             problems.append(f"threshold must be in [0, 1], got {self.threshold!r}")
         if not self.suppression_seconds >= 0.0:
             problems.append(f"suppression_seconds must be >= 0, got {self.suppression_seconds!r}")
-        if not 0.0 <= self.min_speech_ratio <= 1.0:
-            problems.append(f"min_speech_ratio must be in [0, 1], got {self.min_speech_ratio!r}")
         n_avg = self.average_windows
         if not isinstance(self.min_windows, int) or not 1 <= self.min_windows <= n_avg:
             problems.append(f"min_windows must be an integer in 1..average_windows, "
@@ -80,8 +82,22 @@ class Decision:
         return self.label not in (SILENCE, UNCERTAIN)
 
 
+def name_result(labels: tuple[str, ...], probs: np.ndarray | None, speech_windows: int,
+                config: DecisionConfig) -> tuple[str, float]:
+    """``(label, confidence)`` of averaged probabilities over ``speech_windows`` windows with
+    speech: ``silence`` (confidence 0) without any, ``uncertain`` with fewer than
+    ``min_windows`` or a top probability below ``threshold``, else the top emotion."""
+    if speech_windows <= 0 or probs is None:
+        return SILENCE, 0.0
+    top = int(np.argmax(probs))
+    confidence = float(probs[top])
+    if speech_windows < config.min_windows or confidence < config.threshold:
+        return UNCERTAIN, confidence
+    return labels[top], confidence
+
+
 class RecognizeEmotions:
-    """Speech gate → averaging → threshold → suppression, one window at a time."""
+    """Averaging → threshold → suppression, one window at a time (gated windows: silence)."""
 
     def __init__(self, labels: tuple[str, ...] | list[str],
                  config: DecisionConfig | None = None) -> None:
@@ -99,13 +115,12 @@ class RecognizeEmotions:
         self._last_label = None
         self._last_time = -np.inf
 
-    def process(self, probs: np.ndarray, speech_ratio: float, time: float) -> Decision:
-        """Feed one window's ensemble probabilities and its speech ratio, at stream ``time`` s."""
-        cfg = self.config
-        speech = speech_gate(speech_ratio, cfg.min_speech_ratio)
-        if not speech:
+    def process(self, probs: np.ndarray | None, speech_ratio: float, time: float) -> Decision:
+        """Feed one window at stream ``time`` s: its ensemble probabilities, or None when the
+        speech gate rejected it, and its share of speech frames (reported as is)."""
+        speech = probs is not None
+        if probs is None:
             self._history.clear()
-            label, confidence = SILENCE, 0.0
             smoothed = np.zeros(len(self.labels), dtype=np.float32)
         else:
             p = np.asarray(probs, dtype=np.float32).reshape(-1)
@@ -113,12 +128,8 @@ class RecognizeEmotions:
                 raise ValueError(f"got {p.size} probabilities for {len(self.labels)} labels")
             self._history.append(p)
             smoothed = np.mean(np.stack(self._history), axis=0).astype(np.float32)
-            top = int(np.argmax(smoothed))
-            confidence = float(smoothed[top])
-            if len(self._history) < cfg.min_windows or confidence < cfg.threshold:
-                label = UNCERTAIN
-            else:
-                label = self.labels[top]
+        label, confidence = name_result(self.labels, smoothed if speech else None,
+                                        len(self._history), self.config)
         is_new = self._should_report(label, time)
         if is_new:
             self._last_label, self._last_time = label, time

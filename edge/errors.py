@@ -42,3 +42,12 @@ class MissingDependencyError(EdgeSerError):
     """An optional package needed for this command is not installed."""
 
     exit_code = 6
+
+
+def error_for_exit_status(status: int, message: str) -> EdgeSerError:
+    """The error class whose exit status is ``status`` (a child ``edge-ser`` process's), so a
+    failure passed on from a subprocess keeps its meaning (4 models, 6 missing package, ...)."""
+    for cls in (ConfigError, AudioError, ModelError, DeviceError, MissingDependencyError):
+        if cls.exit_code == status:
+            return cls(message)
+    return EdgeSerError(message)

@@ -5,6 +5,14 @@ needs: labels, front-end config, window, per-feature normalisation (fitted on tr
 speakers only), and per member its file, checksum, feature kind, tensor shapes, dtypes,
 quantization and voting weight. :func:`load_manifest` validates all of it and verifies
 every checksum before any model is opened; nothing else is trusted.
+
+Optional sections say how training treated the audio, so the device does the same instead of
+trusting code defaults: ``speech`` (VAD thresholds, the speech gate ``min_speech_fraction``,
+the no-speech policy of whole files), ``preprocessing`` (loudness, denoising, resampler; the
+device refuses what it cannot reproduce) and ``training`` (corpora and speakers the members
+learnt from, so ``evaluate`` can flag optimistic scores). Absent sections mean today's defaults,
+so older manifests load unchanged. Each section is a dataclass with ``to_dict``/``from_dict``
+registered in :data:`SECTIONS`: a new section is one class and one line there.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
 from edge.frontend.kinds import feature_dim
+from edge.frontend.vad import VadConfig, speech_gate
 from edge.frontend.windows import window_frames
 
 MANIFEST_NAME = "manifest.json"
@@ -67,6 +76,160 @@ class WindowSpec:
     frames: int
 
 
+# ---- optional sections ------------------------------------------------------------------
+#: How a whole file with no speech window is scored (its label is ``silence`` either way):
+#: ``all_windows`` averages every window (the device's behaviour before this was recorded);
+#: ``best_window`` takes the window with the most speech (what training keeps of such a file).
+NO_SPEECH_POLICIES = ("all_windows", "best_window")
+_VAD_FIELDS = tuple(f for f in VadConfig.__dataclass_fields__ if f != "min_speech_fraction")
+
+
+def _number_fields(raw: Any, names: tuple[str, ...], where: str) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where} must be a JSON object")
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ModelError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(names)})")
+    return {k: _finite(_req(raw, k, float, where), f"{where}.{k}") for k in raw}
+
+
+@dataclass(frozen=True)
+class SpeechSpec:
+    """What counts as speech, as in training: the VAD's thresholds, the gate (a window is
+    classified when at least ``min_speech_fraction`` of its frames are speech) and what a
+    file without any such window is scored as (``no_speech``, see NO_SPEECH_POLICIES)."""
+
+    vad: VadConfig = field(default_factory=VadConfig)
+    no_speech: str = "all_windows"
+
+    @property
+    def min_speech_fraction(self) -> float:
+        return self.vad.min_speech_fraction
+
+    def gate(self, speech_ratio: float) -> bool:
+        """Is a window with this share of speech frames classified?"""
+        return speech_gate(speech_ratio, self.vad.min_speech_fraction)
+
+    def to_dict(self) -> dict[str, Any]:
+        vad = {k: getattr(self.vad, k) for k in _VAD_FIELDS}
+        return {"min_speech_fraction": self.vad.min_speech_fraction,
+                "no_speech": self.no_speech, "vad": vad}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.speech") -> SpeechSpec:
+        if not isinstance(d, dict):
+            raise ModelError(f"{where} must be a JSON object")
+        unknown = sorted(set(d) - {"min_speech_fraction", "no_speech", "vad"})
+        if unknown:
+            raise ModelError(f"{where}: unknown key {unknown[0]!r}")
+        vad = _number_fields(d.get("vad", {}), _VAD_FIELDS, f"{where}.vad")
+        if "min_speech_fraction" in d:
+            vad["min_speech_fraction"] = _finite(
+                _req(d, "min_speech_fraction", float, where), f"{where}.min_speech_fraction")
+        no_speech = _req(d, "no_speech", str, where) if "no_speech" in d else "all_windows"
+        if no_speech not in NO_SPEECH_POLICIES:
+            raise ModelError(f"{where}.no_speech must be one of {', '.join(NO_SPEECH_POLICIES)}, "
+                             f"got {no_speech!r}")
+        try:
+            return cls(VadConfig(**vad), no_speech)
+        except ConfigError as exc:
+            raise ModelError(f"{where}: {exc}") from None
+
+
+#: What the device can do to its input before the front end (training must have done no more).
+DEVICE_LOUDNESS = ("none",)
+DEVICE_RESAMPLERS = ("edge", "librosa")  # librosa's soxr_hq and edge's are both band-limited
+
+
+@dataclass(frozen=True)
+class PreprocessingSpec:
+    """What training did to the waveform before the front end (train/preprocess.py)."""
+
+    loudness: str = "none"  # none | rms | peak
+    target_dbfs: float | None = None
+    denoise: bool = False
+    resampler: str = "edge"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loudness": self.loudness, "target_dbfs": self.target_dbfs,
+                "denoise": self.denoise, "resampler": self.resampler}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.preprocessing") -> PreprocessingSpec:
+        if not isinstance(d, dict):
+            raise ModelError(f"{where} must be a JSON object")
+        unknown = sorted(set(d) - {"loudness", "target_dbfs", "denoise", "resampler"})
+        if unknown:
+            raise ModelError(f"{where}: unknown key {unknown[0]!r}")
+        target = d.get("target_dbfs")
+        return cls(
+            loudness=_req(d, "loudness", str, where) if "loudness" in d else "none",
+            target_dbfs=None if target is None else _finite(target, f"{where}.target_dbfs"),
+            denoise=_req(d, "denoise", bool, where) if "denoise" in d else False,
+            resampler=_req(d, "resampler", str, where) if "resampler" in d else "edge",
+        )
+
+    def unsupported(self) -> list[str]:
+        """What this runtime cannot reproduce (empty: the device input matches training)."""
+        out = []
+        if self.loudness not in DEVICE_LOUDNESS:
+            out.append(f"loudness normalisation {self.loudness!r}")
+        if self.denoise:
+            out.append("denoising")
+        if self.resampler not in DEVICE_RESAMPLERS:
+            out.append(f"resampler {self.resampler!r}")
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingCorpus:
+    """One corpus the members learnt from and the speakers of it they heard (training and
+    validation speakers alike: any of them makes a score optimistic)."""
+
+    name: str  # edge.corpora format name: ravdess, tess, crema-d, ...
+    speakers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    corpora: tuple[TrainingCorpus, ...] = ()
+
+    def speaker_set(self) -> frozenset[tuple[str, str]]:
+        """``(corpus, speaker)`` pairs; speaker ids are only unique within a corpus."""
+        return frozenset((c.name, s) for c in self.corpora for s in c.speakers)
+
+    def describe(self) -> str:
+        return "; ".join(f"{c.name} ({len(c.speakers)} speakers: {_span(c.speakers)})"
+                         for c in self.corpora) or "not recorded"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"corpora": [{"name": c.name, "speakers": list(c.speakers)}
+                            for c in self.corpora]}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.training") -> TrainingSpec:
+        corpora = []
+        for i, c in enumerate(_req(d, "corpora", list, where)):
+            w = f"{where}.corpora[{i}]"
+            speakers = _req(c, "speakers", list, w)
+            if not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in speakers):
+                raise ModelError(f"{w}.speakers must be strings")
+            corpora.append(TrainingCorpus(_req(c, "name", str, w), tuple(map(str, speakers))))
+        return cls(tuple(corpora))
+
+
+def _span(ids: Sequence[str]) -> str:
+    return ", ".join(ids) if len(ids) <= 6 else f"{ids[0]} … {ids[-1]}"
+
+
+#: Optional manifest sections: JSON key -> (Manifest field, class with to_dict/from_dict).
+SECTIONS: dict[str, type] = {
+    "speech": SpeechSpec,
+    "preprocessing": PreprocessingSpec,
+    "training": TrainingSpec,
+}
+
+
 @dataclass(frozen=True)
 class Member:
     name: str
@@ -89,6 +252,16 @@ class Manifest:
     version: int = MANIFEST_VERSION
     metadata: dict[str, Any] = field(default_factory=dict)
     root: Path | None = None  # folder the manifest was loaded from
+    speech: SpeechSpec = field(default_factory=SpeechSpec)
+    preprocessing: PreprocessingSpec | None = None  # None: not recorded
+    training: TrainingSpec | None = None  # None: not recorded
+
+    def check_reproducible(self) -> None:
+        """Refuse models whose training input the device cannot reproduce (ModelError)."""
+        if self.preprocessing is not None and (problems := self.preprocessing.unsupported()):
+            raise ModelError(f"the models were trained on audio with {', '.join(problems)}, "
+                             "which this runtime does not apply to its input: results would "
+                             "not mean what the model card says")
 
     def member_path(self, member: Member) -> Path:
         if self.root is None:
@@ -112,6 +285,8 @@ class Manifest:
             },
             "members": [_member_to_dict(m) for m in self.members],
             "voting": self.voting,
+            **{key: section.to_dict() for key in SECTIONS
+               if (section := getattr(self, key)) is not None},
             "metadata": self.metadata,
         }
 
@@ -264,6 +439,8 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelError("manifest.metadata must be a JSON object")
+    sections = {key: cls.from_dict(data[key], f"manifest.{key}")  # type: ignore[attr-defined]
+                for key, cls in SECTIONS.items() if data.get(key) is not None}
     manifest = Manifest(
         labels=tuple(labels),
         frontend=frontend,
@@ -274,6 +451,7 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
         version=version,
         metadata=metadata,
         root=root,
+        **sections,
     )
     manifest.validate()
     return manifest
@@ -415,19 +593,10 @@ def write_manifest(manifest: Manifest, folder: str | os.PathLike[str]) -> Path:
     manifest.validate()
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(manifest.to_dict(), indent=2) + "\n"
-    import tempfile  # only convert/ writes manifests; the device never needs it
+    from edge.fsutil import atomic_write  # only convert/ writes manifests
 
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".manifest-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    # mkstemp makes the file 0600; the service user must be able to read models others wrote
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    target = root / MANIFEST_NAME
-    os.replace(tmp, target)
-    return target
+    # a normal umask-governed mode: the service user must be able to read models others wrote
+    return atomic_write(root / MANIFEST_NAME, json.dumps(manifest.to_dict(), indent=2) + "\n")
 
 
 def make_member(

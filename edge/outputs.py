@@ -131,8 +131,25 @@ def write_json_line(obj: dict[str, Any], stream: IO[str] | None = None) -> None:
     stream.flush()
 
 
-def format_file_result(path: str, label: str, confidence: float, labels: tuple[str, ...],
-                       probs: np.ndarray) -> str:
-    """``clip.wav: angry 0.82  (angry 0.82, sad 0.10, calm 0.05)`` for ``classify``."""
-    tops = ", ".join(f"{n} {p:.2f}" for n, p in top_k(labels, probs))
-    return f"{path}: {label} {confidence:.2f}  ({tops})"
+def format_file_result(path: str, result: Any, labels: tuple[str, ...]) -> str:
+    """One ``classify`` line, the label meaning what it means in ``listen``:
+    ``clip.wav: angry 0.82  (angry 0.82, sad 0.10, calm 0.05)``,
+    ``clip.wav: uncertain 0.32  (angry 0.32, ...)`` or ``clip.wav: silence  (no speech in 3
+    windows)``. ``result`` is an :class:`edge.pipeline.FileResult`."""
+    if result.label == SILENCE:
+        n = result.windows
+        return f"{path}: {SILENCE}  (no speech in {n} window{'' if n == 1 else 's'})"
+    tops = ", ".join(f"{n} {p:.2f}" for n, p in top_k(labels, result.probs))
+    return f"{path}: {result.label} {result.confidence:.2f}  ({tops})"
+
+
+def file_result_record(path: str, result: Any, labels: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of one ``classify`` result: ``label`` as in ``listen`` (emotion,
+    ``uncertain`` or ``silence``, whose confidence is 0), ``top`` the models' top label."""
+    return {
+        "file": path, "label": result.label, "confidence": round(result.confidence, 4),
+        "speech": result.speech_windows > 0, "top": result.top,
+        "probabilities": {k: round(float(p), 4) for k, p in zip(labels, result.probs,
+                                                                strict=True)},
+        "windows": result.windows, "speech_windows": result.speech_windows,
+        "seconds": round(result.seconds, 3)}

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 
 PROFILE_PACKAGE = "firmware_config"
 DEVICE_LOST_ACTIONS = ("exit", "reconnect")
+#: [decisions] keys older profiles had, now read from the manifest.
+MOVED_TO_MANIFEST = ("min_speech_ratio", "min_speech_fraction")
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,17 @@ _SECTIONS: dict[str, type] = {
 _TOP_KEYS = ("description",)
 
 
+def _profile_dir() -> Path:
+    """The shipped profiles' folder (a plain path: importlib.resources would pull zipfile,
+    tempfile and compression modules, ~1.5 MB resident, into every `classify`)."""
+    import firmware_config
+
+    return Path(firmware_config.__file__).resolve().parent
+
+
 def available_profiles() -> list[str]:
     """Names of the profiles shipped in firmware_config."""
-    root = resources.files(PROFILE_PACKAGE)
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in _profile_dir().iterdir() if p.name.endswith(".toml"))
 
 
 def load_profile(name_or_file: str | Path | None = None) -> Profile:
@@ -90,7 +98,7 @@ def load_profile(name_or_file: str | Path | None = None) -> Profile:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read profile {path}: {exc}") from None
         return parse_profile(text, name=path.stem, where=str(path))
-    resource = resources.files(PROFILE_PACKAGE) / f"{spec}.toml"
+    resource = _profile_dir() / f"{spec}.toml"
     if not resource.is_file():
         raise ConfigError(
             f"no profile named {spec!r} (shipped: {', '.join(available_profiles())}; "
@@ -123,6 +131,11 @@ def _section(cls: type, raw: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in raw.items():
+        if cls is DecisionConfig and key in MOVED_TO_MANIFEST:
+            raise ConfigError(f"{where}: {key} is no longer a profile setting: the speech gate is "
+                              "part of what the models were trained on, so it comes from their "
+                              "manifest (speech.min_speech_fraction, see `edge-ser info`); "
+                              "remove the line")
         if key not in fields:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(fields)})")
         _check_type(key, value, fields[key].type, where)

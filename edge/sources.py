@@ -15,16 +15,19 @@ import select
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from edge.errors import AudioError, DeviceError, MissingDependencyError
+from edge.native_stderr import NativeStderrMute, install_native_silencers, quiet_stderr
 from edge.ringbuffer import RingBuffer
+
+if TYPE_CHECKING:
+    from edge.profiles import InputConfig
 
 
 @dataclass(frozen=True)
@@ -51,97 +54,6 @@ class AudioSource(Protocol):
     def close(self) -> None: ...
 
 
-# ---- quieting PortAudio's start-up chatter -------------------------------------------------
-_ALSA_HANDLER: Any = None  # keep the ctypes callbacks alive for the process lifetime
-_JACK_HANDLERS: list[Any] = []
-
-
-def _install_native_silencers() -> None:
-    """Route ALSA's and JACK's own error printers to nowhere (they bypass Python)."""
-    global _ALSA_HANDLER
-    if _ALSA_HANDLER is not None:
-        return
-    import ctypes  # only microphone capture needs it (0.4 MB resident)
-    import ctypes.util
-
-    noop_alsa = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                                 ctypes.c_int, ctypes.c_char_p)(lambda *a: None)
-    _ALSA_HANDLER = noop_alsa
-    name = ctypes.util.find_library("asound")
-    if name:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).snd_lib_error_set_handler(noop_alsa)
-    name = ctypes.util.find_library("jack")
-    if name:
-        with contextlib.suppress(OSError, AttributeError):
-            jack = ctypes.CDLL(name)
-            noop_jack = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda msg: None)
-            _JACK_HANDLERS.append(noop_jack)
-            jack.jack_set_error_function(noop_jack)
-            jack.jack_set_info_function(noop_jack)
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Point fd 2 at /dev/null for a native call that prints what the user need not see."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    sys.stderr.flush()
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class NativeStderrMute:
-    """Send native writes to fd 2 to /dev/null while Python's ``sys.stderr`` keeps working.
-
-    PortAudio's ALSA host API prints "Expression '...' failed in pa_linux_alsa.c" from its
-    own thread when a device vanishes; the user should see our one line, not those. Python
-    output (errors, warnings, tracebacks) goes to a duplicate of the original stderr.
-    """
-
-    def __init__(self) -> None:
-        self._saved_fd: int | None = None
-        self._saved_stderr: Any = None
-
-    def start(self) -> None:
-        if self._saved_fd is not None:
-            return
-        try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError):
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        self._saved_fd = saved
-        self._saved_stderr = sys.stderr
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(
-            sys.stderr, "encoding", None) or "utf-8", errors="backslashreplace", closefd=True)
-
-    def stop(self) -> None:
-        if self._saved_fd is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.flush()
-        replacement = sys.stderr
-        sys.stderr = self._saved_stderr
-        with contextlib.suppress(OSError, ValueError):
-            replacement.close()
-        os.dup2(self._saved_fd, 2)
-        os.close(self._saved_fd)
-        self._saved_fd = None
-
-
 def _pyaudio() -> Any:
     try:
         import pyaudio
@@ -155,7 +67,7 @@ def _pyaudio() -> Any:
 
 def _open_portaudio() -> tuple[Any, Any]:
     pyaudio = _pyaudio()
-    _install_native_silencers()
+    install_native_silencers()
     with quiet_stderr():
         pa = pyaudio.PyAudio()
     return pyaudio, pa
@@ -626,27 +538,19 @@ class StdinSource:
         self.stop()
 
 
-# ---- recording ---------------------------------------------------------------------------
-class WavRecorder:
-    """Append what was heard to a 16-bit WAV (only with ``listen --record``)."""
-
-    def __init__(self, path: str | os.PathLike[str], sample_rate: int) -> None:
-        self.path = Path(path)
-        try:
-            self._fh = open(self.path, "wb")  # noqa: SIM115 (closed by close())
-        except OSError as exc:
-            raise AudioError(f"cannot record to {self.path}: {exc.strerror or exc}") from None
-        self._wav = wave.open(self._fh, "wb")  # noqa: SIM115
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(sample_rate)
-        self.samples = 0
-
-    def write(self, chunk: np.ndarray) -> None:
-        pcm = np.clip(np.rint(np.asarray(chunk) * 32768.0), -32768, 32767).astype("<i2")
-        self._wav.writeframes(pcm.tobytes())
-        self.samples += pcm.size
-
-    def close(self) -> None:
-        self._wav.close()  # writes the final sizes into the header
-        self._fh.close()
+# ---- choosing a source ---------------------------------------------------------------------
+def open_source(spec: str | None, sample_rate: int, input_config: InputConfig, *,
+                device: str | int | None = None, realtime: bool = True) -> AudioSource:
+    """The source ``listen`` options name: ``spec`` None is the microphone (``device``, else
+    the profile's), ``"-"`` raw s16le mono PCM on stdin, anything else a WAV file (played in
+    real time unless ``realtime`` is False). A microphone is opened here (DeviceError if it
+    cannot be), so a reconnect loop can simply call this again."""
+    if spec == "-":
+        return StdinSource(sample_rate)
+    if spec is not None:
+        return FileSource(spec, sample_rate, realtime=realtime,
+                          buffer_seconds=input_config.buffer_seconds)
+    return MicrophoneSource(device if device is not None else input_config.device, sample_rate,
+                            rate=input_config.rate,
+                            frames_per_buffer=input_config.frames_per_buffer,
+                            buffer_seconds=input_config.buffer_seconds).open()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import wave
 from pathlib import Path
@@ -65,15 +66,22 @@ def test_training_commands_help_works_without_tensorflow(command: str) -> None:
     assert "Usage:" in out.stdout
 
 
+def _bundled_frontend():  # type: ignore[no-untyped-def]
+    from edge.manifest import load_manifest
+    from edge.models import DEFAULT_MODELS_DIR
+
+    return load_manifest(DEFAULT_MODELS_DIR, verify=False).frontend
+
+
 def test_features_writes_the_default_mfcc_matrix(tmp_path: Path) -> None:
-    from edge.frontend import FrontendConfig, compute_features
+    from edge.frontend import compute_features
 
     y = harmonic_chirp(seconds=1.2)
     wav = write_pcm16(tmp_path / "a.wav", y, 16000)
     out = run_cli("features", str(wav), "--out", str(tmp_path / "f.npy"))
     assert out.returncode == 0, out.stderr
     matrix = np.load(tmp_path / "f.npy")
-    cfg = FrontendConfig()
+    cfg = _bundled_frontend()  # what the bundled models see, not the built-in defaults
     assert matrix.shape == (cfg.n_frames(y.size), cfg.n_mfcc)
     with wave.open(str(wav)) as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
@@ -86,21 +94,56 @@ def test_features_other_kinds_and_text_output(tmp_path: Path) -> None:
     out = run_cli("features", str(wav), "--kind", "mfcc_d+pitch+rms")
     assert out.returncode == 0, out.stderr
     rows = [r for r in out.stdout.splitlines() if not r.startswith("#")]
-    assert len(rows) == 51 and len(rows[0].split()) == 82
+    assert len(rows) == _bundled_frontend().n_frames(8000) and len(rows[0].split()) == 82
 
 
 def test_features_resamples_other_rates(tmp_path: Path) -> None:
     wav = write_pcm16(tmp_path / "a.wav", harmonic_chirp(sr=48000, seconds=1.0), 48000, channels=2)
     out = run_cli("features", str(wav), "--out", str(tmp_path / "f.npy"))
     assert out.returncode == 0, out.stderr
-    assert np.load(tmp_path / "f.npy").shape == (101, 40)
+    assert np.load(tmp_path / "f.npy").shape == (_bundled_frontend().n_frames(16000), 40)
 
 
 def test_show_config_prints_librosa_named_json() -> None:
     out = run_cli("features", "--show-config")
     assert out.returncode == 0
     cfg = json.loads(out.stdout)
-    assert cfg["sr"] == 16000 and cfg["n_mfcc"] == 40 and cfg["hop_length"] == 160
+    assert cfg == _bundled_frontend().to_dict() and cfg["sr"] == 16000 and cfg["n_mfcc"] == 40
+
+
+def test_features_show_what_the_models_see(tmp_path: Path) -> None:
+    """The bundled models hop 320 samples; `features` used the built-in 160 (issue #14)."""
+    from fixtures.tiny import TINY
+
+    from edge.frontend import FrontendConfig
+
+    assert json.loads(run_cli("features", "--show-config").stdout)["hop_length"] == \
+        _bundled_frontend().hop_length == 320
+    tiny = json.loads(run_cli("features", "--show-config", "--models", str(TINY)).stdout)
+    assert tiny["hop_length"] == 160
+    wav = write_pcm16(tmp_path / "a.wav", harmonic_chirp(seconds=1.0), 16000)
+    text = run_cli("features", str(wav), "--models", str(TINY)).stdout
+    assert text.startswith(f"# {wav}: 101 frames") and str(TINY) in text.splitlines()[0]
+    cfg = tmp_path / "fe.json"
+    cfg.write_text(FrontendConfig(hop_length=400).to_json())
+    assert json.loads(run_cli("features", "--show-config", "--config", str(cfg)).stdout
+                      )["hop_length"] == 400
+    both = run_cli("features", "--show-config", "--config", str(cfg), "--models", str(TINY))
+    assert both.returncode == 2 and "exclusive" in both.stderr
+
+
+def test_features_out_respects_the_umask(tmp_path: Path) -> None:
+    wav = write_pcm16(tmp_path / "a.wav", harmonic_chirp(seconds=0.5), 16000)
+    for umask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):
+        out = tmp_path / f"f{umask:o}.npy"
+        code = (f"import os, sys; os.umask({umask}); import edge.cli; "
+                "sys.exit(edge.cli.main(sys.argv[1:]))")
+
+        r = subprocess.run([sys.executable, "-c", code, "features", str(wav), "--out", str(out)],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert (out.stat().st_mode & 0o777) == mode
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.parametrize(

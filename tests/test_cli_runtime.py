@@ -217,3 +217,125 @@ def test_bench_reports_every_stage(tmp_path: Path) -> None:
 def test_help_lists_the_runtime_commands() -> None:
     r = run_cli("listen", "--help")
     assert r.returncode == 0 and "--realtime / --fast" in r.stdout and "--record" in r.stdout
+
+
+# ---- issue #14: one meaning of a result, evaluate's honesty, exit codes -------------------------
+def test_classify_and_listen_agree_on_what_a_result_is(clips, tmp_path: Path) -> None:
+    """Silence is `silence` (not an emotion) and a low top probability is `uncertain`, with the
+    same threshold, in classify and listen, human and JSON alike."""
+    q = json.loads(run_cli("classify", str(clips["quiet"]), "--json", *M).stdout)
+    assert q["label"] == "silence" and q["confidence"] == 0.0 and q["speech"] is False
+    assert q["top"] in LABELS and q["speech_windows"] == 0
+    human = run_cli("classify", str(clips["quiet"]), *M).stdout
+    assert human.startswith(f"{clips['quiet']}: silence  (no speech")
+    live = run_cli("listen", "--source", str(clips["quiet"]), "--fast", "--json", *M)
+    assert {json.loads(x)["label"] for x in live.stdout.splitlines()} == {"silence"}
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[decisions]\nthreshold = 0.999\naverage_windows = 1\n")
+    c = json.loads(run_cli("classify", str(clips["sad"]), "--json", "--profile", str(strict),
+                           *M).stdout)
+    assert c["label"] == "uncertain" and c["top"] == "sad" and 0 < c["confidence"] < 0.999
+    line = run_cli("classify", str(clips["sad"]), "--profile", str(strict), *M).stdout
+    assert line.startswith(f"{clips['sad']}: uncertain ")
+    heard = run_cli("listen", "--source", str(clips["sad"]), "--fast", "--json", "--profile",
+                    str(strict), *M)
+    assert "uncertain" in {json.loads(x)["label"] for x in heard.stdout.splitlines()}
+
+
+def test_classify_a_folder_classifies_the_wavs_under_it(clips, tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    write_wav(tmp_path / "a" / "one.wav", syllables(4, 2.0, seed=11), 16000)
+    write_wav(tmp_path / "a" / "b" / "two.wav", syllables(3, 2.0, seed=12), 16000)
+    (tmp_path / "a" / "notes.txt").write_text("not audio")
+    r = run_cli("classify", str(tmp_path / "a"), "--json", *M)
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(Path(g["file"]).name, g["label"]) for g in got] == [("two.wav", "sad"),
+                                                                  ("one.wav", "angry")]
+
+
+def _ravdess(root: Path, actors: dict[str, list[int]]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for actor, classes in actors.items():
+        for i, c in enumerate(classes):
+            name = f"03-01-{c + 1:02d}-01-01-{i + 1:02d}-{actor}.wav"
+            write_wav(root / name, syllables(c, 2.0, seed=500 + 10 * int(actor) + i), 16000)
+    return root
+
+
+def _models_trained_on(tmp_path: Path, corpus: str, speakers: list[str]) -> Path:
+    from fixtures.tiny import copy_tiny
+
+    models = copy_tiny(tmp_path)
+    data = json.loads((models / "manifest.json").read_text())
+    data["training"] = {"corpora": [{"name": corpus, "speakers": speakers}]}
+    (models / "manifest.json").write_text(json.dumps(data))
+    return models
+
+
+def test_evaluate_flags_training_speakers_with_progress_and_predictions(tmp_path: Path) -> None:
+    corpus = _ravdess(tmp_path / "rav", {"01": [0, 4, 3], "02": [4], "03": [3, 4]})
+    models = _models_trained_on(tmp_path, "ravdess", ["01", "02"])
+    r = run_cli("evaluate", str(corpus), "--json", "--models", str(models))  # format: auto
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["format"] == "ravdess" and s["files"] == 6 and s["training_speaker_files"] == 4
+    assert "4 of 6 files are from speakers the models were trained on" in r.stderr
+    assert "evaluate: 0/6 files" in r.stderr and "evaluate: 6/6 files" in r.stderr
+    preds = {Path(p["file"]).name: p for p in s["predictions"]}
+    assert len(preds) == 6 and all(p["label"] == p["top"] == p["truth"] for p in preds.values())
+    assert [p["training_speaker"] for p in s["predictions"]].count(True) == 4
+    assert s["held_out"]["n"] == 2  # the unseen speaker scored apart
+    text = run_cli("evaluate", str(corpus), "--models", str(models))
+    assert "files from training speakers: 4 of 6" in text.stdout
+    assert "unseen speakers only (2 files)" in text.stdout
+    # the same speaker ids of another corpus are other people
+    other = _models_trained_on(tmp_path / "o", "crema-d", ["01", "02"])
+    s = json.loads(run_cli("evaluate", str(corpus), "--json", "--models", str(other)).stdout)
+    assert s["training_speaker_files"] == 0
+
+
+def test_info_shows_the_training_data() -> None:
+    r = run_cli("info")
+    assert r.returncode == 0, r.stderr
+    assert "trained on: ravdess (20 speakers: 01 … 20)" in r.stdout
+    assert "speech:" in r.stdout and "preprocessing:" in r.stdout
+    data = json.loads(run_cli("info", "--json").stdout)
+    assert data["training"]["corpora"][0]["name"] == "ravdess"
+
+
+def test_evaluate_exit_statuses_follow_the_readme(tmp_path: Path) -> None:
+    bored = tmp_path / "bored" / "boredom"
+    bored.mkdir(parents=True)
+    write_wav(bored / "a.wav", syllables(1, 2.0, seed=1), 16000)
+    r = run_cli("evaluate", str(tmp_path / "bored"), "--format", "folders", *M)
+    assert r.returncode == 2 and "can be scored" in r.stderr  # configuration
+    broken = tmp_path / "broken" / "angry"
+    broken.mkdir(parents=True)
+    (broken / "a.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    r = run_cli("evaluate", str(tmp_path / "broken"), "--format", "folders", *M)
+    assert r.returncode == 3 and "could be classified" in r.stderr  # audio
+    assert "Traceback" not in r.stderr
+
+
+def test_a_child_process_failure_keeps_its_exit_status() -> None:
+    from edge.errors import (
+        AudioError,
+        ConfigError,
+        DeviceError,
+        EdgeSerError,
+        MissingDependencyError,
+        ModelError,
+        error_for_exit_status,
+    )
+
+    for cls in (ConfigError, AudioError, ModelError, DeviceError, MissingDependencyError):
+        err = error_for_exit_status(cls.exit_code, "x")
+        assert type(err) is cls and str(err) == "x"
+    assert type(error_for_exit_status(1, "x")) is EdgeSerError
+
+
+def test_listen_summary_counts_in_words(clips) -> None:
+    r = run_cli("listen", "--source", str(clips["quiet"]), "--fast", *M)
+    assert r.returncode == 0, r.stderr
+    assert "1 decision (" in r.stderr and "1 decisions" not in r.stderr

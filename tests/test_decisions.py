@@ -1,11 +1,12 @@
-"""RecognizeEmotions: speech gate, averaging, threshold (uncertain), suppression."""
+"""RecognizeEmotions: gated windows, averaging, threshold (uncertain), suppression; and the
+one naming rule shared with whole files (name_result)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from edge.decisions import SILENCE, UNCERTAIN, DecisionConfig, RecognizeEmotions
+from edge.decisions import SILENCE, UNCERTAIN, DecisionConfig, RecognizeEmotions, name_result
 from edge.errors import ConfigError
 
 LABELS = ("neutral", "happy", "angry")
@@ -18,13 +19,12 @@ def onehot(i: int, p: float = 0.9) -> np.ndarray:
 
 
 def test_silence_yields_no_emotion_and_ends_the_run() -> None:
-    r = RecognizeEmotions(LABELS, DecisionConfig(average_windows=3, threshold=0.5,
-                                                 min_speech_ratio=0.25))
-    d = r.process(onehot(2), speech_ratio=0.1, time=0.5)
+    r = RecognizeEmotions(LABELS, DecisionConfig(average_windows=3, threshold=0.5))
+    d = r.process(None, speech_ratio=0.1, time=0.5)  # None: the speech gate rejected it
     assert d.label == SILENCE and not d.speech and d.confidence == 0.0 and not d.is_emotion
-    assert np.all(d.probs == 0)
+    assert np.all(d.probs == 0) and d.speech_ratio == pytest.approx(0.1)
     assert r.process(onehot(2), 0.9, 1.0).label == "angry"
-    r.process(onehot(2), 0.0, 1.5)  # a pause clears the history...
+    r.process(None, 0.0, 1.5)  # a pause clears the history...
     d = r.process(onehot(1), 0.9, 2.0)  # ...so the next utterance starts fresh
     assert d.label == "happy" and d.probs[1] == pytest.approx(0.9)
 
@@ -61,8 +61,8 @@ def test_suppression() -> None:
     assert [t for t, new in times_new if new] == [0.5, 2.5]
     assert r.process(onehot(1), 1.0, 3.5).is_new  # a change is news at once
     assert r.process(onehot(2), 1.0, 4.0).is_new
-    s1 = r.process(onehot(2), 0.0, 4.5)
-    s2 = r.process(onehot(2), 0.0, 9.0)
+    s1 = r.process(None, 0.0, 4.5)
+    s2 = r.process(None, 0.0, 9.0)
     assert s1.is_new and not s2.is_new  # silence is reported once, however long it lasts
     u1 = r.process(np.array([0.34, 0.33, 0.33]), 1.0, 9.5)
     u2 = r.process(np.array([0.34, 0.33, 0.33]), 1.0, 20.0)
@@ -79,10 +79,23 @@ def test_reset_forgets_what_was_reported() -> None:
 
 def test_config_is_validated() -> None:
     for bad in (dict(average_windows=0), dict(threshold=1.5), dict(suppression_seconds=-1),
-                dict(min_speech_ratio=2.0), dict(min_windows=4, average_windows=3)):
+                dict(min_windows=4, average_windows=3)):
         with pytest.raises(ConfigError, match="invalid decision config"):
             DecisionConfig(**bad)
     with pytest.raises(ConfigError, match="clash"):
         RecognizeEmotions(("angry", "silence"))
     with pytest.raises(ValueError, match="3 labels"):
         RecognizeEmotions(LABELS).process(np.ones(4) / 4, 1.0, 0.0)
+
+
+def test_name_result_is_the_rule_of_live_decisions_for_whole_files() -> None:
+    cfg = DecisionConfig(threshold=0.5, min_windows=2, average_windows=3)
+    p = np.array([0.2, 0.31, 0.49], dtype=np.float32)
+    assert name_result(LABELS, p, 0, cfg) == (SILENCE, 0.0)  # no speech is not an emotion
+    assert name_result(LABELS, p, 3, cfg) == (UNCERTAIN, pytest.approx(0.49))
+    assert name_result(LABELS, onehot(2), 1, cfg) == (UNCERTAIN, pytest.approx(0.9))
+    assert name_result(LABELS, onehot(2), 2, cfg) == ("angry", pytest.approx(0.9))
+    # a live run of windows with the same average names it the same way
+    r = RecognizeEmotions(LABELS, cfg)
+    r.process(p, 1.0, 0.5)
+    assert r.process(p, 1.0, 1.0).label == name_result(LABELS, p, 2, cfg)[0] == UNCERTAIN

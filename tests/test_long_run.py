@@ -13,7 +13,7 @@ from conftest import REPO
 from fixtures.hostile import write_long_wav
 from fixtures.tiny import TINY
 
-from edge.pipeline import StageTimer
+from edge.timing import StageTimer
 
 
 def long_run(*args: str) -> dict:

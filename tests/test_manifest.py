@@ -157,3 +157,84 @@ def test_write_refuses_an_invalid_manifest(tmp_path: Path) -> None:
     with pytest.raises(ModelError):
         write_manifest(bad, tmp_path / "other")
     assert not (tmp_path / "other" / MANIFEST_NAME).exists()
+
+
+# ---- optional sections: speech, preprocessing, training (issue #14) ---------------------------
+def test_sections_round_trip_and_default_to_todays_behaviour(tmp_path: Path) -> None:
+    import dataclasses
+
+    from edge.frontend.vad import VadConfig
+    from edge.manifest import (
+        PreprocessingSpec,
+        SpeechSpec,
+        TrainingCorpus,
+        TrainingSpec,
+        manifest_from_dict,
+    )
+
+    m = build(tmp_path)
+    plain = load_manifest(tmp_path)
+    assert plain.speech == SpeechSpec() and plain.speech.vad == VadConfig()  # absent: defaults
+    assert plain.speech.no_speech == "all_windows" and plain.speech.min_speech_fraction == 0.25
+    assert plain.preprocessing is None and plain.training is None
+    legacy = {k: v for k, v in m.to_dict().items() if k != "speech"}  # an older converter's
+    assert manifest_from_dict(legacy).speech == SpeechSpec()
+    full = dataclasses.replace(
+        m, speech=SpeechSpec(VadConfig(threshold_db=12.0, min_speech_fraction=0.4),
+                             "best_window"),
+        preprocessing=PreprocessingSpec("none", None, False, "librosa"),
+        training=TrainingSpec((TrainingCorpus("ravdess", ("01", "02")),)))
+    write_manifest(full, tmp_path)
+    data = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert data["speech"] == {"min_speech_fraction": 0.4, "no_speech": "best_window",
+                              "vad": {**{k: v for k, v in dataclasses.asdict(VadConfig()).items()
+                                         if k != "min_speech_fraction"}, "threshold_db": 12.0}}
+    assert "min_speech_ratio" not in json.dumps(data)  # one name for the gate
+    loaded = load_manifest(tmp_path)
+    assert (loaded.speech, loaded.preprocessing, loaded.training) == \
+        (full.speech, full.preprocessing, full.training)
+    assert loaded.training.speaker_set() == {("ravdess", "01"), ("ravdess", "02")}
+
+
+@pytest.mark.parametrize(("section", "value", "message"), [
+    ("speech", {"no_speech": "guess"}, "no_speech must be one of"),
+    ("speech", {"min_speech_fraction": 1.5}, "min_speech_fraction"),
+    ("speech", {"vad": {"threshold_db": "loud"}}, "wrong type"),
+    ("speech", {"vad": {"treshold_db": 3}}, "unknown key 'treshold_db'"),
+    ("speech", {"gate": 0.2}, "unknown key 'gate'"),
+    ("preprocessing", {"denoise": "yes"}, "wrong type"),
+    ("training", {"corpora": [{"name": "ravdess"}]}, "lacks 'speakers'"),
+])
+def test_bad_sections_are_refused_by_name(tmp_path: Path, section: str, value: object,
+                                          message: str) -> None:
+    build(tmp_path)
+    edit(tmp_path, lambda d: d.__setitem__(section, value))
+    with pytest.raises(ModelError, match=message):
+        load_manifest(tmp_path)
+
+
+def test_the_device_refuses_preprocessing_it_cannot_reproduce(tmp_path: Path) -> None:
+    build(tmp_path)
+    edit(tmp_path, lambda d: d.__setitem__("preprocessing", {"resampler": "edge"}))
+    load_manifest(tmp_path).check_reproducible()  # nothing the device does not do
+    edit(tmp_path, lambda d: d.__setitem__("preprocessing", {"loudness": "rms",
+                                                             "target_dbfs": -23}))
+    m = load_manifest(tmp_path)  # `info` can still show it...
+    with pytest.raises(ModelError, match="loudness normalisation 'rms'"):
+        m.check_reproducible()  # ...but the pipeline refuses to run it
+    from edge.pipeline import Pipeline
+
+    with pytest.raises(ModelError, match="loudness"):
+        Pipeline(m, members=[])
+
+
+def test_write_manifest_respects_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o027)
+    try:
+        build(tmp_path)
+    finally:
+        os.umask(old)
+    assert ((tmp_path / MANIFEST_NAME).stat().st_mode & 0o777) == 0o640
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from edge.decisions import SILENCE, UNCERTAIN, Decision
-from edge.outputs import Drops, JsonLines, LiveLine, bar, format_clock, format_file_result, top_k
+from edge.outputs import (
+    Drops,
+    JsonLines,
+    LiveLine,
+    bar,
+    file_result_record,
+    format_clock,
+    format_file_result,
+    top_k,
+)
+from edge.pipeline import FileResult
 
 LABELS = ("neutral", "happy", "angry", "sad")
 
@@ -92,6 +102,27 @@ def test_json_lines_carry_everything() -> None:
     assert second["label"] == "silence" and second["speech"] is False
 
 
+def _file(label: str, conf: float, probs: list[float], speech_windows: int = 2) -> FileResult:
+    p = np.array(probs, dtype=np.float32)
+    return FileResult(label, conf, p, LABELS[int(np.argmax(p))], 3, speech_windows, 2.0)
+
+
 def test_file_result_line() -> None:
-    text = format_file_result("clip.wav", "angry", 0.82, LABELS, np.array([0.03, 0.05, 0.82, 0.1]))
+    text = format_file_result("clip.wav", _file("angry", 0.82, [0.03, 0.05, 0.82, 0.1]), LABELS)
     assert text == "clip.wav: angry 0.82  (angry 0.82, sad 0.10, happy 0.05)"
+    low = _file(UNCERTAIN, 0.32, [0.2, 0.24, 0.32, 0.24])
+    assert format_file_result("a.wav", low, LABELS).startswith("a.wav: uncertain 0.32  (angry")
+    quiet = _file(SILENCE, 0.0, [0.1, 0.2, 0.6, 0.1], speech_windows=0)
+    one = FileResult(SILENCE, 0.0, quiet.probs, "angry", 1, 0, 0.1)
+    assert format_file_result("o.wav", one, LABELS) == "o.wav: silence  (no speech in 1 window)"
+    assert format_file_result("q.wav", quiet, LABELS) == "q.wav: silence  (no speech in 3 windows)"
+
+
+def test_file_result_record_means_what_a_live_record_means() -> None:
+    quiet = file_result_record("q.wav", _file(SILENCE, 0.0, [0.1, 0.2, 0.6, 0.1], 0), LABELS)
+    assert quiet["label"] == SILENCE and quiet["confidence"] == 0.0 and quiet["speech"] is False
+    assert quiet["top"] == "angry"  # what the models would say, kept apart from the label
+    live = JsonLines(LABELS).record(
+        Decision(1.0, SILENCE, 0.0, np.zeros(4, np.float32), False, 0.0, True), wall_time=0.0)
+    assert {k: quiet[k] for k in ("label", "confidence", "speech")} == \
+        {k: live[k] for k in ("label", "confidence", "speech")}

@@ -19,8 +19,9 @@ from fixtures.synth import syllables
 from fixtures.tiny import TINY
 
 from edge.interpreter import load_members
+from edge.live import run_stream
 from edge.outputs import JsonLines
-from edge.pipeline import Pipeline, run_stream
+from edge.pipeline import Pipeline
 from edge.sources import FileSource, PacedSource
 from edge.wav import write_wav
 
@@ -69,7 +70,7 @@ def test_a_slow_consumer_loses_the_oldest_audio_counted_and_reported(manifest, s
     assert stats.captured == speech.size  # capture delivered everything, on schedule ...
     assert src.max_lateness < 0.05, src.max_lateness  # ... never waiting for the consumer
     assert summary.dropped == stats.dropped > SR // 2  # what the consumer could not take
-    heard = pipeline.frontend.samples_pushed
+    heard = pipeline.samples_pushed
     assert heard + summary.dropped == speech.size  # every sample is accounted for
     # the lag never exceeds the buffer: the audio, then at most the buffer's (and the last
     # window's) worth of work at 3x real time
@@ -88,7 +89,7 @@ def test_a_fast_consumer_loses_nothing(manifest, speech) -> None:
     src = paced(y, buffer_seconds=0.5)
     pipeline = Pipeline(manifest)
     summary = run_stream(pipeline, lambda: src, lambda d, drops: None)
-    assert summary.dropped == 0 and pipeline.frontend.samples_pushed == y.size
+    assert summary.dropped == 0 and pipeline.samples_pushed == y.size
     assert summary.windows == 3 and summary.stopped_by == "end of input"  # 2 s, 0.5 s hop
 
 
@@ -101,7 +102,7 @@ def test_a_realtime_file_is_a_microphone_with_a_ring_buffer(manifest, speech,
     summary = run_stream(pipeline, lambda: src, lambda d, drops: None)
     assert summary.stopped_by == "end of input" and summary.dropped > 0
     assert src.stats().captured == speech.size
-    assert pipeline.frontend.samples_pushed + summary.dropped == speech.size
+    assert pipeline.samples_pushed + summary.dropped == speech.size
 
 
 SLOW_CHILD = slow_members_child(0.3)  # edge-ser with members slowed by 0.3 s

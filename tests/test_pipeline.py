@@ -16,8 +16,10 @@ from edge.decisions import SILENCE, DecisionConfig
 from edge.errors import DeviceError
 from edge.frontend.features import compute_bases
 from edge.frontend.windows import window_starts
-from edge.pipeline import Pipeline, run_stream
+from edge.live import run_stream
+from edge.pipeline import Pipeline
 from edge.sources import FileSource, SourceStats
+from edge.timing import StageTimer
 
 
 def stream(pipe: Pipeline, y: np.ndarray, chunks: list[int] | None = None, flush: bool = True
@@ -62,7 +64,7 @@ def test_streaming_equals_batch_whatever_the_chunking(manifest, members) -> None
 
 
 def test_silence_yields_no_emotion_and_skips_the_models(manifest, members) -> None:
-    pipe = Pipeline(manifest, members)
+    pipe = Pipeline(manifest, members, timer=StageTimer())
     results = stream(pipe, silence(3.0, seed=4))
     assert results and all(r.decision.label == SILENCE and r.probs is None for r in results)
     assert [r.decision.is_new for r in results] == [True] + [False] * (len(results) - 1)
@@ -81,7 +83,8 @@ def test_speech_then_pause_then_speech(manifest, members) -> None:
 
 
 def test_stage_timers(manifest, members) -> None:
-    pipe = Pipeline(manifest, members)
+    assert Pipeline(manifest, members).timer is None  # no timer given: no clock in the path
+    pipe = Pipeline(manifest, members, timer=StageTimer())
     n = len(stream(pipe, syllables(2, 3.0, seed=8)))
     s = pipe.timer.summary()
     assert s["window"]["count"] == n == s["frontend"]["count"]
@@ -106,7 +109,9 @@ def test_classify_audio_short_silent_and_empty(manifest, members) -> None:
     assert short.windows == 1 and short.seconds == pytest.approx(0.5)
     quiet = pipe.classify_audio(silence(2.0))
     assert quiet.speech_windows == 0 and quiet.windows == 3  # all windows averaged
-    assert quiet.label in LABELS and quiet.probs.sum() == pytest.approx(1.0, abs=0.02)
+    # no speech is not an emotion: the label is silence, as in `listen`
+    assert quiet.label == SILENCE and quiet.confidence == 0.0
+    assert quiet.top in LABELS and quiet.probs.sum() == pytest.approx(1.0, abs=0.02)
     empty = pipe.classify_audio(np.zeros(0, dtype=np.float32))
     assert empty.windows == 1 and empty.speech_windows == 0
 
@@ -239,3 +244,45 @@ def test_live_windows_and_decisions_do_not_depend_on_chunking(manifest, members,
         assert (a.start, a.end, a.speech_ratio) == (b.start, b.end, b.speech_ratio)
         assert np.array_equal(a.probs, b.probs)
         assert (a.decision.label, a.decision.is_new) == (b.decision.label, b.decision.is_new)
+
+
+# ---- the manifest's speech section drives the gate, the VAD and the no-speech policy ----------
+def _with_speech(manifest, **speech):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from edge.frontend.vad import VadConfig
+    from edge.manifest import SpeechSpec
+
+    no_speech = speech.pop("no_speech", "all_windows")
+    return dataclasses.replace(manifest, speech=SpeechSpec(VadConfig(**speech), no_speech))
+
+
+def test_the_gate_and_vad_come_from_the_manifest(manifest, members) -> None:
+    y = np.concatenate([silence(1.6, seed=1), syllables(4, 1.0, seed=2), silence(1.0, seed=3)])
+    base = stream(Pipeline(manifest, members), y)
+    ratios = [r.speech_ratio for r in base]
+    assert any(0 < r < 0.9 for r in ratios)  # windows with some speech pass the default gate
+    strict = stream(Pipeline(_with_speech(manifest, min_speech_fraction=0.9), members), y)
+    assert all(r.decision.label == SILENCE for r in strict if r.speech_ratio < 0.9)
+    assert any(r.decision.label != SILENCE for r in base if 0 < r.speech_ratio < 0.9)
+    deaf = stream(Pipeline(_with_speech(manifest, min_level_dbfs=-1.0), members), y)
+    assert all(r.speech_ratio == 0 and r.decision.label == SILENCE for r in deaf)
+    whole = Pipeline(_with_speech(manifest, min_level_dbfs=-1.0), members).classify_audio(y)
+    assert whole.speech_windows == 0 and whole.label == SILENCE
+
+
+def test_no_speech_policy_all_windows_or_best_window(manifest, members) -> None:
+    # a VAD that hears nothing: every window fails the gate, so the policy decides the probs
+    y = np.concatenate([syllables(4, 1.0, seed=5), silence(2.0, seed=6)])
+    deaf = dict(min_speech_fraction=1.0, hangover_ms=0.0)
+    avg = Pipeline(_with_speech(manifest, **deaf), members, run_on_silence=True)
+    wins = stream(avg, y)
+    all_probs = np.stack([w.probs for w in wins])
+    best = max(range(len(wins)), key=lambda i: (wins[i].speech_ratio, -i))
+    r_all = Pipeline(_with_speech(manifest, **deaf), members).classify_audio(y)
+    r_best = Pipeline(_with_speech(manifest, no_speech="best_window", **deaf),
+                      members).classify_audio(y)
+    assert r_all.speech_windows == r_best.speech_windows == 0
+    assert r_all.label == r_best.label == SILENCE
+    np.testing.assert_allclose(r_all.probs, all_probs.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(r_best.probs, all_probs[best], atol=1e-6)

@@ -109,3 +109,20 @@ def test_service_unit_and_alsa_snippet_are_shipped() -> None:
     for needle in ("Bookworm", "Trixie", "armv7l", "tflite-runtime", "edge-ser devices",
                    "systemctl enable"):
         assert needle in readme
+
+
+def test_the_speech_gate_is_not_a_profile_setting() -> None:
+    """It is part of what the models were trained on: the manifest's, with one name."""
+    for key in ("min_speech_ratio", "min_speech_fraction"):
+        with pytest.raises(ConfigError, match=r"speech\.min_speech_fraction"):
+            parse_profile(f"[decisions]\n{key} = 0.25\n")
+    for name in available_profiles():
+        assert "min_speech" not in load_profile(name).decisions.__dataclass_fields__
+
+
+def test_the_default_profile_decides_like_the_built_in_defaults() -> None:
+    """`classify` without --profile uses DecisionConfig() (no TOML parser on its path): that
+    must be what `listen` gets from the default profile, or the two would disagree."""
+    from edge.decisions import DecisionConfig
+
+    assert load_profile("default").decisions == DecisionConfig()

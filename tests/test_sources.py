@@ -15,15 +15,15 @@ import pytest
 from fixtures.synth import syllables
 
 from edge.errors import AudioError, DeviceError
+from edge.native_stderr import NativeStderrMute, quiet_stderr
+from edge.recorder import WavRecorder
 from edge.sources import (
     FileSource,
     InputDevice,
     MicrophoneSource,
-    NativeStderrMute,
     StdinSource,
-    WavRecorder,
     _device_error,
-    quiet_stderr,
+    open_source,
     select_device,
 )
 from edge.wav import read_wav, write_wav
@@ -181,7 +181,7 @@ def test_no_microphone_is_a_device_error_without_chatter(tmp_path: Path) -> None
 
 
 def test_quiet_stderr_and_native_mute(tmp_path: Path) -> None:
-    code = ("import os, sys\nfrom edge.sources import quiet_stderr, NativeStderrMute\n"
+    code = ("import os, sys\nfrom edge.native_stderr import quiet_stderr, NativeStderrMute\n"
             "with quiet_stderr():\n    os.write(2, b'native-1\\n')\n"
             "m = NativeStderrMute(); m.start()\n"
             "os.write(2, b'native-2\\n'); print('python-visible', file=sys.stderr)\n"
@@ -210,3 +210,13 @@ def test_recorder_writes_what_was_heard(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.samples, y, atol=1 / 32768)
     with pytest.raises(AudioError, match="cannot record"):
         WavRecorder(tmp_path / "missing" / "x.wav", 16000)
+
+
+def test_open_source_picks_what_the_options_name(tmp_path: Path) -> None:
+    from edge.profiles import InputConfig
+
+    wav = write_wav(tmp_path / "a.wav", syllables(1, 0.5), 16000)
+    inp = InputConfig(buffer_seconds=3.0)
+    src = open_source(str(wav), 16000, inp, realtime=False)
+    assert isinstance(src, FileSource) and not src.realtime and src.buffer_seconds == 3.0
+    assert sum(c.size for c in src) == 8000

@@ -53,6 +53,21 @@ def describe_manifest(m: Manifest) -> str:
             f"weight {mb.weight:g}, sha256 {mb.sha256[:12]}…"
         )
     lines.append(f"total size: {total / 1024:.1f} KiB")
+    from edge.evaluation import training_speakers  # info only: not on the device's path
+
+    training = training_speakers(m)
+    lines.append(f"trained on: {training.describe() if training else 'not recorded'}"
+                 + ("" if m.training is not None or training is None
+                    else " (corpus not recorded)"))
+    sp, vad = m.speech, m.speech.vad
+    lines.append(f"speech:   a window is classified with >= {sp.min_speech_fraction:g} speech "
+                 f"frames; a file without speech is scored by {sp.no_speech}; VAD "
+                 f"{vad.threshold_db:g} dB over the noise floor, floor {vad.min_level_dbfs:g} "
+                 "dBFS")
+    pre = m.preprocessing
+    lines.append("preprocessing: " + ("not recorded" if pre is None else
+                 f"loudness {pre.loudness}, denoise {'on' if pre.denoise else 'off'}, "
+                 f"resampler {pre.resampler}"))
     for key, value in m.metadata.items():
         if isinstance(value, (str, int, float)):
             lines.append(f"{key}: {value}")
