@@ -404,8 +404,8 @@ def classify(files: tuple[Path, ...], models: Path | None, profile_name: str | N
     return status
 
 
-CORPUS_FORMATS = ("auto", "ravdess", "tess", "cremad", "crema-d", "savee", "emodb", "folders",
-                  "csv")
+CORPUS_FORMATS = ("auto", "ravdess", "tess", "cremad", "crema-d", "savee", "emodb", "nemo", "ased",
+                  "urdu", "emotiontts", "folders", "csv")  # edge.corpora.FORMATS (+ aliases)
 
 
 @cli.command()

@@ -261,6 +261,9 @@ def parse_ased(path: Path) -> Utterance:
     letter = letter.lower()
     if _ASED_FOLDERS[letter] != int(folder):
         raise _Unparseable(f"emotion {letter} does not belong in folder {folder}")
+    parent = re.match(r"^0?(\d)[A-Za-z]+$", path.parent.name)
+    if parent and int(parent.group(1)) != int(folder):
+        raise _Unparseable(f"folder {path.parent.name} disagrees with the name")
     return Utterance(path, _ASED_EMOTIONS[letter], speaker,
                      "female" if gender == "01" else "male", "ased",
                      {"raw_label": letter, "sentence": int(sentence), "repetition": int(rep)})
