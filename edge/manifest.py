@@ -218,6 +218,27 @@ class TrainingSpec:
         return cls(tuple(corpora))
 
 
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Temperature scaling of each window's vote (edge.calibration): fitted on validation
+    speakers so that a confidence of 0.7 is right about 70 % of the time on speakers the
+    members never heard; the ``uncertain`` threshold applies to the calibrated value."""
+
+    temperature: float = 1.0
+    fitted_on: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "fitted_on": self.fitted_on}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.calibration") -> CalibrationSpec:
+        t = _finite(_req(d, "temperature", float, where), f"{where}.temperature")
+        if not 0.05 <= t <= 100.0:
+            raise ModelError(f"{where}.temperature must be in [0.05, 100], got {t}")
+        fitted = _req(d, "fitted_on", str, where) if "fitted_on" in d else ""
+        return cls(t, fitted)
+
+
 def _span(ids: Sequence[str]) -> str:
     return ", ".join(ids) if len(ids) <= 6 else f"{ids[0]} … {ids[-1]}"
 
@@ -227,6 +248,7 @@ SECTIONS: dict[str, type] = {
     "speech": SpeechSpec,
     "preprocessing": PreprocessingSpec,
     "training": TrainingSpec,
+    "calibration": CalibrationSpec,
 }
 
 
@@ -255,6 +277,7 @@ class Manifest:
     speech: SpeechSpec = field(default_factory=SpeechSpec)
     preprocessing: PreprocessingSpec | None = None  # None: not recorded
     training: TrainingSpec | None = None  # None: not recorded
+    calibration: CalibrationSpec | None = None  # None: probabilities used as the members give them
 
     def check_reproducible(self) -> None:
         """Refuse models whose training input the device cannot reproduce (ModelError)."""

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge.calibration import apply_temperature
 from edge.decisions import Decision, DecisionConfig, RecognizeEmotions, name_result
 from edge.errors import AudioError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
@@ -211,6 +212,8 @@ class Pipeline:
         self._member_kinds = [mb.feature for mb in manifest.members]
         self._predicts = [model.predict for model in self.members]
         self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
+        cal = manifest.calibration
+        self._temperature = cal.temperature if cal is not None else 1.0
         self.recognizer = RecognizeEmotions(manifest.labels, self.decision_config)
         self._live = WindowStream(self.cfg, self.bases, self.speech.vad, self.window_frames,
                                   self.hop_frames)
@@ -243,7 +246,10 @@ class Pipeline:
                                                   strict=True)])
 
     def _vote(self, outs: np.ndarray) -> np.ndarray:
-        return self.voter(outs)
+        probs = self.voter(outs)
+        if self._temperature != 1.0:
+            probs = apply_temperature(probs, self._temperature).astype(probs.dtype)
+        return probs
 
     def _classify_window(self, window: dict[str, np.ndarray]) -> np.ndarray:
         """The ensemble's probabilities for one window of base frames."""

@@ -224,7 +224,7 @@ def test_per_corpus_scores_core4_restricted_to_core_columns() -> None:
                       [0.1, 0.6, 0.1, 0.1, 0.1],   # happy, right
                       [0.1, 0.1, 0.1, 0.1, 0.6]])  # a fearful file: not core-4
     truth = {0: 0, 1: 1, 2: 4}
-    out = per_corpus(np.array([0, 1, 2]), probs, truth, ["x", "x", "x"], labels)
+    out = per_corpus(np.array([0, 1, 2]), probs, probs, truth, ["x", "x", "x"], labels)
     assert out["x"]["files"] == 3
     assert out["x"]["uar"] == pytest.approx((0 + 1 + 1) / 3)
     assert out["x"]["core4_uar"] == pytest.approx(1.0)  # ... but neutral among the core four

@@ -9,12 +9,14 @@ calibration error of the ensemble's confidence.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.calibration import apply_temperature, expected_calibration_error
+from edge.calibration import expected_calibration_error
 from edge.corpora import CORE_4
 from edge.metrics import score
 
@@ -33,14 +35,15 @@ def core4_scores(truth: np.ndarray, probs: np.ndarray, labels: Sequence[str]) ->
     return score(t, probs[keep][:, cols].argmax(axis=1), list(CORE_4))
 
 
-def per_corpus(ids: np.ndarray, probs: np.ndarray, truth_of_file: dict[int, int],
-               corpus_of_file: Sequence[str], labels: Sequence[str],
-               temperature: float = 1.0) -> dict[str, dict[str, Any]]:
-    """File-level scores of one model's file probabilities, corpus by corpus."""
+def per_corpus(ids: np.ndarray, probs: np.ndarray, calibrated: np.ndarray,
+               truth_of_file: dict[int, int], corpus_of_file: Sequence[str],
+               labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """File-level scores of one model's file probabilities (and their calibrated version, for
+    the calibration error), corpus by corpus."""
     ids = np.asarray(ids)
     truth = np.array([truth_of_file[int(i)] for i in ids], dtype=np.int64)
     corpus = np.array([corpus_of_file[int(i)] for i in ids])
-    cal = apply_temperature(probs, temperature)
+    cal = np.asarray(calibrated)
     out: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(corpus):
         sel = corpus == name
@@ -56,3 +59,62 @@ def per_corpus(ids: np.ndarray, probs: np.ndarray, truth_of_file: dict[int, int]
             "confusion": own.confusion.tolist(),
         }
     return out
+
+
+def report(run_dir: Path) -> str:
+    """The per-corpus table of a multi-corpus run (from ``results/folds/*.json``), written to
+    ``results/crosscorpus.md`` and ``.json``; returns the markdown."""
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    folds = sorted((run_dir / "results" / "folds").glob("*.json"))
+    rows: dict[str, dict[str, Any]] = {}
+    for f in folds:
+        d = json.loads(f.read_text(encoding="utf-8"))
+        for name, r in d.get("per_corpus", {}).items():
+            entry = rows.setdefault(name, {"sets": [], "per_set": []})
+            entry["sets"].append(d["set"])
+            entry["per_set"].append({**r, "temperature": d.get("temperature", 1.0),
+                                     "svm_uar": d.get("models", {}).get("svm", {}).get("uar")
+                                     if len(d.get("per_corpus", {})) == 1 else None})
+    if not rows:
+        raise ValueError(f"{run_dir} has no per-corpus results (a multi-corpus run writes them)")
+
+    def mean(entry: dict[str, Any], key: str) -> float | None:
+        vals = [r[key] for r in entry["per_set"] if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.1f}"
+
+    lines = [f"Split: {run.get('split', '?')}. Labels: {', '.join(run.get('labels', []))}. "
+             f"Ensemble ({run.get('voting', 'soft')} vote, {len(run['config']['members'])} "
+             "members), file-level, as `edge-ser classify` decides.", "",
+             "| test corpus | files | UAR own classes % | core-4 UAR % | macro-F1 % | "
+             "ECE % raw → calibrated | SVM baseline UAR % |",
+             "|---|---|---|---|---|---|---|"]
+    summary: dict[str, Any] = {"split": run.get("split"), "corpora": {}}
+    for name, entry in rows.items():
+        files = sum(r["files"] for r in entry["per_set"]) // max(1, len(entry["per_set"]))
+        vals = {k: mean(entry, k) for k in ("uar", "core4_uar", "macro_f1", "ece",
+                                             "ece_calibrated", "svm_uar")}
+        summary["corpora"][name] = {"files": files, "sets": entry["sets"], **vals}
+        lines.append(f"| {name} | {files} | {pct(vals['uar'])} | {pct(vals['core4_uar'])} | "
+                     f"{pct(vals['macro_f1'])} | {pct(vals['ece'])} → "
+                     f"{pct(vals['ece_calibrated'])} | {pct(vals['svm_uar'])} |")
+    c4 = [v["core4_uar"] for v in summary["corpora"].values() if v["core4_uar"] is not None]
+    if c4:
+        summary["core4_uar_mean"] = float(np.mean(c4))
+        summary["core4_uar_min"] = float(np.min(c4))
+        lines += ["", f"Mean core-4 UAR over corpora: **{pct(float(np.mean(c4)))} %** "
+                  f"(lowest {pct(float(np.min(c4)))} %)."]
+    text = "\n".join(lines) + "\n"
+    out = run_dir / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "crosscorpus.md").write_text(text, encoding="utf-8")
+    (out / "crosscorpus.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return text
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(report(Path(sys.argv[1])), end="")

@@ -31,7 +31,7 @@ from train.augment import AugmentConfig, copies_for_split
 from train.config import MemberSpec, TrainConfig
 from train.crosscorpus import per_corpus
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
-from train.ensemble import uar_weights, vote_files
+from train.ensemble import uar_weights, vote_files, vote_windows
 from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
 from train.features import (
     FeatureSettings,
@@ -42,6 +42,7 @@ from train.features import (
     normalize,
     utterance_stats,
 )
+from train.fit import file_probs
 from train.parallel import FitData, FitJob, Fitter
 from train.preprocess import PreprocessConfig
 from train.runs import RUN_FORMAT, RUN_VERSION, save_windows, window_dict, write_json
@@ -372,9 +373,11 @@ class SetTrainer:
                 ids, fp = vote_files(test_probs, test_file, rule, weights)
                 truth_arr = np.array([truth[int(i)] for i in ids])
                 result.scores[f"ensemble_{rule}"] = score(truth_arr, fp.argmax(1), labels)
-                if rule == cfg.voting:
-                    result.extra["per_corpus"] = per_corpus(ids, fp, truth, self.corpus_of,
-                                                            labels, temperature)
+                if rule == cfg.voting:  # calibrated per window, averaged per file: the device
+                    cal = apply_temperature(vote_windows(test_probs, rule, weights), temperature)
+                    _, fp_cal = file_probs(cal, test_file)
+                    result.extra["per_corpus"] = per_corpus(ids, fp, fp_cal, truth,
+                                                            self.corpus_of, labels)
                     result.extra["temperature"] = temperature
             if not self.opts.skip_compare:
                 te = data[specs[0].feature]["test"]
@@ -420,12 +423,15 @@ class SetTrainer:
             members[res.name] = score_windows(probs[-1], file, truth, self.prep.labels).uar
         ids, fp = vote_files(probs, file, "soft")
         ens = score_file_probs(ids, fp, truth, self.prep.labels)
+        # the temperature is fitted on windows: the device calibrates each window's vote
+        win = vote_windows(probs, "soft")
+        win_truth = np.array([truth[int(i)] for i in file])
+        temperature = fit_temperature(win, win_truth)
         t = np.array([truth[int(i)] for i in ids])
-        temperature = fit_temperature(fp, t)
+        _, fp_cal = file_probs(apply_temperature(win, temperature), file)
         return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar,
                 "temperature": temperature, "ece": expected_calibration_error(fp, t),
-                "ece_calibrated": expected_calibration_error(apply_temperature(fp, temperature),
-                                                             t)}
+                "ece_calibrated": expected_calibration_error(fp_cal, t)}
 
     def _baselines(self, sp: SetPlan, kind: str, result: FoldResult) -> None:
         from train.baselines import fit_predict
@@ -527,5 +533,9 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
                                for k, v in summary.items()}
     write_json(out / "run.json", run_json)
+    if prep.multi and results:
+        from train.crosscorpus import report
+
+        log(report(out))
     log(f"run finished in {wall / 60:.1f} min → {out}")
     return run_json
