@@ -419,8 +419,22 @@ classify_both() {
   local snap="$ARM64_ROOT$APP/src"
   (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/edge-ser" classify "$WAV" --models "$MODELS" --json) \
     >"$WORK/x86.json" 2>>"$LOG" || die "edge-ser classify failed on the host (see $LOG)"
-  (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/python" tools/arm64/raw_outputs.py "$MODELS") \
+  # Raw outputs are compared interpreter version to interpreter version: 32-bit Pi OS runs
+  # tflite-runtime 2.14, whose int8 kernels differ from ai-edge-litert 2.3's by up to 2 steps
+  # on x86 too (measured); so for armhf the x86 reference is tflite-runtime 2.14 as well.
+  local raw_py="$HOST_VENV/bin/python"
+  if [[ "$PI_ARCH" == armhf ]]; then
+    local ref="$ARM64_ROOT-x86-tflite-runtime"
+    if [[ ! -x "$ref/bin/python" ]] || ! "$ref/bin/python" -c 'import tflite_runtime' 2>/dev/null; then
+      logged python3 -m venv "$ref"
+      logged "$ref/bin/python" -m pip install 'tflite-runtime==2.14.0' 'numpy<2' ||
+        die "cannot install the x86 tflite-runtime 2.14 reference in $ref"
+    fi
+    raw_py="$ref/bin/python"
+  fi
+  (cd "$snap" && PYTHONPATH="" "$raw_py" tools/arm64/raw_outputs.py "$MODELS") \
     >"$WORK/x86-raw.jsonl" 2>>"$LOG" || die "raw_outputs.py failed on the host (see $LOG)"
+  say "   x86 raw-output reference: $("$raw_py" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert|tflite[-_]runtime)=' | tr '\n' ' ')"
   say "   x86 (host venv $HOST_VENV, same source snapshot): $("$HOST_VENV/bin/python" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert)=' | tr '\n' ' ')"
 }
 
