@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import MissingDependencyError, error_for_exit_status
+from edge.errors import MissingDependencyError, ModelError, error_for_exit_status
 
 TARGETS = {"window_ms": 3.0, "peak_rss_mb": 45.0, "cold_classify_s": 0.3,
            "speedup_vs_float": 100.0, "memory_ratio_vs_float": 10.0}
@@ -53,28 +53,34 @@ def bench_audio(seconds: float, sr: int = 16000, seed: int = 0) -> np.ndarray:
     return np.clip(y, -1, 1).astype(np.float32)
 
 
-# Runs `edge-ser` in a child that reports its own peak RSS (VmHWM) when it exits. getrusage
-# cannot tell: Linux carries ru_maxrss across fork + exec, so every child of this (large)
-# process would report at least this process's size.
+# Runs `edge-ser` in a child that reports its own peak RSS (VmHWM) when it exits, and how much
+# of its RSS then is anonymous (its own memory) and file-backed (shared library pages: since
+# Linux 6.18 a fault maps the whole large page-cache folio around it, so this part depends on
+# how the libraries came into the page cache, not on edge-ser). getrusage cannot tell: Linux
+# carries ru_maxrss across fork + exec, so every child of this (large) process would report at
+# least this process's size.
 _HWM_CHILD = """
 import atexit, sys
 def _report(path=sys.argv[1]):
     try:
         with open("/proc/self/status") as fh:
-            kib = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-    except (OSError, StopIteration, ValueError):
+            kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in fh)
+                   if k in ("VmHWM", "RssAnon", "RssFile")}
+        text = f"{kib['VmHWM']} {kib.get('RssAnon', 0)} {kib.get('RssFile', 0)}"
+    except (OSError, KeyError, ValueError):
         import resource
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        text = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} 0 0"
     with open(path, "w") as out:
-        out.write(str(kib))
+        out.write(text)
 atexit.register(_report)
 from edge.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 
 
-def _run_cli(args: list[str]) -> tuple[float, int]:
-    """Run ``edge-ser ARGS`` in a fresh process; return (wall seconds, its peak RSS in KiB)."""
+def _run_cli(args: list[str]) -> tuple[float, list[int]]:
+    """Run ``edge-ser ARGS`` in a fresh process; return (wall seconds, [its peak RSS, its
+    anonymous and file-backed RSS at exit], all in KiB)."""
     with tempfile.NamedTemporaryFile(prefix="edge-ser-hwm-", delete=False) as fh:
         report = Path(fh.name)
     try:
@@ -87,7 +93,7 @@ def _run_cli(args: list[str]) -> tuple[float, int]:
             raise error_for_exit_status(
                 proc.returncode, f"benchmark subprocess `edge-ser {' '.join(args[:2])}` failed: "
                 f"{err.splitlines()[-1] if err else proc.returncode}")
-        return wall, int(report.read_text() or 0)
+        return wall, [int(v) for v in (report.read_text() or "0 0 0").split()]
     finally:
         report.unlink(missing_ok=True)
 
@@ -129,6 +135,8 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
     models_dir = Path(models_dir)
     manifest = load_manifest(models_dir)
     sr = manifest.frontend.sr
+    if compare_float:  # before measuring anything: a missing piece must not cost the run
+        _float_preflight(models_dir, [mb.name for mb in manifest.members])
 
     # ---- load time ---------------------------------------------------------------------
     loads, manifest_loads = [], []
@@ -179,7 +187,7 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
         write_wav(wav, audio[: int(manifest.window.seconds * sr)], sr)
         args = ["classify", str(wav), "--models", str(models_dir)]
         cold = [_cold_start(args) for _ in range(max(1, cold_runs))]
-        classify_rss = max(_run_cli(args)[1] for _ in range(2))
+        classify_rss, classify_anon, classify_file = max(_run_cli(args)[1] for _ in range(2))
         float_result = None
         if compare_float:
             say("float path (librosa + Keras) ...")
@@ -204,6 +212,8 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
         "cold_classify_s": {"median": float(np.median(cold)), "min": float(min(cold)),
                             "runs": len(cold)},
         "peak_rss_mb": {"classify_process": classify_rss / 1024,
+                        "classify_anon_at_exit": classify_anon / 1024,
+                        "classify_file_at_exit": classify_file / 1024,
                         "bench_process": _self_rss_kib() / 1024},
         "targets": TARGETS,
     }
@@ -217,11 +227,32 @@ def run_bench(models_dir: Path, seconds: float = 3.0, threads: int = 1,
     return report
 
 
-def _run_float(models_dir: Path, wav: Path, seconds: float, hop_seconds: float) -> dict[str, Any]:
+#: What benchmarks/float_path.py imports (import names); checked before any measurement.
+FLOAT_REQUIRES = ("librosa", "tensorflow", "tf_keras")
+
+
+def _float_preflight(models_dir: Path, members: list[str]) -> None:
+    """Everything ``--compare-float`` needs, checked up front (the float path runs last)."""
+    import importlib.util
+
     if not FLOAT_PATH.is_file():
         raise MissingDependencyError(
             f"--compare-float needs {FLOAT_PATH.relative_to(FLOAT_PATH.parents[1])} from a source "
             "checkout of edge-ser")
+    missing = [name for name in FLOAT_REQUIRES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingDependencyError(
+            f"--compare-float needs {', '.join(missing)} (the float path is librosa + Keras): "
+            "pip install -r requirements-train.txt")
+    float_dir = models_dir / "float"
+    absent = [m for m in members
+              if not any((float_dir / f"{m}{ext}").is_file() for ext in (".h5", ".keras"))]
+    if absent:
+        raise ModelError(f"--compare-float needs the float Keras members beside the int8 ones; "
+                         f"{float_dir} has none for {', '.join(absent)}")
+
+
+def _run_float(models_dir: Path, wav: Path, seconds: float, hop_seconds: float) -> dict[str, Any]:
     cmd = [sys.executable, str(FLOAT_PATH), "--models", str(models_dir), "--wav", str(wav),
            "--seconds", str(seconds), "--hop", str(hop_seconds), "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -271,6 +302,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"  cold `edge-ser classify`  {cold:.3f} s median of {r['cold_classify_s']['runs']}",
         f"  peak RSS                  classify process {rss:.1f} MB, "
         f"bench process {r['peak_rss_mb']['bench_process']:.1f} MB",
+        f"    classify RSS at exit    {r['peak_rss_mb']['classify_anon_at_exit']:.1f} MB its own "
+        f"(anonymous) + {r['peak_rss_mb']['classify_file_at_exit']:.1f} MB shared library pages",
         "",
         "  targets: " + ", ".join([
             _check(f"window {w:.2f} ms <= {t['window_ms']:g}", w <= t["window_ms"]),

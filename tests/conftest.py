@@ -89,3 +89,36 @@ def slow_members_child(delay: float) -> str:
         "from edge.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
+
+
+# The fast tier, `pytest -m "not slow"` (day-to-day work, under two minutes on 2 cores): besides
+# the tests marked slow where they are defined (training, conversion, an hour of audio), these
+# take seconds each (real-time playback, ten simulated minutes, property searches, a real
+# `bench`). Measured with `pytest --durations=40 -m "not slow"`; CI runs everything.
+SLOW_BY_DURATION = (
+    "test_long_run.py::test_ten_simulated_minutes_lose_no_window_and_keep_memory_flat",
+    "test_long_run.py::test_a_long_file_source_loses_no_window",
+    "test_tampered_models.py::test_arbitrary_manifest_values_are_refused_or_work",
+    "test_capture_pulse.py::test_microphone_source_hears_the_played_clip",
+    "test_capture_pulse.py::test_device_disappearing_mid_run",
+    "test_overload.py::test_a_realtime_file_is_a_microphone_with_a_ring_buffer",
+    "test_overload.py::test_a_slow_consumer_loses_the_oldest_audio_counted_and_reported",
+    "test_overload.py::test_a_fast_consumer_loses_nothing",
+    "test_bench.py::test_bench_json_reports_the_classify_process_memory_split",
+    "test_wav_properties.py::test_resample_length",
+    "test_wav_properties.py::test_streaming_equals_batch",
+    "test_wav_properties.py::test_blocks_equal_the_whole_file_for_any_block_and_rate",
+    "test_pipeline.py::test_live_windows_and_decisions_do_not_depend_on_chunking",
+    "test_train_run.py::test_cosine_schedule_ends_near_zero_learning_rate",
+    "test_signals.py::test_sigterm_during_overload_of_a_realtime_file",
+    "test_streaming.py::test_frames_from_file_blocks_equal_the_batch_front_end",
+    "test_hostile_inputs.py::test_played_in_real_time_too",
+    "test_hostile_inputs.py::test_a_real_process_classifies_the_whole_corpus",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        node = f"{item.path.name}::{item.originalname}"
+        if node in SLOW_BY_DURATION:
+            item.add_marker(pytest.mark.slow)

@@ -2,7 +2,8 @@
 # Prove that the edge install works on a Raspberry-Pi-class CPU with no TensorFlow.
 #
 # Builds (or reuses) an emulated Debian Bookworm arm64 root under qemu-user, copies the project in,
-# runs `pip install -r requirements-edge.txt` in a fresh venv there, then checks, under
+# runs the README's set-up command there as root with no sudo (`bash tools/setup_edge.sh --no-run`:
+# apt packages, a fresh venv with requirements-edge.txt), then checks, under
 # QEMU_CPU=cortex-a72 (Pi 4) with a Pi-style /proc/cpuinfo bind-mounted:
 #   - `import tensorflow` fails, `edge-ser --help` and `edge-ser features --show-config` work;
 #   - `edge-ser classify WAV --models DIR --json` gives the host's (x86) result: same label and
@@ -33,13 +34,21 @@
 #   ARM64_TOLERANCE   largest |delta p| accepted between the x86 and arm64 classify results when they
 #                     are not identical (default 0.004: one int8 output step, 1/256, plus rounding)
 #   ARM64_STRICT      1: demand bit-identical classify results and raw outputs (default 0)
+#   PI_ARCH           arm64 (default) or armhf: 32-bit Pi OS, which tools/armv7_check.sh runs
+#                     (tflite-runtime 2.14, Debian's NumPy 1.24 and PyAudio, QEMU_CPU cortex-a7)
 # Exit status: 0 only if every check passed. Needs root (debootstrap, chroot, mount).
 set -euo pipefail
 
 PROJECT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ARM64_ROOT="${ARM64_ROOT:-/var/tmp/edge-ser-arm64}"
+PI_ARCH="${PI_ARCH:-arm64}"
+case "$PI_ARCH" in
+  arm64) QEMU=qemu-aarch64; MACHINE=aarch64; DEFAULT_CPU=cortex-a72; LITERT=ai_edge_litert ;;
+  armhf) QEMU=qemu-arm; MACHINE=armv7l; DEFAULT_CPU=cortex-a7; LITERT=tflite_runtime ;;
+  *) echo "PI_ARCH must be arm64 or armhf (got '$PI_ARCH')" >&2; exit 2 ;;
+esac
+ARM64_ROOT="${ARM64_ROOT:-/var/tmp/edge-ser-$PI_ARCH}"
 ARM64_ROOT="${ARM64_ROOT%/}"
-QCPU="${ARM64_QEMU_CPU:-cortex-a72}"
+QCPU="${ARM64_QEMU_CPU:-$DEFAULT_CPU}"
 HOST_VENV="${ARM64_HOST_VENV:-$PROJECT/.venv}"
 WAIT_MODELS="${ARM64_WAIT_MODELS:-600}"
 LOG="${ARM64_LOG:-$ARM64_ROOT.log}"
@@ -48,8 +57,7 @@ STRICT="${ARM64_STRICT:-0}"
 SUITE=bookworm
 READY="$ARM64_ROOT/.edge-ser-root-ready"
 APP=/opt/edge-ser                     # inside the root: src/, venv/, hello.wav
-ROOT_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc libc6-dev portaudio19-dev
-               ca-certificates)
+ROOT_PACKAGES=(python3 ca-certificates)  # the rest is tools/setup_edge.sh's job
 
 CLEAN=0
 REBUILD=0
@@ -62,10 +70,12 @@ for arg in "$@"; do
   esac
 done
 
-case "$QCPU" in
-  cortex-a72) CPUINFO="$PROJECT/tools/arm64/cpuinfo-pi4" ;;
-  cortex-a76) CPUINFO="$PROJECT/tools/arm64/cpuinfo-pi5" ;;
-  *) echo "ARM64_QEMU_CPU must be cortex-a72 or cortex-a76 (the default CPU corrupts int8)" >&2; exit 2 ;;
+case "$PI_ARCH/$QCPU" in
+  arm64/cortex-a72) CPUINFO="$PROJECT/tools/arm64/cpuinfo-pi4" ;;
+  arm64/cortex-a76) CPUINFO="$PROJECT/tools/arm64/cpuinfo-pi5" ;;
+  armhf/cortex-a7) CPUINFO="$PROJECT/tools/arm64/cpuinfo-pi2-armv7" ;;
+  arm64/*) echo "ARM64_QEMU_CPU must be cortex-a72 or cortex-a76 (the default CPU corrupts int8)" >&2; exit 2 ;;
+  *) echo "ARM64_QEMU_CPU must be cortex-a7 for armhf (a Pi 2 / 32-bit Pi OS core)" >&2; exit 2 ;;
 esac
 if [[ -z "$ARM64_ROOT" || "$ARM64_ROOT" == / || "$ARM64_ROOT" != /* ]]; then
   echo "ARM64_ROOT must be an absolute path other than / (got '$ARM64_ROOT')" >&2; exit 2
@@ -157,9 +167,9 @@ finish() {
   printf '  %-54s %7s s\n' "total" "$(elapsed "$RUN_T0" "$EPOCHREALTIME")"
   echo "   full log: $LOG"
   if ((rc == 0)); then
-    echo "arm64_check: PASS - edge install on emulated Pi ($QCPU, Debian $SUITE arm64), no TensorFlow, $VERDICT_DETAIL"
+    echo "pi_check ($PI_ARCH): PASS - edge install on emulated Pi ($QCPU, Debian $SUITE $PI_ARCH), no TensorFlow, $VERDICT_DETAIL"
   else
-    echo "arm64_check: FAIL at step '$CURRENT_STEP' (exit $rc); see above and $LOG"
+    echo "pi_check ($PI_ARCH): FAIL at step '$CURRENT_STEP' (exit $rc); see above and $LOG"
   fi
   exit "$rc"
 }
@@ -194,13 +204,13 @@ host_setup() {
     say "   mounting binfmt_misc"
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   fi
-  if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
-    logged update-binfmts --import qemu-aarch64 || true
+  if [[ ! -e /proc/sys/fs/binfmt_misc/$QEMU ]]; then
+    logged update-binfmts --import "$QEMU" || true
   fi
-  logged update-binfmts --enable qemu-aarch64 || true
-  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || die "qemu-aarch64 binfmt is not enabled"
-  say "   binfmt qemu-aarch64: $(tr '\n' ' ' </proc/sys/fs/binfmt_misc/qemu-aarch64 | grep -o 'interpreter [^ ]*\|flags: [A-Z]*' | tr '\n' ' ')"
-  say "   $(/usr/bin/qemu-aarch64-static --version | head -n 1)"
+  logged update-binfmts --enable "$QEMU" || true
+  grep -qx enabled "/proc/sys/fs/binfmt_misc/$QEMU" || die "$QEMU binfmt is not enabled"
+  say "   binfmt $QEMU: $(tr '\n' ' ' <"/proc/sys/fs/binfmt_misc/$QEMU" | grep -o 'interpreter [^ ]*\|flags: [A-Z]*' | tr '\n' ' ')"
+  say "   $("/usr/bin/$QEMU-static" --version | head -n 1)"
 }
 
 host_mirror() {  # the Debian mirror of the host's bookworm (non-security) apt source
@@ -247,11 +257,11 @@ build_root() {
   fi
   local mirror
   mirror="${ARM64_MIRROR:-$(host_mirror)}"
-  say "   debootstrap --arch=arm64 --foreign --variant=minbase $SUITE $ARM64_ROOT $mirror"
+  say "   debootstrap --arch=$PI_ARCH --foreign --variant=minbase $SUITE $ARM64_ROOT $mirror"
   local t0=$EPOCHREALTIME
-  logged debootstrap --arch=arm64 --foreign --variant=minbase "$SUITE" "$ARM64_ROOT" "$mirror"
+  logged debootstrap --arch="$PI_ARCH" --foreign --variant=minbase "$SUITE" "$ARM64_ROOT" "$mirror"
   say "   first stage: $(elapsed "$t0" "$EPOCHREALTIME") s"
-  install -m 0755 /usr/bin/qemu-aarch64-static "$ARM64_ROOT/usr/bin/qemu-aarch64-static"
+  install -m 0755 "/usr/bin/$QEMU-static" "$ARM64_ROOT/usr/bin/$QEMU-static"
   t0=$EPOCHREALTIME
   if ! logged in_root /debootstrap/debootstrap --second-stage; then
     [[ -f "$ARM64_ROOT/debootstrap/debootstrap.log" ]] && tail -n 30 "$ARM64_ROOT/debootstrap/debootstrap.log"
@@ -305,8 +315,8 @@ prepare_root() {
   auxv="$(in_root env LD_SHOW_AUXV=1 /bin/true)"
   hwcap2="$(awk '$1 == "AT_HWCAP2:" { print $2 }' <<<"$auxv")"
   say "   inside: $(in_root uname -m), $(in_root python3 --version), AT_HWCAP $(awk '$1 == "AT_HWCAP:" { print $2 }' <<<"$auxv"), AT_HWCAP2 ${hwcap2:-absent}"
-  # HWCAP2_SME is bit 23: the emulated SME of qemu 7.2 corrupts int8 kernels.
-  if [[ -n "$hwcap2" ]] && (((16#${hwcap2#0x} >> 23) & 1)); then
+  # HWCAP2_SME is bit 23 (arm64): the emulated SME of qemu 7.2 corrupts int8 kernels.
+  if [[ "$PI_ARCH" == arm64 && -n "$hwcap2" ]] && (((16#${hwcap2#0x} >> 23) & 1)); then
     die "the emulated CPU advertises SME (AT_HWCAP2=$hwcap2): QEMU_CPU was not applied"
   fi
 }
@@ -367,11 +377,10 @@ copy_project() {
 
 pip_install() {
   rm -rf "$ARM64_ROOT$APP/venv"
-  logged in_root python3 -m venv "$APP/venv"
-  say "   pip install -r requirements-edge.txt (aarch64, $(in_root "$APP/venv/bin/python" -m pip --version | cut -d' ' -f1-2))"
-  if ! logged in_root_at "$APP/src" "$APP/venv/bin/python" -m pip install -r requirements-edge.txt; then
+  say "   VENV=$APP/venv bash tools/setup_edge.sh --no-run (as root, no sudo in the root: $(in_root sh -c 'command -v sudo || echo none'))"
+  if ! logged in_root_at "$APP/src" env VENV="$APP/venv" bash tools/setup_edge.sh --no-run; then
     grep -n -i -E 'error|no matching distribution|could not find|requires-python|not supported' "$LOG" | tail -n 15 || true
-    die "pip install -r requirements-edge.txt failed on aarch64 (see the errors above)"
+    die "tools/setup_edge.sh failed on $MACHINE (see the errors above)"
   fi
   in_root "$APP/venv/bin/python" -m pip list --format=freeze 2>/dev/null >"$WORK/freeze.txt"
   cat "$WORK/freeze.txt" >>"$LOG"
@@ -383,7 +392,8 @@ check_inside() {
   out="$(in_root "$py" -c 'import tensorflow' 2>&1)" || rc=$?
   ((rc != 0)) || die "import tensorflow succeeded inside the edge install"
   say "   import tensorflow fails as it should: $(tail -n 1 <<<"$out")"
-  out="$(in_root "$py" -c 'import platform, numpy, ai_edge_litert; print(platform.machine(), "numpy", numpy.__version__)')"
+  out="$(in_root "$py" -c "import platform, numpy, $LITERT; print(platform.machine(), 'numpy', numpy.__version__, '$LITERT')")"
+  [[ "$out" == "$MACHINE "* ]] || die "expected a $MACHINE Python inside, got: $out"
   say "   python: $out"
   out="$(in_root "$es" --help)"
   say "   edge-ser --help: commands $(awk '/^Commands:/ { c = 1; next } c && /^  [[:lower:]]/ { printf "%s ", $1 }' <<<"$out")"
@@ -400,7 +410,7 @@ classify_both() {
   local t0=$EPOCHREALTIME
   in_root_at "$APP/src" "$APP/venv/bin/edge-ser" classify "$APP/hello.wav" --models "$MODELS" --json \
     >"$WORK/arm64.json" 2>>"$LOG" || die "edge-ser classify failed inside the arm64 root (see $LOG)"
-  say "   arm64 classify: $(elapsed "$t0" "$EPOCHREALTIME") s (emulated)"
+  say "   $PI_ARCH classify: $(elapsed "$t0" "$EPOCHREALTIME") s (emulated)"
   in_root_at "$APP/src" "$APP/venv/bin/python" tools/arm64/raw_outputs.py "$MODELS" \
     >"$WORK/arm64-raw.jsonl" 2>>"$LOG" || die "raw_outputs.py failed inside the arm64 root (see $LOG)"
 
@@ -409,8 +419,22 @@ classify_both() {
   local snap="$ARM64_ROOT$APP/src"
   (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/edge-ser" classify "$WAV" --models "$MODELS" --json) \
     >"$WORK/x86.json" 2>>"$LOG" || die "edge-ser classify failed on the host (see $LOG)"
-  (cd "$snap" && PYTHONPATH="$snap" "$HOST_VENV/bin/python" tools/arm64/raw_outputs.py "$MODELS") \
+  # Raw outputs are compared interpreter version to interpreter version: 32-bit Pi OS runs
+  # tflite-runtime 2.14, whose int8 kernels differ from ai-edge-litert 2.3's by up to 2 steps
+  # on x86 too (measured); so for armhf the x86 reference is tflite-runtime 2.14 as well.
+  local raw_py="$HOST_VENV/bin/python"
+  if [[ "$PI_ARCH" == armhf ]]; then
+    local ref="$ARM64_ROOT-x86-tflite-runtime"
+    if [[ ! -x "$ref/bin/python" ]] || ! "$ref/bin/python" -c 'import tflite_runtime' 2>/dev/null; then
+      logged python3 -m venv "$ref"
+      logged "$ref/bin/python" -m pip install 'tflite-runtime==2.14.0' 'numpy<2' ||
+        die "cannot install the x86 tflite-runtime 2.14 reference in $ref"
+    fi
+    raw_py="$ref/bin/python"
+  fi
+  (cd "$snap" && PYTHONPATH="" "$raw_py" tools/arm64/raw_outputs.py "$MODELS") \
     >"$WORK/x86-raw.jsonl" 2>>"$LOG" || die "raw_outputs.py failed on the host (see $LOG)"
+  say "   x86 raw-output reference: $("$raw_py" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert|tflite[-_]runtime)=' | tr '\n' ' ')"
   say "   x86 (host venv $HOST_VENV, same source snapshot): $("$HOST_VENV/bin/python" -m pip list --format=freeze 2>/dev/null | grep -i -E '^(numpy|ai[-_]edge[-_]litert)=' | tr '\n' ' ')"
 }
 
@@ -425,14 +449,14 @@ x86 = json.loads((work / "x86.json").read_text())
 arm = json.loads((work / "arm64.json").read_text())
 labels = list(x86["probabilities"])
 w = max(len(lbl) for lbl in labels)
-print(f"   {'label':<{w}}  {'x86_64 (host)':>14}  {'aarch64 ' + qcpu:>20}  {'delta':>8}")
+print(f"   {'label':<{w}}  {'x86_64 (host)':>14}  {'emulated ' + qcpu:>20}  {'delta':>8}")
 worst = 0.0
 for lbl in labels:
     a, b = x86["probabilities"][lbl], arm["probabilities"].get(lbl, float("nan"))
     d = abs(a - b)
     worst = max(worst, d) if d == d else float("inf")
     print(f"   {lbl:<{w}}  {a:>14.4f}  {b:>20.4f}  {'same' if a == b else f'{b - a:+.4f}':>8}")
-for name, d in (("x86_64 ", x86), ("aarch64", arm)):
+for name, d in (("x86_64 ", x86), ("emulated", arm)):
     print(f"   {name}: label={d['label']} confidence={d['confidence']} "
           f"windows={d['windows']} speech_windows={d['speech_windows']}")
 strip = lambda d: {k: v for k, v in d.items() if k not in ("file", "probabilities", "confidence")}
@@ -474,7 +498,7 @@ EOF
 )"
   printf '%s\n' "$verdict" | grep -v '^RESULT '
   say "   x86_64 : $(cat "$WORK/x86.json")"
-  say "   aarch64: $(cat "$WORK/arm64.json")"
+  say "   $MACHINE: $(cat "$WORK/arm64.json")"
   local result
   result="$(tail -n 1 <<<"$verdict")"
   if [[ "$result" != "RESULT PASS"* ]]; then
@@ -497,14 +521,14 @@ EOF
 }
 
 # ---------------------------------------------------------------- main
-say "edge-ser arm64 check: project $PROJECT, root $ARM64_ROOT, QEMU_CPU=$QCPU, log $LOG"
+say "edge-ser $PI_ARCH check: project $PROJECT, root $ARM64_ROOT, QEMU_CPU=$QCPU, log $LOG"
 unmount_root  # leftovers of an interrupted run
 step "1. host packages + binfmt" host_setup
-step "2. arm64 root (build or reuse)" build_root
+step "2. $PI_ARCH root (build or reuse)" build_root
 step "3. prepare root (mounts, CA, pip.conf)" prepare_root
 step "4. pick models + wav" pick_models
 step "5. copy project into root" copy_project
-step "6. venv + pip install -r requirements-edge.txt" pip_install
+step "6. bash tools/setup_edge.sh --no-run (as root)" pip_install
 step "7. checks inside (no TF, --help, features)" check_inside
-step "8. classify on arm64 and on x86" classify_both
+step "8. classify on $PI_ARCH and on x86" classify_both
 step "9. compare" compare

@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 VENV="${EDGE_VENV:-.venv-edge}"
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$VENV/bin/python" -m pip install -q -r requirements-edge.txt
+log="$(mktemp)"; trap 'rm -f "$log"' EXIT
+"$VENV/bin/python" -m pip install -q -r requirements-edge.txt 2>&1 | tee "$log"
+# Building edge-ser itself must not rely on anything its build backend has deprecated.
+if grep -i -E 'deprecat' "$log" >&2; then
+  echo "building edge-ser printed a deprecation warning (above): fix pyproject.toml" >&2; exit 1
+fi
 for pkg in tensorflow tf_keras keras librosa scipy sklearn; do
   if "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('$pkg') is None)"; then
     echo "edge install unexpectedly contains $pkg" >&2; exit 1

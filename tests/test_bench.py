@@ -1,0 +1,59 @@
+"""`edge-ser bench`: its figures come from real runs, and `--compare-float` stops before
+measuring anything when the float path cannot run (it used to benchmark for seconds, then fail
+and lose every result)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO
+from fixtures.tiny import TINY
+
+from edge.models import DEFAULT_MODELS_DIR
+
+
+def bench(*args: str, hide: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `edge-ser bench ARGS` in a fresh process where the modules ``hide`` cannot be found."""
+    code = ("import sys\n"
+            f"for name in {list(hide)!r}:\n    sys.modules[name] = None\n"
+            "from edge.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", code, "bench", *args], cwd=REPO,
+                       capture_output=True, text=True, timeout=300)
+    return r, time.monotonic() - t0
+
+
+def test_compare_float_without_tensorflow_fails_first_in_one_line() -> None:
+    r, took = bench("--models", str(TINY), "--seconds", "2", "--compare-float",
+                    hide=("tensorflow", "tf_keras"))
+    assert r.returncode == 6, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "tensorflow, tf_keras" in r.stderr and "requirements-train.txt" in r.stderr
+    assert "streaming windows" not in r.stderr and took < 10  # nothing was measured first
+
+
+@pytest.mark.skipif(not (DEFAULT_MODELS_DIR / "manifest.json").is_file(),
+                    reason="no default models bundled")
+def test_compare_float_without_float_members_fails_first() -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("librosa")
+    r, _ = bench("--models", str(DEFAULT_MODELS_DIR), "--compare-float")
+    assert r.returncode == 4 and r.stderr.count("\n") == 1, r.stderr
+    assert "float Keras members" in r.stderr and "streaming windows" not in r.stderr
+
+
+def test_bench_json_reports_the_classify_process_memory_split() -> None:
+    r, _ = bench("--models", str(TINY), "--seconds", "0.2", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    rss = rep["peak_rss_mb"]
+    # the split is measured in the child, and its parts fit inside its peak
+    assert 0 < rss["classify_anon_at_exit"] < rss["classify_process"]
+    assert 0 < rss["classify_file_at_exit"] < rss["classify_process"]
+    assert rss["classify_anon_at_exit"] + rss["classify_file_at_exit"] <= \
+        rss["classify_process"] + 0.5
+    assert rep["cold_classify_s"]["runs"] >= 3 and rep["windows"] >= 200

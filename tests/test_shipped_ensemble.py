@@ -1,0 +1,88 @@
+"""What the shipped ensemble (edge/models/default, int8) says about real recordings, pinned:
+the bundled example and an espeak-ng utterance made here. Figures recorded from the int8 run on
+x86_64 (ai-edge-litert 2.3, NumPy 2.4); the tolerance covers other NumPy builds and CPUs
+(aarch64 differs by at most one int8 output step, tools/arm64_check.sh). A retrained or
+re-quantized ensemble must update them on purpose; anything else that moves them is a bug in
+the front end, the interpreter glue or the vote. `classify` and `listen` must agree."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+
+from edge.models import DEFAULT_MODELS_DIR
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_MODELS_DIR / "manifest.json").is_file(),
+                                reason="no default models bundled")
+
+TOL = 0.01  # absolute, per probability
+
+HELLO = REPO / "examples" / "hello.wav"
+HELLO_PROBS = {"neutral": 0.0065, "calm": 0.004, "happy": 0.0495, "sad": 0.0128,
+               "angry": 0.8511, "fearful": 0.0317, "disgust": 0.0289, "surprised": 0.0155}
+
+ESPEAK_TEXT = "I feel so tired and alone today, nothing matters anymore."
+ESPEAK_ARGS = ["-v", "en-us", "-s", "120", "-p", "30", "-a", "60"]
+ESPEAK_PROBS = {"neutral": 0.0106, "calm": 0.0336, "happy": 0.0959, "sad": 0.0131,
+                "angry": 0.6171, "fearful": 0.0113, "disgust": 0.1924, "surprised": 0.0259}
+
+
+def classify(path: Path) -> dict:
+    out = run_cli("classify", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def listen(path: Path) -> tuple[list[dict], int]:
+    """Decisions of `listen --fast --json`, and the number of windows it says it classified."""
+    out = run_cli("listen", "--source", str(path), "--fast", "--json")
+    assert out.returncode == 0, out.stderr
+    windows = re.search(r"(\d+) windows", out.stderr.strip().splitlines()[-1])
+    assert windows, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()], int(windows.group(1))
+
+
+def assert_pinned(result: dict, expected: dict[str, float]) -> None:
+    assert result["label"] == max(expected, key=expected.__getitem__)
+    for label, p in expected.items():
+        assert result["probabilities"][label] == pytest.approx(p, abs=TOL), label
+
+
+def assert_listen_agrees(path: Path, result: dict) -> None:
+    events, windows = listen(path)
+    assert windows == result["windows"]  # both saw the same windows of the file
+    decided = [e["label"] for e in events if e["label"] != "uncertain"]
+    assert decided and set(decided) == {result["label"]}
+
+
+@pytest.fixture(scope="module")
+def espeak_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        pytest.skip("needs espeak-ng and sox (tests/run.sh installs them)")
+    tmp = tmp_path_factory.mktemp("espeak")
+    subprocess.run(["espeak-ng", *ESPEAK_ARGS, "-w", str(tmp / "raw.wav"), ESPEAK_TEXT],
+                   check=True, timeout=60)
+    out = tmp / "sad-words.wav"  # -D: no dither, which is random: the file is the same each time
+    subprocess.run(["sox", "-D", str(tmp / "raw.wav"), "-r", "16000", "-c", "1", "-b", "16",
+                    str(out), "pad", "0.3", "0.3"], check=True, timeout=60)
+    return out
+
+
+def test_the_bundled_example() -> None:
+    result = classify(HELLO)
+    assert result["windows"] == result["speech_windows"] == 12
+    assert_pinned(result, HELLO_PROBS)
+    assert_listen_agrees(HELLO, result)
+
+
+def test_an_espeak_ng_utterance(espeak_wav: Path) -> None:
+    result = classify(espeak_wav)
+    assert result["windows"] == 7
+    assert_pinned(result, ESPEAK_PROBS)
+    assert_listen_agrees(espeak_wav, result)
