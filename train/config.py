@@ -19,7 +19,7 @@ from edge.errors import ConfigError
 from edge.frontend.config import FrontendConfig
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
-ARCHS = ("cnn_lstm", "cnn", "lstm")
+ARCHS = ("cnn_lstm", "cnn", "lstm", "stats")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ class TrainConfig:
     lstm_units: list[int] = field(default_factory=lambda: [32])
     lstm_pool: int = 4
     dense_units: int = 0
+    #: hidden layers of the ``stats`` member (window statistics → MLP)
+    stats_units: list[int] = field(default_factory=lambda: [128, 64])
     dropout: float = 0.3
     l2: float = 1e-4
     batchnorm: bool = True

@@ -8,6 +8,7 @@ Dropout, GlobalAveragePooling1D, Subtract), and build with a fixed batch size of
   before a small LSTM, so the recurrent part (slow on a Pi core) runs few steps.
 * ``cnn``: the same conv blocks, then global average pooling over time.
 * ``lstm``: average-pool time by ``lstm_pool``, then the LSTM layers.
+* ``stats``: per-coefficient mean and spread over the window into a small MLP.
 
 ``window_cmn`` subtracts each window's own mean per coefficient inside the model (mean over
 time): cepstral mean normalisation that removes the channel and much of the speaker, at no
@@ -41,6 +42,8 @@ def build_member(arch: str, frames: int, dim: int, n_classes: int, cfg: TrainCon
     reg = keras.regularizers.l2(cfg.l2) if cfg.l2 > 0 else None
     inp = keras.Input(shape=(frames, dim), batch_size=batch_size, name="features")
     x = inp
+    if arch == "stats":
+        return _stats_member(keras, inp, n_classes, cfg, reg, name)
     if cfg.window_cmn:
         mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(x)
         x = layers.Subtract(name="window_cmn")([x, mean])
@@ -74,6 +77,30 @@ def build_member(arch: str, frames: int, dim: int, n_classes: int, cfg: TrainCon
                          name="dense")(x)
     out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name=name or arch)
+
+
+def _stats_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig, reg: Any,
+                  name: str | None) -> Any:
+    """Utterance statistics of the window (per-coefficient mean and mean absolute deviation
+    over time) into a small MLP: the shape of the SVM baseline that held up best across
+    corpora, as a member the device runs like any other (MEAN, SUB, RELU, FULLY_CONNECTED are
+    int8 builtins; no square root)."""
+    layers = keras.layers
+    mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(inp)
+    dev = layers.Subtract(name="centred")([inp, mean])
+    # deviations about the mean sum to zero, so mean(relu(d)) is half the mean |d|: the
+    # spread without an ABS op or a Lambda layer (which .h5 files do not carry well)
+    dev = layers.ReLU(name="pos_dev")(dev)
+    spread = layers.GlobalAveragePooling1D(name="window_mad")(dev)
+    x = layers.Concatenate(name="stats")([layers.Flatten(name="mean_flat")(mean), spread])
+    if cfg.batchnorm:
+        x = layers.BatchNormalization(name="bn_stats")(x)
+    for j, units in enumerate(cfg.stats_units):
+        x = layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"dense{j + 1}")(x)
+        if cfg.dropout > 0:
+            x = layers.Dropout(cfg.dropout, name=f"drop{j + 1}")(x)
+    out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name=name or "stats")
 
 
 def with_batch_size(model: Any, arch: str, cfg: TrainConfig, batch_size: int = 1) -> Any:
