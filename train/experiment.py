@@ -27,7 +27,7 @@ from edge.manifest import WindowSpec, window_frames
 from edge.metrics import score
 from train import folds as folds_mod
 from train.augment import AugmentConfig, copies_for_split
-from train.config import MemberSpec, TrainConfig
+from train.config import MemberSpec, TrainConfig, sub_config
 from train.ensemble import uar_weights, vote_files
 from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
 from train.features import (
@@ -180,19 +180,14 @@ def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str])
     return FeatureSettings(
         frontend=fe,
         bases=tuple(base_kinds_of(list(kinds))),
-        preprocess=PreprocessConfig(sr=fe.sr, vad=cfg.vad, loudness=cfg.loudness,
-                                    target_dbfs=cfg.target_dbfs, denoise=cfg.denoise,
-                                    resampler=cfg.resampler),
+        preprocess=sub_config(PreprocessConfig, cfg, sr=fe.sr),
         augment=augment_config(cfg),
         window_seconds=cfg.window_seconds,
     )
 
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
-    return AugmentConfig(copies=cfg.aug_copies, pitch_semitones=cfg.aug_pitch_semitones,
-                         stretch_min=cfg.aug_stretch_min, stretch_max=cfg.aug_stretch_max,
-                         snr_min_db=cfg.aug_snr_min_db, snr_max_db=cfg.aug_snr_max_db,
-                         gain_db=cfg.aug_gain_db, reverb_prob=cfg.aug_reverb_prob, seed=cfg.seed)
+    return sub_config(AugmentConfig, cfg, "aug_", seed=cfg.seed)
 
 
 class SetTrainer:

@@ -29,7 +29,7 @@ import numpy as np
 
 from edge.metrics import confusion_matrix, mean_by_group, uar
 from train.augment import SpecAugmentConfig, mixup, spec_augment
-from train.config import TrainConfig
+from train.config import TrainConfig, sub_config
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
@@ -79,8 +79,7 @@ def _batches(keras: Any) -> type:
             self.weights = (class_weights(y, n_classes)[y] if cfg.class_weights
                             else np.ones(len(y), np.float32))
             self.rng = np.random.default_rng(seed)
-            self.spec = SpecAugmentConfig(cfg.specaug_time_masks, cfg.specaug_time_width,
-                                          cfg.specaug_freq_masks, cfg.specaug_freq_width)
+            self.spec = sub_config(SpecAugmentConfig, cfg, "specaug_")
             self.order = self.rng.permutation(len(y))
 
         def __len__(self) -> int:
