@@ -114,10 +114,22 @@ def resolve_set_dir(path: str | Path, set_name: str | None = None) -> Path:
     if set_name is None:
         if "final" in sets:
             return p / "final"
-        raise ConfigError(f"run {p} has no 'final' set; choose one with --set ({', '.join(sets)})")
+        raise ConfigError(f"run {p} has no 'final' set (the one to deploy; it has "
+                          f"{', '.join(sets)}): train it with `{_final_command(p)}` (finished "
+                          f"folds are kept), or convert a fold with --set {sets[0]}")
     if set_name not in sets:
         raise ConfigError(f"run {p} has no set {set_name!r}; its sets are {', '.join(sets)}")
     return p / set_name
+
+
+def _final_command(run_dir: Path) -> str:
+    """The run's own training command with ``--final`` (a rerun trains only what is missing)."""
+    import shlex
+
+    command = str(_read_json(run_dir / "run.json").get("command", ""))
+    if command.startswith("edge-ser train "):
+        return f"{command} --final"
+    return f"edge-ser train --data DATA --out {shlex.quote(str(run_dir))} --final"
 
 
 def _floats(value: Any, where: str) -> np.ndarray:

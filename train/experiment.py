@@ -9,6 +9,7 @@ the run folder described in :mod:`train.runs`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -41,7 +42,16 @@ from train.features import (
 )
 from train.parallel import FitData, FitJob, Fitter
 from train.preprocess import PreprocessConfig
-from train.runs import RUN_FORMAT, RUN_VERSION, save_windows, window_dict, write_json
+from train.runs import (
+    RUN_FORMAT,
+    RUN_VERSION,
+    SET_FILE,
+    finished,
+    previous_run,
+    save_windows,
+    window_dict,
+    write_json,
+)
 
 Log = Callable[[str], None]
 
@@ -172,6 +182,8 @@ class RunOptions:
     jobs: int = 1
     command: str = ""
     skip_compare: bool = False
+    force: bool = False           # replace a run already in ``out`` (else it is continued)
+    quiet: bool = False           # hold TensorFlow's start-up notices back (convert.tfenv)
 
 
 def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str]) -> FeatureSettings:
@@ -360,8 +372,40 @@ class SetTrainer:
                      f"({time.time() - t0:.1f} s)")
 
 
+def fit_fold_counts(cfg: TrainConfig, prep: Prepared, opts: RunOptions, log: Log = _log
+                    ) -> TrainConfig:
+    """``cfg`` with fold counts the corpus's speakers can make (a handful of speakers cannot
+    make the recipe's 5 folds with 2 validation actors); a folds file is taken as it is."""
+    if cfg.split != "speaker" or opts.folds_file:
+        return cfg
+    speakers = {u.speaker for u in prep.utts}
+    n_folds, n_val = folds_mod.fit_fold_counts(len(speakers), cfg.n_folds, cfg.n_val_actors)
+    if (n_folds, n_val) != (cfg.n_folds, cfg.n_val_actors):
+        log(f"{len(speakers)} speakers: {n_folds} folds (n_folds = {cfg.n_folds} asked), "
+            f"{n_val} validation actor(s) (n_val_actors = {cfg.n_val_actors} asked)")
+    return cfg.replace(n_folds=n_folds, n_val_actors=n_val)
+
+
+def _remove_new_run(out: Path, existed: bool) -> None:
+    """Undo a failed start: a run folder this run created, with nothing finished in it."""
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir():  # an empty folder the user made: leave it empty
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
 def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
-    """Train every set, write the run folder and reports; return run.json's content."""
+    """Train every set, write the run folder and reports; return run.json's content.
+
+    The corpus is read before anything is written, so a wrong ``--data`` leaves no folder. A
+    rerun into the same ``--out`` keeps the sets an earlier (stopped) run finished and trains
+    the rest (:func:`train.runs.previous_run` says when that is allowed); a run that fails
+    before finishing any set removes the folder it created.
+    """
     import warnings
 
     from train.reports import write_reports
@@ -369,22 +413,13 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # .h5 is the run-folder contract
     t0 = time.time()
     out = opts.out
-    out.mkdir(parents=True, exist_ok=True)
     prep = prepare(opts.data, opts.fmt, cfg, log)
+    cfg = fit_fold_counts(cfg, prep, opts, log)
     sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
     if cfg.train_on_val_actors:  # a fixed schedule needs no validation actors: they may train
         sets = [s.with_val_in_train() for s in sets]
-    kinds = sorted({m.feature for m in cfg.member_specs})
-    settings = feature_settings(cfg, opts.frontend, kinds)
-    aug = settings.augment
-    train_files = {i for s in sets for i in s.train}
-    feats = extract(prep.utts,
-                    lambda i: copies_for_split("train", aug) if i in train_files else [0],
-                    settings, cfg.seed, opts.cache, opts.jobs, log)
-    trainer = SetTrainer(cfg, opts, prep, feats, log)
-    results: list[FoldResult] = []
-    histories: dict[str, dict[str, dict[str, list[float]]]] = {}
-    best_epochs: list[int] = []
+    window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
+                        window_frames(opts.frontend, cfg.window_seconds))
     run_json: dict[str, Any] = {
         "format": RUN_FORMAT,
         "version": RUN_VERSION,
@@ -394,7 +429,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
                    "label_notes": prep.label_notes},
         "labels": prep.labels,
         "frontend": opts.frontend.to_dict(),
-        "window": window_dict(trainer.window),
+        "window": window_dict(window),
         "voting": cfg.voting,
         "split": split,
         "sets": [s.name for s in sets],
@@ -402,38 +437,88 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         "strategy": opts.strategy,
         "wall_time_s": None,
     }
+    existed = out.exists()
+    previous = previous_run(out, run_json, opts.force)
+    done = {s.name for s in sets if previous and finished(out, s.name, bool(s.test))}
+    for name in sorted(done):
+        log(f"{name}: finished by an earlier run into {out}, skipped (--force to redo)")
+    if previous:  # the report covers every set of the folder, earlier ones included
+        names = list(dict.fromkeys([*previous.get("sets", []), *run_json["sets"]]))
+        run_json["sets"] = [n for n in names if n != "final"] + ["final"] * ("final" in names)
+    todo = [s for s in sets if s.name not in done]
+    histories: dict[str, dict[str, dict[str, list[float]]]] = {}
+    finished_now = 0
     write_json(out / "run.json", run_json)
     try:
-        for sp in sets:
-            if sp.name == "final":
-                continue
-            log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
-                f"{len(sp.val_actors) or len(sp.val)} / test {sp.test_actors or len(sp.test)}")
-            res, hist, set_json = trainer.run(sp, out / sp.name)
-            results.append(res)
-            histories[sp.name] = hist
-            best_epochs += [m["best_epoch"] for m in set_json["members"]]
-            write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
-        if any(s.name == "final" for s in sets):
-            if cfg.early_stopping and best_epochs:
-                epochs, why = int(np.median(best_epochs)), "the median best epoch of the folds"
-            else:
-                epochs, why = cfg.epochs, "the fixed schedule"
-            log(f"== final: all {len(prep.utts)} files, {epochs} epochs ({why})")
-            _, hist, _ = trainer.run(next(s for s in sets if s.name == "final"), out / "final",
-                                     epochs=max(1, epochs))
-            histories["final"] = hist
-    finally:
-        trainer.close()
+        if todo and opts.quiet:
+            from convert.tfenv import quiet_tf
+
+            quiet_tf()
+        if todo:
+            kinds = sorted({m.feature for m in cfg.member_specs})
+            settings = feature_settings(cfg, opts.frontend, kinds)
+            aug = settings.augment
+            train_files = {i for s in todo for i in s.train}
+            feats = extract(prep.utts,
+                            lambda i: copies_for_split("train", aug) if i in train_files else [0],
+                            settings, cfg.seed, opts.cache, opts.jobs, log)
+            trainer = SetTrainer(cfg, opts, prep, feats, log)
+            try:
+                for sp in todo:
+                    if sp.name == "final":
+                        continue
+                    log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
+                        f"{len(sp.val_actors) or len(sp.val)} / test "
+                        f"{sp.test_actors or len(sp.test)}")
+                    shutil.rmtree(out / sp.name, ignore_errors=True)  # a stopped run's leftovers
+                    res, hist, _ = trainer.run(sp, out / sp.name)
+                    histories[sp.name] = hist
+                    write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
+                    finished_now += 1
+                final = next((s for s in todo if s.name == "final"), None)
+                if final is not None:
+                    best_epochs = [m["best_epoch"] for name in run_json["sets"]
+                                   if name != "final" and finished(out, name, False)
+                                   for m in _read_set(out / name)["members"]]
+                    if cfg.early_stopping and best_epochs:
+                        epochs = int(np.median(best_epochs))
+                        why = "the median best epoch of the folds"
+                    else:
+                        epochs, why = cfg.epochs, "the fixed schedule"
+                    log(f"== final: all {len(prep.utts)} files, {epochs} epochs ({why})")
+                    shutil.rmtree(out / "final", ignore_errors=True)
+                    _, hist, _ = trainer.run(final, out / "final", epochs=max(1, epochs))
+                    histories["final"] = hist
+                    finished_now += 1
+            finally:
+                trainer.close()
+    except BaseException:
+        if not previous and not finished_now:
+            _remove_new_run(out, existed)
+        raise
     wall = time.time() - t0
-    run_json["wall_time_s"] = round(wall, 1)
-    summary = aggregate(results) if results else {}
+    run_json["wall_time_s"] = round(wall + (previous.get("wall_time_s") or 0), 1)
+    results = [FoldResult.from_dict(_read_json(out / "results" / "folds" / f"{name}.json"))
+               for name in run_json["sets"]
+               if (out / "results" / "folds" / f"{name}.json").is_file()]
+    summary = aggregate(results)
     if summary:
-        meta = {"command": opts.command, "wall_time_s": round(wall, 1), "corpus": str(opts.data),
-                "members": ", ".join(cfg.members), "cpus": os.cpu_count()}
+        meta = {"command": opts.command, "wall_time_s": run_json["wall_time_s"],
+                "corpus": str(opts.data), "members": ", ".join(cfg.members),
+                "cpus": os.cpu_count()}
         write_reports(out / "results", summary, split, prep.labels, histories, meta)
         run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
                                for k, v in summary.items()}
+    elif any(s.test for s in sets):
+        raise ConfigError(f"no fold of {out} produced test scores: nothing to report")
     write_json(out / "run.json", run_json)
     log(f"run finished in {wall / 60:.1f} min → {out}")
     return run_json
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _read_set(set_dir: Path) -> dict[str, Any]:
+    return _read_json(set_dir / SET_FILE)
