@@ -127,7 +127,7 @@ def _final_command(run_dir: Path) -> str:
     import shlex
 
     command = str(_read_json(run_dir / "run.json").get("command", ""))
-    if command.startswith("edge-ser train "):
+    if command.startswith("edge-ser train ") and "(called from Python" not in command:
         return f"{command} --final"
     return f"edge-ser train --data DATA --out {shlex.quote(str(run_dir))} --final"
 
