@@ -28,7 +28,14 @@ from convert.quantize import (
     representative_sample,
     to_tflite,
 )
-from convert.runs import MemberSet, MemberSource, load_set, normalize, resolve_set_dir
+from convert.runs import (
+    MemberSet,
+    MemberSource,
+    load_set,
+    normalize,
+    preprocessing_mismatches,
+    resolve_set_dir,
+)
 from convert.tflite_ops import OpUse, read_ops
 from edge import __version__
 from edge.errors import ConfigError, EdgeSerError, ModelError
@@ -268,6 +275,10 @@ def _metadata(ms: MemberSet, opts: ConvertOptions, done: list[_Converted],
         "pruning": None,
         "verification": verify.summary(report),
         "report": REPORT_MD,
+        # what training did besides the front end (VAD, gate's speech share, loudness,
+        # denoising, resampler) and where the device differs
+        "training": {"preprocessing": dict(ms.preprocessing),
+                     "mismatches": preprocessing_mismatches(ms.preprocessing)},
     }
     if opts.prune.enabled:
         meta["pruning"] = {"target_sparsity": opts.prune.sparsity, "epochs": opts.prune.epochs,
@@ -314,6 +325,11 @@ def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
     if opts.verify_set and opts.verify_set == ms.name:
         raise ConfigError(f"--verify-set {ms.name} is the set being converted")
     say(f"set {ms.name} of {ms.dir.parent}: {len(ms.members)} members, mode {opts.quant.mode}")
+    mismatches = preprocessing_mismatches(ms.preprocessing)
+    if mismatches and opts.strict:
+        raise ConfigError(f"set {ms.name}: {'; '.join(mismatches)} (--strict); nothing was written")
+    for line in mismatches:
+        say(f"warning: {line}: expect lower accuracy on the device")
 
     with package.staged(out, opts.force) as stage:
         done, report = _convert_set(ms, stage, opts, say)

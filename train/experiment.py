@@ -9,7 +9,6 @@ the run folder described in :mod:`train.runs`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import sys
@@ -43,11 +42,12 @@ from train.features import (
 from train.parallel import FitData, FitJob, Fitter
 from train.preprocess import PreprocessConfig
 from train.runs import (
-    RUN_FORMAT,
-    RUN_VERSION,
     SET_FILE,
+    RunInfo,
+    SetInfo,
     finished,
     previous_run,
+    read_json,
     save_windows,
     window_dict,
     write_json,
@@ -328,7 +328,7 @@ class SetTrainer:
             "val_actors": sp.val_actors,
             "test_actors": sp.test_actors,
         }
-        write_json(out_dir / "set.json", set_json)
+        SetInfo.from_dict(set_json, str(out_dir / SET_FILE)).write(out_dir)  # checked as read
         result.extra["seconds"] = round(time.time() - t_set, 1)
         if result.scores:
             self.log(f"[{sp.name}] " + ", ".join(f"{k} UAR {100 * s.uar:.1f}"
@@ -420,35 +420,27 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         sets = [s.with_val_in_train() for s in sets]
     window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
                         window_frames(opts.frontend, cfg.window_seconds))
-    run_json: dict[str, Any] = {
-        "format": RUN_FORMAT,
-        "version": RUN_VERSION,
-        "config": cfg.to_dict(),
-        "corpus": {"root": str(opts.data), "format": prep.corpus.format,
-                   "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
-                   "label_notes": prep.label_notes},
-        "labels": prep.labels,
-        "frontend": opts.frontend.to_dict(),
-        "window": window_dict(window),
-        "voting": cfg.voting,
-        "split": split,
-        "sets": [s.name for s in sets],
-        "command": opts.command,
-        "strategy": opts.strategy,
-        "wall_time_s": None,
-    }
+    info = RunInfo(
+        config=cfg.to_dict(),
+        corpus={"root": str(opts.data), "format": prep.corpus.format,
+                "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
+                "label_notes": prep.label_notes},
+        labels=prep.labels, frontend=opts.frontend.to_dict(), window=window_dict(window),
+        voting=cfg.voting, split=split, sets=[s.name for s in sets],
+        preprocessing=preprocessing_record(cfg, opts.frontend), command=opts.command,
+        strategy=opts.strategy)
     existed = out.exists()
-    previous = previous_run(out, run_json, opts.force)
+    previous = previous_run(out, info.to_dict(), opts.force)
     done = {s.name for s in sets if previous and finished(out, s.name, bool(s.test))}
     for name in sorted(done):
         log(f"{name}: finished by an earlier run into {out}, skipped (--force to redo)")
     if previous:  # the report covers every set of the folder, earlier ones included
-        names = list(dict.fromkeys([*previous.get("sets", []), *run_json["sets"]]))
-        run_json["sets"] = [n for n in names if n != "final"] + ["final"] * ("final" in names)
+        names = list(dict.fromkeys([*previous.get("sets", []), *info.sets]))
+        info.sets = [n for n in names if n != "final"] + ["final"] * ("final" in names)
     todo = [s for s in sets if s.name not in done]
     histories: dict[str, dict[str, dict[str, list[float]]]] = {}
     finished_now = 0
-    write_json(out / "run.json", run_json)
+    info.write(out)
     try:
         if todo and opts.quiet:
             from convert.tfenv import quiet_tf
@@ -477,9 +469,9 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
                     finished_now += 1
                 final = next((s for s in todo if s.name == "final"), None)
                 if final is not None:
-                    best_epochs = [m["best_epoch"] for name in run_json["sets"]
+                    best_epochs = [m.extra["best_epoch"] for name in info.sets
                                    if name != "final" and finished(out, name, False)
-                                   for m in _read_set(out / name)["members"]]
+                                   for m in SetInfo.read(out / name).members]
                     if cfg.early_stopping and best_epochs:
                         epochs = int(np.median(best_epochs))
                         why = "the median best epoch of the folds"
@@ -497,28 +489,27 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
             _remove_new_run(out, existed)
         raise
     wall = time.time() - t0
-    run_json["wall_time_s"] = round(wall + (previous.get("wall_time_s") or 0), 1)
-    results = [FoldResult.from_dict(_read_json(out / "results" / "folds" / f"{name}.json"))
-               for name in run_json["sets"]
+    info.wall_time_s = round(wall + (previous.get("wall_time_s") or 0), 1)
+    results = [FoldResult.from_dict(read_json(out / "results" / "folds" / f"{name}.json"))
+               for name in info.sets
                if (out / "results" / "folds" / f"{name}.json").is_file()]
     summary = aggregate(results)
     if summary:
-        meta = {"command": opts.command, "wall_time_s": run_json["wall_time_s"],
+        meta = {"command": opts.command, "wall_time_s": info.wall_time_s,
                 "corpus": str(opts.data), "members": ", ".join(cfg.members),
                 "cpus": os.cpu_count()}
         write_reports(out / "results", summary, split, prep.labels, histories, meta)
-        run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
-                               for k, v in summary.items()}
+        info.results = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
+                        for k, v in summary.items()}
     elif any(s.test for s in sets):
         raise ConfigError(f"no fold of {out} produced test scores: nothing to report")
-    write_json(out / "run.json", run_json)
+    info.write(out)
     log(f"run finished in {wall / 60:.1f} min → {out}")
-    return run_json
+    return info.to_dict()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _read_set(set_dir: Path) -> dict[str, Any]:
-    return _read_json(set_dir / SET_FILE)
+def preprocessing_record(cfg: TrainConfig, fe: FrontendConfig) -> dict[str, Any]:
+    """What training did to the audio besides the front end, for run.json and the manifest:
+    the preprocessing steps and the share of speech a window needs to be used."""
+    return {**dataclasses.asdict(sub_config(PreprocessConfig, cfg, sr=fe.sr)),
+            "min_speech_fraction": cfg.min_speech_fraction}
