@@ -44,10 +44,14 @@ INSTALL_HINT = "`edge-ser convert` needs TensorFlow: pip install -r requirements
 @click.option("--force", is_flag=True, help="Replace MODELS_DIR if it exists (atomically).")
 @click.option("--strict", is_flag=True,
               help="Fail, writing nothing, if the UAR, size or op-support target is missed.")
+@click.option("--temperature", type=click.FloatRange(0.05, 100), default=None,
+              help="Calibration temperature for the manifest (default: the set's own, fitted on "
+                   "its validation speakers; a final set has none: give the folds' figure).")
 @click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's own log output.")
 def convert(run_dir: Path, out: Path, set_name: str | None, mode: str, sparsity: float,
             prune_epochs: int, unroll: bool | None, representative: int, verify_set: str | None,
-            verify_windows: int, seed: int, force: bool, strict: bool, verbose: bool) -> None:
+            verify_windows: int, seed: int, force: bool, strict: bool, temperature: float | None,
+            verbose: bool) -> None:
     """Prune and quantize RUN_DIR's members into MODELS_DIR, verified against Keras.
 
     RUN_DIR is a run folder written by `edge-ser train` (its `final` set unless --set) or
@@ -67,7 +71,8 @@ def convert(run_dir: Path, out: Path, set_name: str | None, mode: str, sparsity:
         quant=QuantizeOptions(mode=mode, unroll=DEFAULT_UNROLL if unroll is None else unroll,
                               representative=representative, seed=seed),
         prune=PruneOptions(sparsity=sparsity, epochs=prune_epochs, seed=seed),
-        verify_set=verify_set, verify_windows=verify_windows, force=force, strict=strict)
+        verify_set=verify_set, verify_windows=verify_windows, force=force, strict=strict,
+        temperature=temperature)
 
     def say(line: str) -> None:
         click.echo(line)

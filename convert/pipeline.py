@@ -28,12 +28,32 @@ from convert.quantize import (
     representative_sample,
     to_tflite,
 )
-from convert.runs import MemberSet, MemberSource, load_set, normalize, resolve_set_dir
+from convert.runs import (
+    MemberSet,
+    MemberSource,
+    load_set,
+    normalize,
+    preprocessing_mismatches,
+    resolve_set_dir,
+)
 from convert.tflite_ops import OpUse, read_ops
 from edge import __version__
 from edge.errors import ConfigError, EdgeSerError, ModelError
 from edge.frontend.kinds import feature_dim
-from edge.manifest import Manifest, Member, feature_spec, load_manifest, make_member, write_manifest
+from edge.frontend.vad import VadConfig
+from edge.manifest import (
+    CalibrationSpec,
+    Manifest,
+    Member,
+    PreprocessingSpec,
+    SpeechSpec,
+    TrainingCorpus,
+    TrainingSpec,
+    feature_spec,
+    load_manifest,
+    make_member,
+    write_manifest,
+)
 
 REPORT_MD = "conversion-report.md"
 REPORT_JSON = "conversion-report.json"
@@ -51,6 +71,7 @@ class ConvertOptions:
     verify_windows: int = 1000  # training windows scored when the set has no held-out actors
     force: bool = False
     strict: bool = False  # fail (and write nothing) when a target is missed
+    temperature: float | None = None  # calibration; None: the set's own (set.json)
 
 
 @dataclass
@@ -268,6 +289,10 @@ def _metadata(ms: MemberSet, opts: ConvertOptions, done: list[_Converted],
         "pruning": None,
         "verification": verify.summary(report),
         "report": REPORT_MD,
+        # what training did besides the front end (VAD, gate's speech share, loudness,
+        # denoising, resampler) and where the device differs
+        "training": {"preprocessing": dict(ms.preprocessing),
+                     "mismatches": preprocessing_mismatches(ms.preprocessing)},
     }
     if opts.prune.enabled:
         meta["pruning"] = {"target_sparsity": opts.prune.sparsity, "epochs": opts.prune.epochs,
@@ -305,6 +330,33 @@ def _strict_failures(report: dict[str, Any]) -> list[str]:
     return out
 
 
+def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
+    """What the device must reproduce of training, from the run folder: the speech gate and
+    VAD (training's gate; a file without speech keeps its best window, as training did), the
+    preprocessing, the speakers the members heard (so `evaluate` can warn) and calibration."""
+    pre = dict(ms.run.get("preprocessing") or ms.preprocessing or {})
+    gate = float(pre.get("min_speech_fraction", VadConfig().min_speech_fraction))
+    speech = SpeechSpec(VadConfig(min_speech_fraction=gate), no_speech="best_window")
+    preprocessing = PreprocessingSpec(
+        loudness=str(pre.get("loudness", "none")), target_dbfs=pre.get("target_dbfs"),
+        denoise=bool(pre.get("denoise", False)), resampler=str(pre.get("resampler", "edge")))
+    heard: dict[str, list[str]] = {}
+    single = str((ms.run.get("corpus") or {}).get("format") or "unknown")
+    for spk in (*ms.train_actors, *ms.val_actors):
+        corpus, _, speaker = str(spk).rpartition("/")
+        heard.setdefault(corpus or single, []).append(speaker)
+    training = TrainingSpec(tuple(TrainingCorpus(c, tuple(s)) for c, s in heard.items()))
+    cal = ms.calibration or {}
+    if opts.temperature is not None:
+        calibration = CalibrationSpec(float(opts.temperature), "given to convert (--temperature)")
+    elif cal.get("temperature", 1.0) != 1.0:
+        calibration = CalibrationSpec(float(cal["temperature"]), str(cal.get("fitted_on", "")))
+    else:
+        calibration = None
+    return {"speech": speech, "preprocessing": preprocessing, "training": training,
+            "calibration": calibration}
+
+
 def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
     """Convert, verify and package one member set (see the module docstring)."""
     set_dir = resolve_set_dir(opts.source, opts.set_name)
@@ -314,6 +366,11 @@ def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
     if opts.verify_set and opts.verify_set == ms.name:
         raise ConfigError(f"--verify-set {ms.name} is the set being converted")
     say(f"set {ms.name} of {ms.dir.parent}: {len(ms.members)} members, mode {opts.quant.mode}")
+    mismatches = preprocessing_mismatches(ms.preprocessing)
+    if mismatches and opts.strict:
+        raise ConfigError(f"set {ms.name}: {'; '.join(mismatches)} (--strict); nothing was written")
+    for line in mismatches:
+        say(f"warning: {line}: expect lower accuracy on the device")
 
     with package.staged(out, opts.force) as stage:
         done, report = _convert_set(ms, stage, opts, say)
@@ -330,7 +387,7 @@ def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
             labels=ms.labels, frontend=ms.frontend, window=ms.window,
             features={k: feature_spec(k, *ms.normalization[k]) for k in kinds},
             members=tuple(c.entry for c in done), voting=ms.voting,
-            metadata=_metadata(ms, opts, done, report))
+            metadata=_metadata(ms, opts, done, report), **manifest_sections(ms, opts))
         write_manifest(manifest, stage)
         header = _header(ms, opts)
         (stage / REPORT_JSON).write_text(json.dumps({"header": header, **report}, indent=1) + "\n",

@@ -122,3 +122,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         node = f"{item.path.name}::{item.originalname}"
         if node in SLOW_BY_DURATION:
             item.add_marker(pytest.mark.slow)
+
+
+#: `edge-ser train` options for a tiny but real run (seconds per fold on one core)
+TINY_TRAIN = ["--set", "epochs=2", "--set", "aug_copies=1", "--set", "n_folds=2",
+              "--set", "n_val_actors=1", "--set", "conv_filters=8,8", "--set", "pool_sizes=3,2",
+              "--set", "lstm_units=8", "--set", "labels=neutral,angry", "--set", "batch_size=16",
+              "--set", "rf_trees=20"]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4 synthetic actors (2 men, 2 women), neutral and angry, 2 files each."""
+    from train.synthetic import make_corpus
+
+    root = tmp_path_factory.mktemp("tiny-ravdess")
+    make_corpus(root, actors=4, labels=(0, 4), repeats=2)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder as `edge-ser train` really writes it (2 folds and a final set, two members
+    on different features): what train and convert tests check, instead of hand-made folders."""
+    pytest.importorskip("tensorflow")
+    from edge.cli import main
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    cache = tmp_path_factory.mktemp("cache")
+    rc = main(["train", "--data", str(tiny_corpus), "--out", str(out), "--cache", str(cache),
+               "--set", "members=cnn_lstm:mfcc:1,cnn_lstm:logmel:2",
+               "--set", "early_stopping=true", "--final", *TINY_TRAIN])
+    assert rc == 0
+    return out

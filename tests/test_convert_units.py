@@ -48,7 +48,10 @@ def test_run_folder_defaults_to_final_and_lists_sets_when_there_is_none(tmp_path
     other = tmp_path / "other"
     _set(other, "fold-1")
     _set(other, "fold-2")
-    with pytest.raises(ConfigError, match=r"no 'final' set; choose one with --set \(fold-1, fold"):
+    with pytest.raises(ConfigError, match=r"no 'final' set \(the one to deploy; it has fold-1, "
+                       r"fold-2\): train it with `edge-ser train --data DATA --out .*other "
+                       r"--final` \(finished folds are kept\), or convert a fold with "
+                       r"--set fold-1"):
         resolve_set_dir(_run(other, ["fold-1", "fold-2"]))
     with pytest.raises(ConfigError, match="no set 'fold-9'; its sets are fold-1, fold-2"):
         resolve_set_dir(other, "fold-9")

@@ -65,3 +65,46 @@ def test_validation_actors_cannot_both_stop_and_train() -> None:
     with pytest.raises(ConfigError, match="train_on_val_actors needs early_stopping = false"):
         load_config(None, ["early_stopping=true", "train_on_val_actors=true"])
     assert load_config(None, ["train_on_val_actors=true"]).early_stopping is False
+
+
+def test_dataclass_defaults_are_the_recipe_and_default_toml_documents_every_field() -> None:
+    """One source of defaults: TrainConfig() is what default.toml says (#14.12)."""
+    import tomllib
+
+    assert load_config() == TrainConfig()
+    documented = tomllib.loads(DEFAULT_CONFIG.read_text())
+    assert set(documented) == set(TrainConfig().to_dict())
+    assert TrainConfig().to_dict() == load_config(DEFAULT_CONFIG).to_dict()
+
+
+def test_a_config_file_names_only_what_it_changes(tmp_path: Path) -> None:
+    p = tmp_path / "mine.toml"
+    p.write_text("epochs = 3\n")
+    cfg = load_config(p)
+    assert cfg.epochs == 3 and cfg.replace(epochs=TrainConfig().epochs) == TrainConfig()
+    quick = load_config(quick=True, overrides=["epochs=2"])
+    assert quick.epochs == 2 and len(quick.members) < len(TrainConfig().members)
+
+
+def test_sub_configs_are_copied_by_name() -> None:
+    from dataclasses import dataclass
+
+    from train.augment import AugmentConfig, SpecAugmentConfig
+    from train.config import sub_config
+    from train.preprocess import PreprocessConfig
+
+    cfg = load_config(None, ["aug_copies=5", "aug_reverb_prob=0.5", "denoise=true",
+                             "specaug_freq_width=7", "seed=9"])
+    aug = sub_config(AugmentConfig, cfg, "aug_", seed=cfg.seed)
+    assert (aug.copies, aug.reverb_prob, aug.seed) == (5, 0.5, 9)
+    assert sub_config(PreprocessConfig, cfg, sr=8000) == PreprocessConfig(
+        sr=8000, vad=cfg.vad, loudness=cfg.loudness, target_dbfs=cfg.target_dbfs,
+        denoise=True, resampler=cfg.resampler)
+    assert sub_config(SpecAugmentConfig, cfg, "specaug_").freq_width == 7
+
+    @dataclass
+    class Orphan:
+        not_in_train_config: int = 0
+
+    with pytest.raises(TypeError, match="not_in_train_config"):
+        sub_config(Orphan, cfg)

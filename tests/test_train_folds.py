@@ -66,3 +66,56 @@ def test_random_split_is_file_level() -> None:
     assert sorted(tests) == list(range(100))
     for tr, va, te in folds:
         assert not (set(tr) & set(te) or set(va) & set(te) or set(tr) & set(va))
+
+
+@pytest.mark.parametrize("n_actors,n_folds", [(4, 4), (3, 3), (6, 4), (5, 5), (7, 3)])
+def test_no_fold_is_ever_without_test_speakers(n_actors: int, n_folds: int) -> None:
+    """4 actors, 4 folds used to give two folds with no test actor (#14.3)."""
+    genders = {f"{i:02d}": "male" if i % 2 else "female" for i in range(1, n_actors + 1)}
+    plan = speaker_folds(genders, n_folds, 1)
+    assert len(plan.folds) == n_folds and all(f.test and f.train for f in plan.folds)
+    assert sorted(s for f in plan.folds for s in f.test) == sorted(genders)
+
+
+def test_a_folds_file_with_an_empty_fold_is_refused() -> None:
+    d = speaker_folds(RAVDESS_20, 5, 2).to_dict()
+    d["folds"][1]["train"] += d["folds"][1]["test"]
+    d["folds"][1]["test"] = []
+    d["folds"][0]["test"] = d["folds"][0]["test"]
+    with pytest.raises(ConfigError, match="fold-2: no test speakers"):
+        FoldPlan.from_dict(d)
+
+
+def test_fold_counts_fit_a_handful_of_speakers() -> None:
+    from train.folds import fit_fold_counts
+
+    assert fit_fold_counts(20, 5, 2) == (5, 2)
+    assert fit_fold_counts(3, 5, 2) == (3, 1)
+    assert fit_fold_counts(2, 5, 2) == (2, 0)
+    for n in range(2, 12):
+        k, v = fit_fold_counts(n, 5, 2)
+        genders = {f"s{i}": "male" if i % 2 else "female" for i in range(n)}
+        plan = speaker_folds(genders, k, v)
+        assert all(f.train and f.test for f in plan.folds)
+    with pytest.raises(ConfigError, match="at least 2"):
+        fit_fold_counts(1, 5, 2)
+
+
+def test_aggregate_covers_every_fold_and_model() -> None:
+    """A first fold without scores used to discard the whole report (#14.3)."""
+    import numpy as np
+
+    from edge.metrics import score
+    from train.evaluate import FoldResult, aggregate
+
+    labels = ["a", "b"]
+    f1 = FoldResult("fold-1")
+    f2 = FoldResult("fold-2", {"cnn_lstm": score([0, 1], [0, 1], labels)})
+    f3 = FoldResult("fold-3", {"cnn_lstm": score([0, 1], [1, 1], labels),
+                               "svm": score([0, 1], [0, 0], labels)})
+    summary = aggregate([f1, f2, f3])
+    assert set(summary) == {"cnn_lstm", "svm"}
+    assert set(summary["cnn_lstm"]["folds"]) == {"fold-2", "fold-3"}
+    assert summary["cnn_lstm"]["uar"]["mean"] == pytest.approx(0.75)
+    back = FoldResult.from_dict(f3.to_dict())
+    assert np.array_equal(back.scores["svm"].confusion, f3.scores["svm"].confusion)

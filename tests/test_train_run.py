@@ -9,14 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_TRAIN
 
 from edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--set", "epochs=2", "--set", "aug_copies=1", "--set", "n_folds=2",
-        "--set", "n_val_actors=1", "--set", "conv_filters=8,8", "--set", "pool_sizes=3,2",
-        "--set", "lstm_units=8", "--set", "labels=neutral,angry", "--set", "batch_size=16",
-        "--set", "rf_trees=20"]
+TINY = TINY_TRAIN
 
 
 def test_train_help_works_without_importing_tensorflow() -> None:
@@ -32,24 +30,13 @@ def test_train_help_works_without_importing_tensorflow() -> None:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from train.synthetic import make_corpus
-
-    root = tmp_path_factory.mktemp("tiny-ravdess")
-    make_corpus(root, actors=4, labels=(0, 4), repeats=2)
-    return root
+def corpus(tiny_corpus: Path) -> Path:
+    return tiny_corpus
 
 
 @pytest.fixture(scope="module")
-def run_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("tensorflow")
-    out = tmp_path_factory.mktemp("run") / "run"
-    cache = tmp_path_factory.mktemp("cache")
-    rc = main(["train", "--data", str(corpus), "--out", str(out), "--cache", str(cache),
-               "--set", "members=cnn_lstm:mfcc:1,cnn_lstm:logmel:2", "--set", "early_stopping=true",
-               "--final", *TINY])
-    assert rc == 0
-    return out
+def run_dir(trained_run: Path) -> Path:
+    return trained_run
 
 
 def default_frames() -> int:

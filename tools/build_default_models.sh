@@ -26,7 +26,7 @@ start=$(date +%s)
 read -r -a extra <<< "${TRAIN_ARGS:-}"
 if (( FROM_STEP <= 1 )); then
   echo "== 1. cross-validation"
-  "${EDGE_SER[@]}" train --data "$DATA" --out "$WORK/cv" --cache "$WORK/cache" --jobs "$JOBS" \
+  "${EDGE_SER[@]}" train --data "$DATA" --out "$WORK/cv" --cache "$WORK/cache" --jobs "$JOBS" --no-final \
     "${extra[@]}"
 fi
 if (( FROM_STEP <= 2 )); then

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edge.metrics import confusion_markdown, format_pct  # noqa: E402
+from train.runs import RunInfo, SetInfo  # noqa: E402  (the run folder's one reader)
 
 
 def pct(d: dict[str, float]) -> str:
@@ -98,10 +99,10 @@ def main() -> int:
     ap.add_argument("--bench-json", type=Path, help="use these bench figures instead of running")
     args = ap.parse_args()
 
-    cv_run = load(args.cv / "run.json")
+    cv_run = RunInfo.read(args.cv).to_dict()
     comparison = load(args.cv / "results" / "comparison.json")
-    final_run = load(args.final / "run.json")
-    final_set = load(args.final / "final" / "set.json")
+    final_run = RunInfo.read(args.final).to_dict()
+    final_set = SetInfo.read(args.final / "final").to_dict()
     int8 = load(args.int8 / "cv_int8.json")
     manifest = load(args.models / "manifest.json")
     conv = load(args.models / "conversion-report.json")

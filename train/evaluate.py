@@ -29,6 +29,16 @@ class FoldResult:
         return {"set": self.name, "models": {k: s.to_dict() for k, s in self.scores.items()},
                 **self.extra}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FoldResult:
+        """A fold's result as :meth:`to_dict` wrote it (``results/folds/<fold>.json``)."""
+        scores = {}
+        for model, s in d["models"].items():
+            labels = list(s["per_class"])
+            scores[model] = scores_from_confusion(np.asarray(s["confusion"]), labels)
+        extra = {k: v for k, v in d.items() if k not in ("set", "models")}
+        return cls(d["set"], scores, extra)
+
 
 def score_windows(probs: np.ndarray, file: np.ndarray, truth_of_file: Mapping[int, int],
                   labels: Sequence[str]) -> Scores:
@@ -45,8 +55,12 @@ def score_file_probs(ids: np.ndarray, fp: np.ndarray, truth_of_file: Mapping[int
 
 
 def aggregate(folds: Sequence[FoldResult]) -> dict[str, dict[str, Any]]:
-    """Per model: mean ± std over folds and the summed confusion matrix."""
-    models = [m for m in folds[0].scores] if folds else []
+    """Per model: mean ± std over the folds that scored it, and the summed confusion matrix.
+
+    Models are collected from every fold (in order of first appearance), so a fold that
+    scored nothing, or not every model, never hides the others' results.
+    """
+    models = list(dict.fromkeys(m for f in folds for m in f.scores))
     out = {}
     for m in models:
         per = [f.scores[m] for f in folds if m in f.scores]

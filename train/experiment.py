@@ -28,7 +28,7 @@ from edge.manifest import WindowSpec, window_frames
 from edge.metrics import score
 from train import folds as folds_mod
 from train.augment import AugmentConfig, copies_for_split
-from train.config import MemberSpec, TrainConfig
+from train.config import MemberSpec, TrainConfig, sub_config
 from train.crosscorpus import per_corpus
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
 from train.ensemble import uar_weights, vote_files, vote_windows
@@ -45,7 +45,17 @@ from train.features import (
 from train.fit import file_probs
 from train.parallel import FitData, FitJob, Fitter
 from train.preprocess import PreprocessConfig
-from train.runs import RUN_FORMAT, RUN_VERSION, save_windows, window_dict, write_json
+from train.runs import (
+    SET_FILE,
+    RunInfo,
+    SetInfo,
+    finished,
+    previous_run,
+    read_json,
+    save_windows,
+    window_dict,
+    write_json,
+)
 
 Log = Callable[[str], None]
 
@@ -236,6 +246,8 @@ class RunOptions:
     jobs: int = 1
     command: str = ""
     skip_compare: bool = False
+    force: bool = False           # replace a run already in ``out`` (else it is continued)
+    quiet: bool = False           # hold TensorFlow's start-up notices back (convert.tfenv)
 
 
 def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str]) -> FeatureSettings:
@@ -244,19 +256,14 @@ def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str])
     return FeatureSettings(
         frontend=fe,
         bases=tuple(base_kinds_of(list(kinds))),
-        preprocess=PreprocessConfig(sr=fe.sr, vad=cfg.vad, loudness=cfg.loudness,
-                                    target_dbfs=cfg.target_dbfs, denoise=cfg.denoise,
-                                    resampler=cfg.resampler),
+        preprocess=sub_config(PreprocessConfig, cfg, sr=fe.sr),
         augment=augment_config(cfg),
         window_seconds=cfg.window_seconds,
     )
 
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
-    return AugmentConfig(copies=cfg.aug_copies, pitch_semitones=cfg.aug_pitch_semitones,
-                         stretch_min=cfg.aug_stretch_min, stretch_max=cfg.aug_stretch_max,
-                         snr_min_db=cfg.aug_snr_min_db, snr_max_db=cfg.aug_snr_max_db,
-                         gain_db=cfg.aug_gain_db, reverb_prob=cfg.aug_reverb_prob, seed=cfg.seed)
+    return sub_config(AugmentConfig, cfg, "aug_", seed=cfg.seed)
 
 
 class SetTrainer:
@@ -400,7 +407,7 @@ class SetTrainer:
             "val_actors": sp.val_actors,
             "test_actors": sp.test_actors,
         }
-        write_json(out_dir / "set.json", set_json)
+        SetInfo.from_dict(set_json, str(out_dir / SET_FILE)).write(out_dir)  # checked as read
         result.extra["seconds"] = round(time.time() - t_set, 1)
         if result.scores:
             self.log(f"[{sp.name}] " + ", ".join(f"{k} UAR {100 * s.uar:.1f}"
@@ -452,8 +459,40 @@ class SetTrainer:
                      f"({time.time() - t0:.1f} s)")
 
 
+def fit_fold_counts(cfg: TrainConfig, prep: Prepared, opts: RunOptions, log: Log = _log
+                    ) -> TrainConfig:
+    """``cfg`` with fold counts the corpus's speakers can make (a handful of speakers cannot
+    make the recipe's 5 folds with 2 validation actors); a folds file is taken as it is."""
+    if cfg.split != "speaker" or opts.folds_file:
+        return cfg
+    speakers = {u.speaker for u in prep.utts}
+    n_folds, n_val = folds_mod.fit_fold_counts(len(speakers), cfg.n_folds, cfg.n_val_actors)
+    if (n_folds, n_val) != (cfg.n_folds, cfg.n_val_actors):
+        log(f"{len(speakers)} speakers: {n_folds} folds (n_folds = {cfg.n_folds} asked), "
+            f"{n_val} validation actor(s) (n_val_actors = {cfg.n_val_actors} asked)")
+    return cfg.replace(n_folds=n_folds, n_val_actors=n_val)
+
+
+def _remove_new_run(out: Path, existed: bool) -> None:
+    """Undo a failed start: a run folder this run created, with nothing finished in it."""
+    if not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir():  # an empty folder the user made: leave it empty
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
 def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
-    """Train every set, write the run folder and reports; return run.json's content."""
+    """Train every set, write the run folder and reports; return run.json's content.
+
+    The corpus is read before anything is written, so a wrong ``--data`` leaves no folder. A
+    rerun into the same ``--out`` keeps the sets an earlier (stopped) run finished and trains
+    the rest (:func:`train.runs.previous_run` says when that is allowed); a run that fails
+    before finishing any set removes the folder it created.
+    """
     import warnings
 
     from train.reports import write_reports
@@ -461,81 +500,114 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # .h5 is the run-folder contract
     t0 = time.time()
     out = opts.out
-    out.mkdir(parents=True, exist_ok=True)
     prep = prepare(opts.data, opts.fmt, cfg, log)
+    cfg = fit_fold_counts(cfg, prep, opts, log)
     sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
     if cfg.train_on_val_actors:  # a fixed schedule needs no validation actors: they may train
         sets = [s.with_val_in_train() for s in sets]
-    kinds = sorted({m.feature for m in cfg.member_specs})
-    settings = feature_settings(cfg, opts.frontend, kinds)
-    aug = settings.augment
-    train_files = {i for s in sets for i in s.train}
-    feats = extract(prep.utts,
-                    lambda i: copies_for_split("train", aug) if i in train_files else [0],
-                    settings, cfg.seed, opts.cache, opts.jobs, log)
-    trainer = SetTrainer(cfg, opts, prep, feats, log)
-    results: list[FoldResult] = []
+    window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
+                        window_frames(opts.frontend, cfg.window_seconds))
+    corpus_roots = ", ".join(
+        str(c.root) for c in (prep.dataset.corpora if prep.dataset else [prep.corpus]))
+    info = RunInfo(
+        config=cfg.to_dict(),
+        corpus={"root": corpus_roots, "format": prep.corpus.format,
+                "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
+                "label_notes": prep.label_notes},
+        corpora=[{"name": n, "root": str(c.root), "format": c.format,
+                  "files": sum(u.corpus == n for u in prep.utts),
+                  "speakers": len({u.speaker for u in prep.utts if u.corpus == n})}
+                 for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)]
+        if prep.dataset else [],
+        labels=prep.labels, frontend=opts.frontend.to_dict(), window=window_dict(window),
+        voting=cfg.voting, split=split, sets=[s.name for s in sets],
+        preprocessing=preprocessing_record(cfg, opts.frontend), command=opts.command,
+        strategy=opts.strategy)
+    existed = out.exists()
+    previous = previous_run(out, info.to_dict(), opts.force)
+    done = {s.name for s in sets if previous and finished(out, s.name, bool(s.test))}
+    for name in sorted(done):
+        log(f"{name}: finished by an earlier run into {out}, skipped (--force to redo)")
+    if previous:  # the report covers every set of the folder, earlier ones included
+        names = list(dict.fromkeys([*previous.get("sets", []), *info.sets]))
+        info.sets = [n for n in names if n != "final"] + ["final"] * ("final" in names)
+    todo = [s for s in sets if s.name not in done]
     histories: dict[str, dict[str, dict[str, list[float]]]] = {}
-    best_epochs: list[int] = []
-    run_json: dict[str, Any] = {
-        "format": RUN_FORMAT,
-        "version": RUN_VERSION,
-        "config": cfg.to_dict(),
-        "corpus": {"root": str(prep.corpus.root), "format": prep.corpus.format,
-                   "files": len(prep.utts), "skipped": len(prep.corpus.skipped),
-                   "label_notes": prep.label_notes},
-        "corpora": [{"name": n, "root": str(c.root), "format": c.format,
-                     "files": sum(u.corpus == n for u in prep.utts),
-                     "speakers": len({u.speaker for u in prep.utts if u.corpus == n})}
-                    for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)]
-                   if prep.dataset else [],
-        "labels": prep.labels,
-        "frontend": opts.frontend.to_dict(),
-        "window": window_dict(trainer.window),
-        "voting": cfg.voting,
-        "split": split,
-        "sets": [s.name for s in sets],
-        "command": opts.command,
-        "strategy": opts.strategy,
-        "wall_time_s": None,
-    }
-    write_json(out / "run.json", run_json)
+    finished_now = 0
+    info.write(out)
     try:
-        for sp in sets:
-            if sp.name == "final":
-                continue
-            log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
-                f"{len(sp.val_actors) or len(sp.val)} / test {sp.test_actors or len(sp.test)}")
-            res, hist, set_json = trainer.run(sp, out / sp.name)
-            results.append(res)
-            histories[sp.name] = hist
-            best_epochs += [m["best_epoch"] for m in set_json["members"]]
-            write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
-        if any(s.name == "final" for s in sets):
-            if cfg.early_stopping and best_epochs:
-                epochs, why = int(np.median(best_epochs)), "the median best epoch of the folds"
-            else:
-                epochs, why = cfg.epochs, "the fixed schedule"
-            log(f"== final: all {len(prep.utts)} files, {epochs} epochs ({why})")
-            _, hist, _ = trainer.run(next(s for s in sets if s.name == "final"), out / "final",
-                                     epochs=max(1, epochs))
-            histories["final"] = hist
-    finally:
-        trainer.close()
+        if todo and opts.quiet:
+            from convert.tfenv import quiet_tf
+
+            quiet_tf()
+        if todo:
+            kinds = sorted({m.feature for m in cfg.member_specs})
+            settings = feature_settings(cfg, opts.frontend, kinds)
+            aug = settings.augment
+            train_files = {i for s in todo for i in s.train}
+            feats = extract(prep.utts,
+                            lambda i: copies_for_split("train", aug) if i in train_files else [0],
+                            settings, cfg.seed, opts.cache, opts.jobs, log)
+            trainer = SetTrainer(cfg, opts, prep, feats, log)
+            try:
+                for sp in todo:
+                    if sp.name == "final":
+                        continue
+                    log(f"== {sp.name}: train {len(sp.train_actors) or len(sp.train)} / val "
+                        f"{len(sp.val_actors) or len(sp.val)} / test "
+                        f"{sp.test_actors or len(sp.test)}")
+                    shutil.rmtree(out / sp.name, ignore_errors=True)  # a stopped run's leftovers
+                    res, hist, _ = trainer.run(sp, out / sp.name)
+                    histories[sp.name] = hist
+                    write_json(out / "results" / "folds" / f"{sp.name}.json", res.to_dict())
+                    finished_now += 1
+                final = next((s for s in todo if s.name == "final"), None)
+                if final is not None:
+                    best_epochs = [m.extra["best_epoch"] for name in info.sets
+                                   if name != "final" and finished(out, name, False)
+                                   for m in SetInfo.read(out / name).members]
+                    if cfg.early_stopping and best_epochs:
+                        epochs = int(np.median(best_epochs))
+                        why = "the median best epoch of the folds"
+                    else:
+                        epochs, why = cfg.epochs, "the fixed schedule"
+                    log(f"== final: all {len(prep.utts)} files, {epochs} epochs ({why})")
+                    shutil.rmtree(out / "final", ignore_errors=True)
+                    _, hist, _ = trainer.run(final, out / "final", epochs=max(1, epochs))
+                    histories["final"] = hist
+                    finished_now += 1
+            finally:
+                trainer.close()
+    except BaseException:
+        if not previous and not finished_now:
+            _remove_new_run(out, existed)
+        raise
     wall = time.time() - t0
-    run_json["wall_time_s"] = round(wall, 1)
-    summary = aggregate(results) if results else {}
+    info.wall_time_s = round(wall + (previous.get("wall_time_s") or 0), 1)
+    results = [FoldResult.from_dict(read_json(out / "results" / "folds" / f"{name}.json"))
+               for name in info.sets
+               if (out / "results" / "folds" / f"{name}.json").is_file()]
+    summary = aggregate(results)
     if summary:
-        meta = {"command": opts.command, "wall_time_s": round(wall, 1), "corpus": ", ".join(
-                    str(c.root) for c in (prep.dataset.corpora if prep.dataset else [prep.corpus])),
-                "members": ", ".join(cfg.members), "cpus": os.cpu_count()}
+        meta = {"command": opts.command, "wall_time_s": info.wall_time_s,
+                "corpus": corpus_roots, "members": ", ".join(cfg.members),
+                "cpus": os.cpu_count()}
         write_reports(out / "results", summary, split, prep.labels, histories, meta)
-        run_json["results"] = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
-                               for k, v in summary.items()}
-    write_json(out / "run.json", run_json)
-    if prep.multi and results:
+        info.results = {k: {m: v[m] for m in ("wa", "uar", "macro_f1")}
+                        for k, v in summary.items()}
+    elif any(s.test for s in sets):
+        raise ConfigError(f"no fold of {out} produced test scores: nothing to report")
+    info.write(out)
+    if prep.multi and summary:
         from train.crosscorpus import report
 
         log(report(out))
     log(f"run finished in {wall / 60:.1f} min → {out}")
-    return run_json
+    return info.to_dict()
+
+
+def preprocessing_record(cfg: TrainConfig, fe: FrontendConfig) -> dict[str, Any]:
+    """What training did to the audio besides the front end, for run.json and the manifest:
+    the preprocessing steps and the share of speech a window needs to be used."""
+    return {**dataclasses.asdict(sub_config(PreprocessConfig, cfg, sr=fe.sr)),
+            "min_speech_fraction": cfg.min_speech_fraction}

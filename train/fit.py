@@ -17,6 +17,7 @@ The model is built and fitted under a ``tf.distribute`` strategy picked by name:
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -29,12 +30,15 @@ import numpy as np
 
 from edge.metrics import confusion_matrix, mean_by_group, uar
 from train.augment import SpecAugmentConfig, mixup, spec_augment
-from train.config import TrainConfig
+from train.config import TrainConfig, sub_config
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
+@functools.cache
 def get_strategy(name: str) -> Any:
+    """The process's one strategy of that name (a MultiWorkerMirroredStrategy configures the
+    process's collective ops and can be made only once)."""
     import tensorflow as tf
 
     if name == "default":
@@ -82,8 +86,7 @@ def _batches(keras: Any) -> type:
                 self.weights = (class_weights(y, n_classes)[y] if cfg.class_weights
                                 else np.ones(len(y), np.float32))
             self.rng = np.random.default_rng(seed)
-            self.spec = SpecAugmentConfig(cfg.specaug_time_masks, cfg.specaug_time_width,
-                                          cfg.specaug_freq_masks, cfg.specaug_freq_width)
+            self.spec = sub_config(SpecAugmentConfig, cfg, "specaug_")
             self.order = self.rng.permutation(len(y))
 
         def __len__(self) -> int:
@@ -152,12 +155,16 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
     import tensorflow as tf
     import tf_keras as keras
 
+    strat = get_strategy(strategy)  # first: a multi-worker strategy must precede any TF op
+    scope = strat.scope()
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    if strat.num_replicas_in_sync > 1:
+        log(f"  {name}: {strat.num_replicas_in_sync} replicas in sync ({strategy} strategy)")
     tf.get_logger().setLevel("ERROR")  # retracing notices: one model per member is intended
     keras.utils.set_random_seed(seed)
     epochs = epochs or cfg.epochs
     out_dir.mkdir(parents=True, exist_ok=True)
-    with get_strategy(strategy).scope():
+    with scope:
         model = build()
         lr: Any = cfg.learning_rate
         if cfg.lr_schedule == "cosine":

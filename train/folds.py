@@ -105,8 +105,11 @@ def speaker_folds(genders: Mapping[str, str | None], n_folds: int = 5, n_val: in
     groups: list[list[str]] = [[] for _ in range(n_folds)]
     for g in ("male", "female", None):
         same = [s for s in speakers if genders[s] == g]
-        for i, chunk in enumerate(_chunks(same, n_folds)):
-            groups[i].extend(chunk)
+        # never more chunks than speakers (no empty chunk), each into the smallest group so
+        # far: no fold is left without test speakers when a gender has fewer than n_folds
+        for chunk in _chunks(same, min(n_folds, len(same))):
+            smallest = min(range(n_folds), key=lambda i: len(groups[i]))
+            groups[smallest].extend(chunk)
     groups = [sorted(g, key=_key) for g in groups]
     folds = []
     for i in range(n_folds):
@@ -147,6 +150,9 @@ def check_disjoint(plan: FoldPlan) -> None:
         tr, va, te = set(f.train), set(f.val), set(f.test)
         if tr & va or tr & te or va & te:
             raise ConfigError(f"{f.name}: a speaker is in more than one of train/val/test")
+    empty = [f.name for f in plan.folds if not f.test]
+    if empty:
+        raise ConfigError(f"{', '.join(empty)}: no test speakers (every fold must test some)")
     tested = [s for f in plan.folds for s in f.test]
     if len(tested) != len(set(tested)):
         raise ConfigError("a speaker is tested in more than one fold")
@@ -169,6 +175,21 @@ def random_file_folds(n_files: int, n_folds: int, seed: int, val_fraction: float
         n_val = max(1, round(val_fraction * len(rest)))
         out.append((sorted(rest[n_val:]), sorted(rest[:n_val]), sorted(test)))
     return out
+
+
+def fit_fold_counts(n_speakers: int, n_folds: int, n_val: int) -> tuple[int, int]:
+    """``(n_folds, n_val)`` that a corpus of ``n_speakers`` can honour.
+
+    A handful of speakers (a smoke test, a first try on one's own recordings) cannot make the
+    recipe's 5 folds with 2 validation actors; rather than fail, use one fold per speaker at
+    most and as many validation actors as leave one training speaker in every fold.
+    """
+    if n_speakers < 2:
+        raise ConfigError(f"{n_speakers} speaker(s): a speaker-independent split needs at "
+                          "least 2 (or set split=random, which is speaker-dependent)")
+    folds = min(n_folds, n_speakers)
+    largest_test = -(-n_speakers // folds)
+    return folds, max(0, min(n_val, n_speakers - largest_test - 1))
 
 
 def committed_folds_path(corpus: str, n_speakers: int) -> Path:

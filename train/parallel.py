@@ -130,10 +130,13 @@ def fit_job(job: FitJob, cfg: TrainConfig, strategy: str = "default",
 
 
 def _worker_init() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Quiet like the parent (``edge-ser train`` without ``--verbose``)."""
     import warnings
 
+    from convert.tfenv import quiet_tf_if_asked
+
     warnings.filterwarnings("ignore", message=".*HDF5 file.*")
+    quiet_tf_if_asked()
 
 
 class Fitter:

@@ -58,6 +58,10 @@ def search(cfg: TrainConfig, opts: Any, n_trials: int,
     space = space or SPACE
     base = cfg.replace(members=cfg.members[:1], compare_archs=[], baselines=[])
     prep = prepare(opts.data, opts.fmt, base, log)
+    if getattr(opts, "quiet", False):
+        from convert.tfenv import quiet_tf
+
+        quiet_tf()
     sets, split = plan_sets(prep, base, opts.folds_file, opts.only_folds, final=False)
     sets = [dataclasses.replace(s, test=[], test_actors=[]) for s in sets]  # never look at test
     settings = feature_settings(base, opts.frontend, [base.member_specs[0].feature])
