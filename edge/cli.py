@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from edge import __version__
-from edge.errors import EdgeSerError, MissingDependencyError
+from edge.deps import missing, missing_error
+from edge.errors import EdgeSerError
 
 # name -> (module:attribute, one-line help shown by `edge-ser --help` without importing)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,27 +61,12 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _missing_module(names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` that cannot be imported, without importing any of them."""
-    import importlib.util
-
-    for name in names:
-        try:
-            if importlib.util.find_spec(name) is None:
-                return name
-        except (ImportError, ValueError):
-            return name
-    return None
-
-
 def _load_lazy(name: str) -> click.Command:
     target, short_help = LAZY_COMMANDS[name]
     module_name, attr = target.split(":")
-    missing = _missing_module(LAZY_REQUIRES[name])
-    message = (
-        f"`edge-ser {name}` needs {missing or 'the training packages'}, which is not installed "
-        "here (this is an edge install): pip install -r requirements-train.txt"
-    )
+    absent = missing(LAZY_REQUIRES[name])
+    error = missing_error(f"`edge-ser {name}`", absent or ["the training code"],
+                          "pip install -r requirements-train.txt (this is an edge install)")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
@@ -89,17 +75,17 @@ def _load_lazy(name: str) -> click.Command:
         @click.command(name=name, help=short_help, context_settings=settings)
         @click.argument("args", nargs=-1, type=click.UNPROCESSED)
         def unavailable(args: tuple[str, ...]) -> None:
-            raise MissingDependencyError(message) from None
+            raise error
 
         return unavailable
     command: click.Command = getattr(module, attr)
-    if missing is not None:
+    if absent:
         # --help still works (the module imports no TensorFlow); anything else says what to install
         parse_args = command.parse_args
 
         def checked_parse_args(ctx: click.Context, args: list[str]) -> list[str]:
             if not {"-h", "--help"} & set(args):
-                raise MissingDependencyError(message)
+                raise error
             return parse_args(ctx, args)
 
         command.parse_args = checked_parse_args  # type: ignore[method-assign]

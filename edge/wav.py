@@ -28,7 +28,6 @@ values, no frames, float samples that are NaN, infinite or beyond ±1e6) raises
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import stat
@@ -41,6 +40,7 @@ from typing import BinaryIO
 import numpy as np
 
 from edge.errors import AudioError
+from edge.fsutil import atomic_write
 from edge.resample import StreamingResampler, resample
 
 __all__ = [
@@ -105,7 +105,6 @@ class WavInfo:
     block_align: int  # bytes per frame
     frames: int  # whole frames actually present
     data_offset: int
-    data_bytes: int  # frames * block_align
     warnings: tuple[str, ...] = ()
 
     @property
@@ -298,8 +297,7 @@ def _parse(p: Path, f: BinaryIO, size: int, *, quiet: bool = False) -> WavInfo:
     return WavInfo(path=p, container=container, format=_FORMATS[(tag, bits)],
                    extensible=bool(extensible), sr=sr, channels=channels, bits=bits,
                    valid_bits=valid_bits, block_align=block_align, frames=frames,
-                   data_offset=offset, data_bytes=frames * block_align,
-                   warnings=tuple(warnings))
+                   data_offset=offset, warnings=tuple(warnings))
 
 
 def _data_size(p: Path, f: BinaryIO, body: int, declared: int, available: int, csize: int,
@@ -616,34 +614,8 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sr: int, bits: 
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise AudioError(f"{p}: cannot write: folder {folder} does not exist")
-    tmp: str | None = None
     try:
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, p)
-        tmp = None
+        atomic_write(p, data, fsync=True)
     except OSError as exc:
         raise AudioError(f"{p}: cannot write: {_reason(exc)}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     return p
-
-
-def _umask() -> int:
-    """The process umask, read without os.umask(), which would race with other threads."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
