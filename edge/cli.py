@@ -94,8 +94,25 @@ def _load_lazy(name: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edge-ser")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Speech emotion recognition on the edge: features, int8 ensembles, live decisions."""
+    if ctx.invoked_subcommand not in LAZY_COMMANDS:
+        _one_blas_thread()
+
+
+def _one_blas_thread() -> None:
+    """Device commands run NumPy's BLAS on one thread unless the user set otherwise.
+
+    OpenBLAS starts a thread per core when NumPy is imported; the device's matrices (one
+    window's features) are far too small to share out, so those threads only cost start-up
+    time and memory and compete with the interpreter. Set before NumPy is first imported
+    (edge.cli itself imports no NumPy); ``train`` and ``convert`` keep the default.
+    """
+    if "numpy" not in sys.modules:
+        import os
+
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 # ---- features ----------------------------------------------------------------------------

@@ -35,13 +35,15 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from edge.errors import AudioError
 from edge.fsutil import atomic_write
-from edge.resample import StreamingResampler, resample
+
+if TYPE_CHECKING:
+    from edge.resample import StreamingResampler
 
 __all__ = [
     "Audio",
@@ -481,6 +483,8 @@ def read_wav(path: str | os.PathLike[str], target_sr: int | None = None,
                 raise AudioError(f"{p}: no audio frames could be read (the file was truncated)")
             samples = samples[:done]
             if out_sr != info.sr:
+                from edge.resample import resample  # only when the rates differ
+
                 samples = resample(samples, info.sr, out_sr)
         except OSError as exc:
             raise AudioError(f"{p}: read error: {_reason(exc)}") from None
@@ -523,7 +527,7 @@ def _blocks(p: Path, block_seconds: float, target_sr: int | None) -> Iterator[np
             seconds = min(block_seconds, 1e9)
             in_block = max(1, round(seconds * info.sr))
             out_block = max(1, round(seconds * out_sr))
-            rs = StreamingResampler(info.sr, out_sr) if out_sr != info.sr else None
+            rs = _resampler(info.sr, out_sr)
             pending: list[np.ndarray] = []
             n_pending = 0
             decoded = _iter_decoded(f, info, info.frames, in_block, [])
@@ -619,3 +623,12 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sr: int, bits: 
     except OSError as exc:
         raise AudioError(f"{p}: cannot write: {_reason(exc)}") from None
     return p
+
+
+def _resampler(sr: int, out_sr: int) -> StreamingResampler | None:
+    """A streaming resampler when the rates differ (edge.resample is imported only then)."""
+    if out_sr == sr:
+        return None
+    from edge.resample import StreamingResampler
+
+    return StreamingResampler(sr, out_sr)
