@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.deps import check
 from edge.errors import MissingDependencyError, ModelError, error_for_exit_status
 
 TARGETS = {"window_ms": 3.0, "peak_rss_mb": 45.0, "cold_classify_s": 0.3,
@@ -233,17 +234,12 @@ FLOAT_REQUIRES = ("librosa", "tensorflow", "tf_keras")
 
 def _float_preflight(models_dir: Path, members: list[str]) -> None:
     """Everything ``--compare-float`` needs, checked up front (the float path runs last)."""
-    import importlib.util
-
     if not FLOAT_PATH.is_file():
         raise MissingDependencyError(
             f"--compare-float needs {FLOAT_PATH.relative_to(FLOAT_PATH.parents[1])} from a source "
             "checkout of edge-ser")
-    missing = [name for name in FLOAT_REQUIRES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise MissingDependencyError(
-            f"--compare-float needs {', '.join(missing)} (the float path is librosa + Keras): "
-            "pip install -r requirements-train.txt")
+    check(FLOAT_REQUIRES, "--compare-float (the float path is librosa + Keras)",
+          "pip install -r requirements-train.txt")
     float_dir = models_dir / "float"
     absent = [m for m in members
               if not any((float_dir / f"{m}{ext}").is_file() for ext in (".h5", ".keras"))]

@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from edge import __version__
-from edge.errors import EdgeSerError, MissingDependencyError
+from edge.deps import missing, missing_error
+from edge.errors import EdgeSerError
 
 # name -> (module:attribute, one-line help shown by `edge-ser --help` without importing)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,27 +61,12 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _missing_module(names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` that cannot be imported, without importing any of them."""
-    import importlib.util
-
-    for name in names:
-        try:
-            if importlib.util.find_spec(name) is None:
-                return name
-        except (ImportError, ValueError):
-            return name
-    return None
-
-
 def _load_lazy(name: str) -> click.Command:
     target, short_help = LAZY_COMMANDS[name]
     module_name, attr = target.split(":")
-    missing = _missing_module(LAZY_REQUIRES[name])
-    message = (
-        f"`edge-ser {name}` needs {missing or 'the training packages'}, which is not installed "
-        "here (this is an edge install): pip install -r requirements-train.txt"
-    )
+    absent = missing(LAZY_REQUIRES[name])
+    error = missing_error(f"`edge-ser {name}`", absent or ["the training code"],
+                          "pip install -r requirements-train.txt (this is an edge install)")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
@@ -89,17 +75,17 @@ def _load_lazy(name: str) -> click.Command:
         @click.command(name=name, help=short_help, context_settings=settings)
         @click.argument("args", nargs=-1, type=click.UNPROCESSED)
         def unavailable(args: tuple[str, ...]) -> None:
-            raise MissingDependencyError(message) from None
+            raise error
 
         return unavailable
     command: click.Command = getattr(module, attr)
-    if missing is not None:
+    if absent:
         # --help still works (the module imports no TensorFlow); anything else says what to install
         parse_args = command.parse_args
 
         def checked_parse_args(ctx: click.Context, args: list[str]) -> list[str]:
             if not {"-h", "--help"} & set(args):
-                raise MissingDependencyError(message)
+                raise error
             return parse_args(ctx, args)
 
         command.parse_args = checked_parse_args  # type: ignore[method-assign]
@@ -108,8 +94,25 @@ def _load_lazy(name: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edge-ser")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Speech emotion recognition on the edge: features, int8 ensembles, live decisions."""
+    if ctx.invoked_subcommand not in LAZY_COMMANDS:
+        _one_blas_thread()
+
+
+def _one_blas_thread() -> None:
+    """Device commands run NumPy's BLAS on one thread unless the user set otherwise.
+
+    OpenBLAS starts a thread per core when NumPy is imported; the device's matrices (one
+    window's features) are far too small to share out, so those threads only cost start-up
+    time and memory and compete with the interpreter. Set before NumPy is first imported
+    (edge.cli itself imports no NumPy); ``train`` and ``convert`` keep the default.
+    """
+    if "numpy" not in sys.modules:
+        import os
+
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 # ---- features ----------------------------------------------------------------------------

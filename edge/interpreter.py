@@ -9,17 +9,19 @@ model never runs: the manifest's checksum covers the bytes, this covers the mean
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge.errors import ConfigError, MissingDependencyError, ModelError
+from edge.deps import missing_error, require
+from edge.errors import ConfigError, ModelError
 from edge.manifest import MAX_MEMBER_BYTES, Member, Quantization, TensorSpec, sha256_bytes
+from edge.native_stderr import held_stderr
 
 if TYPE_CHECKING:
     from edge.manifest import Manifest
@@ -48,53 +50,14 @@ def interpreter_class(backend: str = "auto") -> tuple[str, Any]:
     """Return ``(backend name, Interpreter class)``; the first installed one for ``auto``."""
     if backend not in ("auto", *BACKENDS):
         raise ConfigError(f"backend must be auto, {' or '.join(BACKENDS)}; got {backend!r}")
-    wanted = BACKENDS if backend == "auto" else (backend,)
-    for name in wanted:
-        try:
-            if name == "ai_edge_litert":
-                from ai_edge_litert.interpreter import Interpreter
-            else:
-                from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            continue
-        return name, Interpreter
-    if backend == "auto":
-        raise MissingDependencyError(f"no TFLite interpreter is installed: {install_hint()}")
-    pkg = backend.replace("_", "-")
-    raise MissingDependencyError(f"backend {backend} is not installed: pip install {pkg}")
-
-
-@contextlib.contextmanager
-def _captured_fd2() -> Iterator[list[str]]:
-    """Hold native stderr (the interpreter's INFO lines) aside; hand it back as text.
-
-    LiteRT prints "Created TensorFlow Lite XNNPACK delegate" on every load, and its real
-    errors the same way; the caller reports the latter inside its one-line error.
-    """
-    out: list[str] = []
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 (daemonised without one): nothing to hide
-        yield out
-        return
-    try:
-        # an anonymous in-memory file: nothing touches the disk, and no tempfile module (with
-        # shutil, random, bz2 and lzma behind it: 0.9 MB resident) on the device's load path
-        fd = os.memfd_create("edge-ser-stderr", getattr(os, "MFD_CLOEXEC", 0))
-        tmp = os.fdopen(fd, "w+b")
-    except (AttributeError, OSError):  # not Linux
-        import tempfile
-
-        tmp = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the with below)
-    with tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield out
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            out.append(tmp.read(64 * 1024).decode("utf-8", "replace"))
+    if backend != "auto":
+        pkg = backend.replace("_", "-")
+        module = require(f"{backend}.interpreter", f"backend {backend}", f"pip install {pkg}")
+        return backend, module.Interpreter
+    for name in BACKENDS:
+        with contextlib.suppress(ImportError):
+            return name, importlib.import_module(f"{name}.interpreter").Interpreter
+    raise missing_error("edge-ser", ["a TFLite interpreter"], install_hint())
 
 
 def _spec_of(detail: dict[str, Any]) -> TensorSpec:
@@ -187,7 +150,12 @@ class MemberModel:
         who = f"member {self.name!r}"
         try:
             with open(self.path, "rb") as fh:
-                data = fh.read(MAX_MEMBER_BYTES + 1)
+                # read(n) allocates n bytes up front: ask for the file's size (+1 to see a file
+                # that grew), not for the 64 MB ceiling, which every load would map and drop
+                size = os.fstat(fh.fileno()).st_size
+                if size > MAX_MEMBER_BYTES:
+                    raise ModelError(f"{who}: file {self.path} is implausibly large")
+                data = fh.read(size + 1)
         except OSError as exc:
             raise ModelError(f"{who}: cannot read {self.path}: {exc.strerror or exc}") from None
         if len(data) > MAX_MEMBER_BYTES:
@@ -213,7 +181,7 @@ class MemberModel:
         if resolver_enum is not None:
             kwargs["experimental_op_resolver_type"] = (
                 resolver_enum.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        with _captured_fd2() as log:
+        with held_stderr(limit=64 * 1024) as log:
             try:
                 interp = self._cls(**kwargs)
                 interp.allocate_tensors()

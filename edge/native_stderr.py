@@ -1,8 +1,12 @@
 """Keeping native libraries' chatter off the user's terminal.
 
 ALSA, JACK and PortAudio print to fd 2 from C, bypassing Python: at start-up ("unable to open
-slave"), and from their own threads when a device vanishes. The user should see edge-ser's one
-line, not those. Only microphone capture needs this module.
+slave"), and from their own threads when a device vanishes; LiteRT prints "Created TensorFlow
+Lite XNNPACK delegate" on every model load and its real errors the same way; TensorFlow prints a
+screenful during conversion. The user should see edge-ser's one line, not those. Every
+redirection of fd 2 in the project is one of the three tools here: :func:`quiet_stderr` (drop),
+:func:`held_stderr` (keep the text for an error message) and :class:`NativeStderrMute` (drop
+native writes for a whole capture session while Python's ``sys.stderr`` keeps working).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 _ALSA_HANDLER: Any = None  # keep the ctypes callbacks alive for the process lifetime
 _JACK_HANDLERS: list[Any] = []
@@ -43,22 +47,66 @@ def install_native_silencers() -> None:
 
 
 @contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Point fd 2 at /dev/null for a native call that prints what the user need not see."""
+def _fd2_to(target: int) -> Iterator[bool]:
+    """Point fd 2 at ``target`` for the block; yields False (and redirects nothing) when the
+    process has no fd 2 (daemonised without one)."""
     try:
+        sys.stderr.flush()
         saved = os.dup(2)
-    except OSError:
-        yield
+    except (OSError, ValueError):
+        yield False
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    sys.stderr.flush()
-    os.dup2(devnull, 2)
+    os.dup2(target, 2)
     try:
-        yield
+        yield True
     finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Point fd 2 at /dev/null for a native call that prints what the user need not see."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with _fd2_to(devnull):
+            yield
+    finally:
         os.close(devnull)
+
+
+def _scratch_file() -> BinaryIO:
+    """An anonymous in-memory file: nothing touches the disk, and no tempfile module (with
+    shutil, random, bz2 and lzma behind it: 0.9 MB resident) on the device's load path."""
+    try:
+        fd = os.memfd_create("edge-ser-stderr", getattr(os, "MFD_CLOEXEC", 0))
+    except (AttributeError, OSError):  # not Linux
+        import tempfile
+
+        return tempfile.TemporaryFile()
+    return os.fdopen(fd, "w+b")
+
+
+@contextlib.contextmanager
+def held_stderr(enabled: bool = True, limit: int | None = None) -> Iterator[list[str]]:
+    """Hold everything written to fd 2 (native and Python) aside; yield a list that receives
+    the text (at most ``limit`` bytes of it) when the block ends.
+
+    The caller replays it when it explains a failure (a model the interpreter rejects, a
+    conversion that went wrong) or drops it. ``enabled=False`` holds nothing (``--verbose``).
+    """
+    log: list[str] = []
+    if not enabled:
+        yield log
+        return
+    with _scratch_file() as tmp, _fd2_to(tmp.fileno()):
+        try:
+            yield log
+        finally:
+            tmp.seek(0)
+            log.append(tmp.read(-1 if limit is None else limit).decode("utf-8", "replace"))
 
 
 class NativeStderrMute:

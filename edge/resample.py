@@ -52,8 +52,6 @@ class _Kernel:
     up: int  # L: output samples per period
     down: int  # M: input samples per period
     half: int  # K: half-width of the filter in input samples (2K taps per output)
-    rho: float  # sinc bandwidth, cycles per input sample × 2
-    beta: float  # Kaiser shape
     # Matrix path (None when the gather path is used).
     block: int = 0  # B: input samples per row (c·M)
     per_row: int = 0  # P: outputs per row (c·L)
@@ -215,14 +213,14 @@ def _kernel(up: int, down: int) -> _Kernel:
         flat = np.zeros((n_blocks * block, per_row))
         flat[first[:, None] + j[None, :], r[:, None]] = bank_rows(np.arange(up))[phase]
         matrix = flat.reshape(n_blocks, block, per_row).transpose(1, 0, 2).reshape(block, -1)
-        return _Kernel(up, down, half, rho, beta, block=block, per_row=per_row,
+        return _Kernel(up, down, half, block=block, per_row=per_row,
                        n_blocks=n_blocks, matrix=np.ascontiguousarray(matrix, np.float32))
     if up * taps <= _BANK_LIMIT:
         bank = bank_rows(np.arange(up), np.float32)
-        return _Kernel(up, down, half, rho, beta, bank=bank)
+        return _Kernel(up, down, half, bank=bank)
     density = max(1, math.ceil(_TABLE_PER_ZERO * rho))
     grid = np.arange(taps * density + 1) / density - half
-    return _Kernel(up, down, half, rho, beta, table=_kaiser_sinc(grid, rho, half, beta),
+    return _Kernel(up, down, half, table=_kaiser_sinc(grid, rho, half, beta),
                    table_density=density)
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from edge.errors import AudioError, DeviceError, MissingDependencyError
+from edge.deps import require
+from edge.errors import AudioError, DeviceError
 from edge.native_stderr import NativeStderrMute, install_native_silencers, quiet_stderr
 from edge.ringbuffer import RingBuffer
 
@@ -55,14 +56,9 @@ class AudioSource(Protocol):
 
 
 def _pyaudio() -> Any:
-    try:
-        import pyaudio
-    except ImportError:
-        raise MissingDependencyError(
-            "microphone input needs PyAudio: sudo apt install portaudio19-dev && pip install "
-            "pyaudio (or use --source FILE / --source -)"
-        ) from None
-    return pyaudio
+    return require("pyaudio", "microphone input",
+                   "sudo apt install portaudio19-dev && pip install pyaudio "
+                   "(or use --source FILE / --source -)")
 
 
 def _open_portaudio() -> tuple[Any, Any]:

@@ -23,11 +23,12 @@ _TIE_BREAK = 1e-3  # < 1 vote / n_members for any realistic ensemble size
 
 
 def _normalised(p: np.ndarray) -> np.ndarray:
+    """Each row clipped at 0 and scaled to sum 1 (uniform where nothing is left), float32."""
     p = np.clip(p, 0.0, None)
-    total = float(p.sum())
-    if total <= 0.0:
-        return np.full(p.shape, 1.0 / p.size, dtype=np.float32)
-    return (p / total).astype(np.float32)
+    total = p.sum(axis=-1, keepdims=True)
+    uniform = np.full(p.shape, 1.0 / p.shape[-1])
+    out = np.divide(p, total, out=uniform, where=total > 0.0)
+    return out.astype(np.float32)
 
 
 def vote(
@@ -39,21 +40,7 @@ def vote(
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] == 0:
         raise ValueError(f"need a [members, classes] array, got shape {p.shape}")
-    n_members, n_classes = p.shape
-    if rule == "soft":
-        return _normalised(p.mean(axis=0))
-    if rule == "weighted":
-        if weights is None or len(weights) != n_members:
-            raise ModelError(f"weighted voting needs one weight per member ({n_members})")
-        w = np.asarray(weights, dtype=np.float64)
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ModelError("weighted voting needs finite weights >= 0 with a positive sum")
-        return _normalised((w[:, None] * p).sum(axis=0) / w.sum())
-    if rule == "hard":
-        counts = np.bincount(p.argmax(axis=1), minlength=n_classes).astype(np.float64)
-        tie_break = p.sum(axis=0) / n_members  # in [0, 1] per class
-        return _normalised(counts + _TIE_BREAK * tie_break)
-    raise ModelError(f"unknown voting rule {rule!r} (known: {', '.join(RULES)})")
+    return vote_windows(p[:, None, :], rule, weights)[0]
 
 
 class Voter:
@@ -74,14 +61,28 @@ def vote_windows(
     rule: str = "soft",
     weights: Sequence[float] | None = None,
 ) -> np.ndarray:
-    """``[members, windows, classes]`` → ``[windows, classes]``, each row exactly :func:`vote`.
+    """``[members, windows, classes]`` → ``[windows, classes]`` float32: every window voted
+    under ``rule`` (vectorised; :func:`vote` is its one-window case).
 
-    Training reports and conversion checks score ensembles through this, so they measure the
-    rule the device applies, not a look-alike.
+    The device, training reports and conversion checks all vote through this one function,
+    so they measure the rule the device applies, not a look-alike.
     """
     p = np.asarray(member_probs, dtype=np.float64)
-    if p.ndim != 3:
+    if p.ndim != 3 or p.shape[0] == 0 or p.shape[2] == 0:
         raise ValueError(f"need a [members, windows, classes] array, got shape {p.shape}")
-    if p.shape[1] == 0:
-        return np.zeros((0, p.shape[2]), dtype=np.float32)
-    return np.stack([vote(p[:, i, :], rule, weights) for i in range(p.shape[1])])
+    n_members, _, n_classes = p.shape
+    if rule == "soft":
+        return _normalised(p.mean(axis=0))
+    if rule == "weighted":
+        if weights is None or len(weights) != n_members:
+            raise ModelError(f"weighted voting needs one weight per member ({n_members})")
+        w = np.asarray(weights, dtype=np.float64)
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ModelError("weighted voting needs finite weights >= 0 with a positive sum")
+        return _normalised((w[:, None, None] * p).sum(axis=0) / w.sum())
+    if rule == "hard":
+        top = p.argmax(axis=2)  # [members, windows]
+        counts = (top[..., None] == np.arange(n_classes)).sum(axis=0).astype(np.float64)
+        tie_break = p.sum(axis=0) / n_members  # in [0, 1] per class
+        return _normalised(counts + _TIE_BREAK * tie_break)
+    raise ModelError(f"unknown voting rule {rule!r} (known: {', '.join(RULES)})")

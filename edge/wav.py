@@ -28,7 +28,6 @@ values, no frames, float samples that are NaN, infinite or beyond ±1e6) raises
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import stat
@@ -36,12 +35,15 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from edge.errors import AudioError
-from edge.resample import StreamingResampler, resample
+from edge.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from edge.resample import StreamingResampler
 
 __all__ = [
     "Audio",
@@ -105,7 +107,6 @@ class WavInfo:
     block_align: int  # bytes per frame
     frames: int  # whole frames actually present
     data_offset: int
-    data_bytes: int  # frames * block_align
     warnings: tuple[str, ...] = ()
 
     @property
@@ -298,8 +299,7 @@ def _parse(p: Path, f: BinaryIO, size: int, *, quiet: bool = False) -> WavInfo:
     return WavInfo(path=p, container=container, format=_FORMATS[(tag, bits)],
                    extensible=bool(extensible), sr=sr, channels=channels, bits=bits,
                    valid_bits=valid_bits, block_align=block_align, frames=frames,
-                   data_offset=offset, data_bytes=frames * block_align,
-                   warnings=tuple(warnings))
+                   data_offset=offset, warnings=tuple(warnings))
 
 
 def _data_size(p: Path, f: BinaryIO, body: int, declared: int, available: int, csize: int,
@@ -483,6 +483,8 @@ def read_wav(path: str | os.PathLike[str], target_sr: int | None = None,
                 raise AudioError(f"{p}: no audio frames could be read (the file was truncated)")
             samples = samples[:done]
             if out_sr != info.sr:
+                from edge.resample import resample  # only when the rates differ
+
                 samples = resample(samples, info.sr, out_sr)
         except OSError as exc:
             raise AudioError(f"{p}: read error: {_reason(exc)}") from None
@@ -525,7 +527,7 @@ def _blocks(p: Path, block_seconds: float, target_sr: int | None) -> Iterator[np
             seconds = min(block_seconds, 1e9)
             in_block = max(1, round(seconds * info.sr))
             out_block = max(1, round(seconds * out_sr))
-            rs = StreamingResampler(info.sr, out_sr) if out_sr != info.sr else None
+            rs = _resampler(info.sr, out_sr)
             pending: list[np.ndarray] = []
             n_pending = 0
             decoded = _iter_decoded(f, info, info.frames, in_block, [])
@@ -616,34 +618,17 @@ def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sr: int, bits: 
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise AudioError(f"{p}: cannot write: folder {folder} does not exist")
-    tmp: str | None = None
     try:
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, p)
-        tmp = None
+        atomic_write(p, data, fsync=True)
     except OSError as exc:
         raise AudioError(f"{p}: cannot write: {_reason(exc)}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     return p
 
 
-def _umask() -> int:
-    """The process umask, read without os.umask(), which would race with other threads."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
+def _resampler(sr: int, out_sr: int) -> StreamingResampler | None:
+    """A streaming resampler when the rates differ (edge.resample is imported only then)."""
+    if out_sr == sr:
+        return None
+    from edge.resample import StreamingResampler
+
+    return StreamingResampler(sr, out_sr)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from edge.errors import ModelError
-from edge.vote import Voter, vote
+from edge.vote import Voter, vote, vote_windows
 
 P = np.array([
     [0.6, 0.3, 0.1],
@@ -79,3 +79,17 @@ def test_every_rule_returns_a_probability_vector(p: np.ndarray, rule: str) -> No
     if rule == "hard":
         counts = np.bincount(p.argmax(axis=1), minlength=p.shape[1])
         assert counts[int(np.argmax(out))] == counts.max()
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(0, 7), st.integers(2, 6)),
+              elements=st.floats(-0.5, 1)), st.sampled_from(["hard", "soft", "weighted"]))
+def test_vote_windows_is_vote_on_every_window(p: np.ndarray, rule: str) -> None:
+    """One definition: training and conversion score with vote_windows, the device with vote."""
+    weights = np.linspace(0, 2, p.shape[0]).tolist() if p.shape[0] > 1 else [1.0]
+    out = vote_windows(p, rule, weights)
+    assert out.shape == (p.shape[1], p.shape[2]) and out.dtype == np.float32
+    for i in range(p.shape[1]):
+        np.testing.assert_array_equal(out[i], vote(p[:, i, :], rule, weights))
+    with pytest.raises(ValueError, match="members, windows, classes"):
+        vote_windows(p[0], rule, weights)

@@ -91,9 +91,3 @@ def yin_from_frames(frames: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
     np.divide(-b, a, out=shift, where=ok)
     return cfg.sr / (min_period + idx + shift)
 
-
-def yin(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """f0 track of a whole signal, ``(frames, 1)`` float32 (see features.compute_base)."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "pitch")

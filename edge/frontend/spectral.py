@@ -413,38 +413,3 @@ def stft_bases_from_frames(frames: np.ndarray, cfg: FrontendConfig, wanted: tupl
         out["chroma"] = chroma_from_power(p2, cfg)
     return out
 
-
-# ---- batch conveniences (frames x coefficients, float32) --------------------------------------
-def mfcc(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """MFCC of a whole signal, ``(frames, n_mfcc)``."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "mfcc")
-
-
-def logmel(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """Log-mel spectrogram in dB of a whole signal, ``(frames, n_mels)``."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "logmel")
-
-
-def chroma(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """Chromagram (fixed tuning) of a whole signal, ``(frames, n_chroma)``."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "chroma")
-
-
-def rms(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """Frame RMS over n_fft samples, ``(frames, 1)``."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "rms")
-
-
-def zcr(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """Zero-crossing rate over win_length samples, ``(frames, 1)``."""
-    from edge.frontend.features import compute_base
-
-    return compute_base(y, cfg, "zcr")
