@@ -15,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
 from edge.errors import MissingDependencyError
+from edge.native_stderr import held_stderr
 
 INSTALL_HINT = "`edge-ser convert` needs TensorFlow: pip install -r requirements-train.txt"
 
@@ -91,31 +90,3 @@ def import_tfmot() -> Any:
     return tfmot
 
 
-@contextlib.contextmanager
-def held_stderr(enabled: bool = True) -> Iterator[list[str]]:
-    """Redirect native and Python stderr to a temporary file; yield a list that receives it.
-
-    The text is appended to the yielded list when the block ends, so the caller can replay it
-    (for a traceback that needs context) or drop it.
-    """
-    log: list[str] = []
-    if not enabled:
-        yield log
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield log
-        return
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield log
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            log.append(tmp.read().decode("utf-8", "replace"))

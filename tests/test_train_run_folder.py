@@ -39,12 +39,27 @@ def test_convert_carries_training_preprocessing_into_the_manifest(
         trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "models"
     rc = main(["convert", str(trained_run), "--out", str(out), "--representative", "20",
-               "--verify-windows", "20"])
+               "--verify-windows", "20", "--temperature", "1.5"])
     assert rc == 0, capsys.readouterr().err
     manifest = json.loads((out / "manifest.json").read_text())
     training = manifest["metadata"]["training"]
     run = json.loads((trained_run / "run.json").read_text())
     assert training == {"preprocessing": run["preprocessing"], "mismatches": []}
+    # the contract's own sections: what the device must reproduce of training
+    assert manifest["speech"]["min_speech_fraction"] == run["preprocessing"][
+        "min_speech_fraction"]
+    assert manifest["speech"]["no_speech"] == "best_window"  # what training keeps
+    assert manifest["preprocessing"]["loudness"] == run["preprocessing"]["loudness"]
+    final = json.loads((trained_run / "final" / "set.json").read_text())
+    heard = {s for c in manifest["training"]["corpora"] for s in c["speakers"]}
+    assert heard == {str(s) for s in (*final["train_actors"], *final["val_actors"])}
+    assert [c["name"] for c in manifest["training"]["corpora"]] == ["ravdess"]
+    assert manifest["calibration"]["temperature"] == 1.5
+    from edge.manifest import load_manifest
+
+    m = load_manifest(out)
+    assert m.calibration is not None and m.calibration.temperature == 1.5
+    assert m.speech.no_speech == "best_window"
 
 
 @pytest.mark.slow

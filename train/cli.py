@@ -7,24 +7,23 @@ a second, not a TensorFlow start-up.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from edge.errors import ConfigError, MissingDependencyError
+from edge.errors import ConfigError
 
 TRAIN_REQUIREMENTS = "pip install -r requirements-train.txt"
 
 
 def require_training_packages() -> None:
     """Check the training stack is installed (without importing it), or name the fix."""
-    for module in ("tensorflow", "tf_keras", "librosa", "sklearn", "matplotlib"):
-        if importlib.util.find_spec(module) is None:
-            raise MissingDependencyError(
-                f"`edge-ser train` needs {module}, which is not installed: {TRAIN_REQUIREMENTS}")
+    from edge.deps import check
+
+    check(("tensorflow", "tf_keras", "librosa", "sklearn", "matplotlib"), "`edge-ser train`",
+          TRAIN_REQUIREMENTS)
 
 
 def _command_line() -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.vote import vote
+from edge.vote import vote_windows
 from train.fit import file_probs
 
 
@@ -25,15 +25,6 @@ def bootstrap_files(files: np.ndarray, seed: int) -> np.ndarray:
     counts = np.bincount(np.searchsorted(ids, drawn), minlength=len(ids))
     pos = np.searchsorted(ids, files)
     return np.repeat(np.arange(len(files)), counts[pos])
-
-
-def vote_windows(member_probs: Sequence[np.ndarray], rule: str,
-                 weights: Sequence[float] | None = None) -> np.ndarray:
-    """Per-window ensemble vectors [n, classes] from each member's [n, classes]."""
-    p = np.stack([np.asarray(m, dtype=np.float64) for m in member_probs])  # [M, n, C]
-    if rule == "soft":
-        return p.mean(axis=0)
-    return np.stack([vote(p[:, i, :], rule, weights) for i in range(p.shape[1])])
 
 
 def vote_files(member_probs: Sequence[np.ndarray], file: np.ndarray, rule: str,

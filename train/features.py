@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from edge.corpora import Utterance
 from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import fit_normalization as edge_fit_normalization
 from edge.frontend.windows import normalize as edge_normalize
+from edge.fsutil import atomic_write
 from train.augment import AugmentConfig, augment_waveform, copy_rng
 from train.preprocess import PreprocessConfig, load_audio, preprocess
 
@@ -130,11 +130,8 @@ def load_or_compute(utt: Utterance, copy: int, settings: FeatureSettings, seed: 
     if path is not None:
         everything = {**cached, **ff.bases}
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, speech=ff.speech, n_samples=ff.n_samples,
-                     **{f"b_{b}": v for b, v in everything.items()})
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: np.savez(fh, speech=ff.speech, n_samples=ff.n_samples,
+                                               **{f"b_{b}": v for b, v in everything.items()}))
     return ff
 
 

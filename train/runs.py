@@ -22,9 +22,7 @@ needs), so the conversion can check it and hand it to the device.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
+from edge.fsutil import atomic_write
 from edge.manifest import VOTING_RULES, WindowSpec, window_frames
 
 RUN_FORMAT = "edge-ser-run"
@@ -45,11 +44,7 @@ SET_FILE = "set.json"
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON write (a crashed run never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def window_dict(w: WindowSpec) -> dict[str, Any]:
@@ -59,14 +54,15 @@ def window_dict(w: WindowSpec) -> dict[str, Any]:
 def save_windows(path: Path, x: np.ndarray, y: np.ndarray, file: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"X": x.astype(np.float16), "y": y.astype(np.int64), "file": file.astype(np.int64)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    os.close(fd)
-    # np.savez cannot take an array named "file" (its own first parameter): write the zip here
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, arr, allow_pickle=False)
-    os.replace(tmp, path)
+
+    def write(out: Any) -> None:
+        # np.savez cannot take an array named "file" (its own first parameter): zip it here
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, arr, allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 #: run.json entries a rerun into the same folder must share to reuse its finished sets
