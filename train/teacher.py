@@ -266,7 +266,7 @@ def speaker_standardise(x: np.ndarray, speakers: Sequence[str], n_clips: int = 2
         ref = rng.choice(idx, size=min(n_clips, len(idx)), replace=False)
         mu = x[ref].mean(axis=0)
         sd = x[ref].std(axis=0) if len(ref) > 1 else np.ones(x.shape[1])
-        out[idx] = (x[idx] - mu) / np.maximum(sd, 1e-3 * (np.abs(mu) + 1e-6) + 1e-6)
+        out[idx] = (x[idx] - mu) / np.maximum(sd, 1e-6)
     return out.astype(np.float32)
 
 
