@@ -151,6 +151,12 @@ def markdown(res: dict[str, Any]) -> str:
                   "| context, threads | s / clip |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in res["timing"].items()]
         lines.append("")
+    if res.get("one_class_speakers"):
+        lines += ["Per-speaker standardisation assumes a speaker's clips span several emotions. "
+                  "Speakers whose core-4 clips are all one emotion (their statistics are that "
+                  "emotion, so standardising erases it): "
+                  + ", ".join(f"{c} {n[0]} of {n[1]}" for c, n in res["one_class_speakers"].items())
+                  + ".", ""]
     lines += [f"Command: `{res['command']}`", ""]
     return "\n".join(lines)
 
@@ -192,7 +198,13 @@ def main() -> None:
         feats["logmel_speaker"] = speaker_standardise(lm, speakers, n_clips=args.clips)
         labels["logmel"] = "log-mel mean/std (no encoder)"
         labels["logmel_speaker"] = "log-mel mean/std, per-speaker standardised"
+    one_class: dict[str, list[int]] = {}
+    for c in dict.fromkeys(corpus.tolist()):
+        spk_c = sorted(set(speakers[(corpus == c) & (y4 >= 0)].tolist()))
+        single = sum(len(set(y4[(speakers == s) & (y4 >= 0)].tolist())) == 1 for s in spk_c)
+        one_class[c] = [int(single), len(spk_c)]
     res: dict[str, Any] = {
+        "one_class_speakers": one_class,
         "context": args.context,
         "context_note": "log-mel padded to Whisper's 30 s window, as trained"
         if args.context == "whisper" else "only the clip's own frames fed to the encoder",

@@ -358,6 +358,23 @@ def soft_labels(x: np.ndarray, y4: np.ndarray, speakers: Sequence[str], corpus: 
     return probs, fold
 
 
+def oof_scores(probs: np.ndarray, y4: np.ndarray,
+               corpus: np.ndarray) -> dict[str, dict[str, float]]:
+    """Core-4 UAR and ECE of the out-of-fold probabilities, corpus by corpus."""
+    from edge.calibration import expected_calibration_error
+    from edge.metrics import score
+
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(np.asarray(corpus).tolist()):
+        sel = (np.asarray(corpus) == name) & (y4 >= 0)
+        if sel.any():
+            out[str(name)] = {
+                "files": int(sel.sum()),
+                "uar": score(y4[sel], probs[sel].argmax(1), list(CORE_4)).uar,
+                "ece": expected_calibration_error(probs[sel], y4[sel])}
+    return out
+
+
 def save_soft_labels(out: Path, paths: Sequence[str], probs: np.ndarray, fold: np.ndarray,
                      meta: dict[str, Any]) -> None:
     """npz: ``paths`` (str), ``probs`` (files x 4, CORE_4 order), ``fold``, ``labels``, ``meta``."""
@@ -405,12 +422,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             probs, fold = soft_labels(x, y4, speakers, ds.corpus_of(), n_folds=args.folds,
                                       seed=args.seed)
             acc = float((probs[core].argmax(1) == y4[core]).mean())
+            per_corpus = oof_scores(probs, y4, ds.corpus_of())
             save_soft_labels(args.out, [str(u.path) for u in ds.utts], probs, fold, {
                 "context": args.context, "folds": args.folds, "speaker_stats": args.speaker_stats,
                 "seed": args.seed, "labels": list(CORE_4), "files": len(y4),
                 "core4_files": int(core.sum()), "oof_core4_accuracy": acc,
+                "oof_core4_per_corpus": per_corpus,
                 "split": "cross-fitted over speaker folds of all corpora (corpus/speaker ids); "
                          "each fold's head fitted on the core-4 files of the other folds"})
+            for name, sc in per_corpus.items():
+                log(f"{name}: out-of-fold core-4 UAR {sc['uar']:.3f}, ECE {sc['ece']:.3f}")
             log(f"soft labels for {len(y4)} files ({int(core.sum())} core-4) → {args.out} "
                 f"(out-of-fold core-4 accuracy {acc:.3f})")
     except EdgeSerError as e:
