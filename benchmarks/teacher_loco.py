@@ -142,7 +142,7 @@ def markdown(res: dict[str, Any]) -> str:
         for mode, label in res["mode_labels"].items():
             if mode in rv:
                 r = rv[mode]
-                lines.append(f"| teacher ({label}) | "
+                lines.append(f"| logistic head on {label} | "
                              + " | ".join(f"{100 * r[k][0]:.1f} ± {100 * r[k][1]:.1f}"
                                           for k in ("wa", "uar", "macro_f1", "ece")) + " |")
         lines.append("")

@@ -215,3 +215,33 @@ def test_cli_bad_corpus_is_one_line_and_nonzero(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert code != 0 and err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "o.npz").exists()
+
+
+@needs_teacher
+def test_soft_labels_command_on_a_generated_corpus(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # 6 speakers x 5 labels (one outside the core four) x 2 clips; pitch and level carry the label
+    rows = ["path,label,speaker"]
+    f0 = {"neutral": 110, "happy": 240, "sad": 90, "angry": 200, "fearful": 300}
+    for s in range(6):
+        for lab, f in f0.items():
+            for k in range(2):
+                y = harmonic_chirp(SR, 0.5, (f + 5 * s, f + 5 * s + 20), seed=10 * s + k)
+                name = f"s{s}_{lab}_{k}.wav"
+                write_pcm16(tmp_path / name, y * (1.5 if lab in ("happy", "angry") else 0.6), SR)
+                rows.append(f"{name},{lab},spk{s}")
+    (tmp_path / "corpus.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "soft.npz"
+    argv = ["soft-labels", "--data", f"csv:{tmp_path / 'corpus.csv'}", "--context", "clip",
+            "--cache", str(tmp_path / "cache"), "--folds", "3", "--out", str(out)]
+    assert main(argv) == 0
+    assert "(60 encoded" in capsys.readouterr().out
+    with np.load(out) as z:
+        paths, probs, fold = list(z["paths"]), z["probs"], z["fold"]
+        assert list(z["labels"]) == list(CORE_4)
+    assert len(paths) == 60 and probs.shape == (60, 4)  # fearful files are scored too
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    for s in range(6):
+        assert len({int(fold[i]) for i, p in enumerate(paths) if f"/s{s}_" in p}) == 1
+    assert main(argv) == 0  # the second run reads every embedding from the cache
+    assert "(0 encoded" in capsys.readouterr().out
