@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.calibration import expected_calibration_error
+from edge.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from edge.metrics import mean_std, score
 from train.folds import FoldPlan
 from train.teacher import (
@@ -38,22 +38,56 @@ from train.teacher import (
     speaker_standardise,
 )
 
+C_GRID = (0.001, 0.01, 0.1, 1.0)
 
-def loco(x: np.ndarray, y4: np.ndarray, corpus: np.ndarray, c: float) -> dict[str, Any]:
-    """Each corpus held out in turn; the head sees the core-4 files of the other corpora."""
+
+def _held_out(x: np.ndarray, y4: np.ndarray, corpus: np.ndarray, held: str,
+              c: float) -> np.ndarray:
+    core = y4 >= 0
+    train = core & (corpus != held)
+    head = TeacherHead(c=c).fit(x[train], y4[train], corpus[train])
+    return head.predict_proba(x[core & (corpus == held)])
+
+
+def choose(x: np.ndarray, y4: np.ndarray, corpus: np.ndarray) -> tuple[float, float]:
+    """(C, temperature) chosen by leave-one-corpus-out inside the given corpora only: C by mean
+    core-4 UAR over the inner held-out corpora, the temperature by their pooled NLL."""
+    names = list(dict.fromkeys(corpus[y4 >= 0].tolist()))
+    best: tuple[float, float, list[np.ndarray], list[np.ndarray]] | None = None
+    for c in C_GRID:
+        probs = [_held_out(x, y4, corpus, n, c) for n in names]
+        truth = [y4[(y4 >= 0) & (corpus == n)] for n in names]
+        u = float(np.mean([score(t, p.argmax(1), list(CORE_4)).uar
+                           for t, p in zip(truth, probs, strict=True)]))
+        if best is None or u > best[1]:
+            best = (c, u, probs, truth)
+    assert best is not None
+    return best[0], fit_temperature(np.concatenate(best[2]), np.concatenate(best[3]))
+
+
+def loco(x: np.ndarray, y4: np.ndarray, corpus: np.ndarray, c: float | None) -> dict[str, Any]:
+    """Each corpus held out in turn; the head sees the core-4 files of the other corpora. With
+    ``c`` None, C and a temperature are chosen by an inner leave-one-corpus-out on those corpora
+    (the held-out corpus plays no part in the choice)."""
     core = y4 >= 0
     out: dict[str, Any] = {}
     for held in dict.fromkeys(corpus.tolist()):
-        train = core & (corpus != held)
         test = core & (corpus == held)
-        head = TeacherHead(c=c).fit(x[train], y4[train], corpus[train])
-        p = head.predict_proba(x[test])
+        temp = 1.0
+        if c is None:
+            rest = corpus != held
+            c_used, temp = choose(x[rest], y4[rest], corpus[rest])
+        else:
+            c_used = c
+        p = _held_out(x, y4, corpus, held, c_used)
         s = score(y4[test], p.argmax(1), list(CORE_4))
         out[held] = {"files": int(test.sum()), "core4_uar": s.uar, "core4_macro_f1": s.macro_f1,
                      "wa": s.wa, "ece": expected_calibration_error(p, y4[test]),
-                     "confusion": s.confusion.tolist()}
+                     "ece_calibrated": expected_calibration_error(apply_temperature(p, temp),
+                                                                  y4[test]),
+                     "c": c_used, "temperature": temp, "confusion": s.confusion.tolist()}
     out["mean"] = {k: float(np.mean([v[k] for v in out.values()]))
-                   for k in ("core4_uar", "core4_macro_f1", "wa", "ece")}
+                   for k in ("core4_uar", "core4_macro_f1", "wa", "ece", "ece_calibrated")}
     return out
 
 
@@ -111,15 +145,20 @@ def markdown(res: dict[str, Any]) -> str:
     lines = ["# Teacher: Whisper tiny.en encoder + logistic head", "",
              f"Encoder context: **{res['context']}** ({res['context_note']}). Features: mean and "
              "std of the 384 encoder outputs over the 20 ms frames that cover the clip (768 "
-             f"values), standardised; head: multinomial logistic regression, C = {res['c']}, "
-             "classes balanced within each corpus and every corpus the same total weight. "
-             "Not tuned on the test corpora (C fixed beforehand).", "",
+             "values), standardised; head: multinomial logistic regression, classes balanced "
+             "within each corpus and every corpus the same total weight; "
+             + ("C chosen without the held-out corpus (inner leave-one-corpus-out), "
+                f"C = {res['c_fixed']} on the RAVDESS folds." if res.get("choose_c") else
+                f"C = {res['c_fixed']}, fixed beforehand (not tuned on the test corpora)."), "",
              ]
     corpora = [k for k in res["loco"].get("global", {}) if k != "mean"]
     if corpora:
         lines += ["## Leave-one-corpus-out, core four", "", f"Split: **{res['split']}**", ""]
-    for metric, name in (("core4_uar", "core-4 UAR %"), ("core4_macro_f1", "core-4 macro-F1 %"),
-                         ("ece", "ECE %")) if corpora else ():
+    metrics = [("core4_uar", "core-4 UAR %"), ("core4_macro_f1", "core-4 macro-F1 %"),
+               ("ece", "ECE %")]
+    if res.get("choose_c"):
+        metrics.append(("ece_calibrated", "ECE % after the inner-LOCO temperature"))
+    for metric, name in metrics if corpora else ():
         lines += [f"### {name}", "",
                   "| features | " + " | ".join(f"{c} held out" for c in corpora) + " | mean |",
                   "|---" * (len(corpora) + 2) + "|"]
@@ -127,6 +166,15 @@ def markdown(res: dict[str, Any]) -> str:
             r = res["loco"][mode]
             lines.append(f"| {label} | " + " | ".join(pct(r[c][metric]) for c in corpora)
                          + f" | {pct(r['mean'][metric])} |")
+        lines.append("")
+    if corpora and res.get("choose_c"):
+        lines += ["C chosen per held-out corpus by inner leave-one-corpus-out on the other four "
+                  f"(grid {list(C_GRID)}, mean core-4 UAR), with the temperature (pooled NLL):", "",
+                  "| features | " + " | ".join(corpora) + " |", "|---" * (len(corpora) + 1) + "|"]
+        for mode, label in res["mode_labels"].items():
+            r = res["loco"][mode]
+            lines.append(f"| {label} | " + " | ".join(
+                f"C {r[c]['c']:g}, T {r[c]['temperature']:.2f}" for c in corpora) + " |")
         lines.append("")
     if corpora:
         files = res["loco"]["global"]
@@ -168,6 +216,8 @@ def main() -> None:
     ap.add_argument("--context", choices=("whisper", "clip"), default="whisper")
     ap.add_argument("--clips", type=int, default=20, help="clips per speaker for its statistics")
     ap.add_argument("--c", type=float, default=0.1)
+    ap.add_argument("--choose-c", action="store_true",
+                    help="LOCO only: choose C (and a temperature) by inner leave-one-corpus-out")
     ap.add_argument("--folds", type=Path,
                     default=Path(__file__).resolve().parents[1] / "train/folds/ravdess-20.json")
     ap.add_argument("--logmel-baseline", action="store_true",
@@ -208,12 +258,14 @@ def main() -> None:
         "context": args.context,
         "context_note": "log-mel padded to Whisper's 30 s window, as trained"
         if args.context == "whisper" else "only the clip's own frames fed to the encoder",
-        "c": args.c, "labels": list(CORE_4), "mode_labels": labels,
+        "c_fixed": args.c, "choose_c": args.choose_c,
+        "labels": list(CORE_4), "mode_labels": labels,
         "split": "leave-one-corpus-out: the head is fitted on the core-4 files of 4 corpora and "
                  "scored on the core-4 files of the 5th; speaker statistics come from the held-"
                  "out speaker's own clips (unlabelled use)",
         "command": "python " + " ".join([sys.argv[0].split("/wt-teacher/")[-1], *sys.argv[1:]]),
-        "loco": {m: loco(f, y4, corpus, args.c) for m, f in feats.items()}
+        "loco": {m: loco(f, y4, corpus, None if args.choose_c else args.c)
+                 for m, f in feats.items()}
         if len(set(corpus.tolist())) > 1 else {},
     }
     for m, r in res["loco"].items():
