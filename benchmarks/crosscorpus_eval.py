@@ -1,0 +1,93 @@
+"""A models folder through the device pipeline on whole corpora: per corpus UAR on its own
+classes, core-4 UAR (decided among neutral, happy, sad, angry), macro-F1, ECE.
+
+Why: `edge-ser evaluate` scores one corpus on the model's full label set; the cross-corpus
+question is how the shipped int8 ensemble does on corpora it never heard, in the protocol the
+multi-corpus training reports use (train/crosscorpus.py), so the figures compare. Corpora
+the models were trained on are flagged from the manifest's `training` section (their figures
+are optimistic) and left out of the mean.
+
+    python benchmarks/crosscorpus_eval.py --models edge/models/default \
+        --data nemo:DIR --data ased:DIR ... --out train/results/X/device-crosscorpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.corpora import map_label
+from edge.manifest import load_manifest
+from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline
+from edge.wav import iter_wav_blocks
+from train.crosscorpus import per_corpus
+from train.datasets import CorpusSource, load_sources
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", type=Path, default=Path("edge/models/default"))
+    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
+    ap.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
+    args = ap.parse_args()
+    manifest = load_manifest(args.models)
+    labels = list(manifest.labels)
+    pipe = Pipeline(manifest, num_threads=1)
+    heard = {c.name for c in manifest.training.corpora} if manifest.training else {"ravdess"}
+    rows: dict[str, dict] = {}
+    for src in args.data:
+        # every label the models can score (calm is read, then scored as neutral if need be)
+        ds = load_sources([CorpusSource.parse(src)], list(dict.fromkeys([*labels, "calm"])))
+        name = ds.utts[0].corpus
+        ids, probs, truth, skipped = [], [], {}, 0
+        t0 = time.time()
+        for i, u in enumerate(ds.utts):
+            lab, _ = map_label(u.label, labels)
+            if lab is None:
+                skipped += 1
+                continue
+            blocks = iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, manifest.frontend.sr)
+            res = pipe.classify_blocks(blocks)
+            ids.append(i)
+            probs.append(np.asarray(res.probs, dtype=np.float64))
+            truth[i] = labels.index(lab)
+        ids_a, p = np.array(ids), np.stack(probs)
+        r = per_corpus(ids_a, p, p, truth, [name] * len(ds.utts), labels)[name]
+        r.update(seen_in_training=name in heard, seconds=round(time.time() - t0, 1),
+                 skipped_labels=skipped)
+        rows[name] = r
+        print(f"{name}: {r['files']} files, UAR {100 * r['uar']:.1f}, core-4 "
+              f"{100 * (r['core4_uar'] or 0):.1f}, ECE {100 * r['ece']:.1f}"
+              + (" (trained on it)" if r["seen_in_training"] else ""), flush=True)
+    unseen = [r["core4_uar"] for r in rows.values()
+              if not r["seen_in_training"] and r["core4_uar"] is not None]
+    lines = [f"Models: `{args.models}` ({len(manifest.members)} members, labels "
+             f"{', '.join(labels)}), int8 through the device pipeline (`classify`).", "",
+             "| corpus | files | trained on it | UAR own classes % | core-4 UAR % | "
+             "macro-F1 % | ECE % |", "|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        c4 = "–" if r["core4_uar"] is None else f"{100 * r['core4_uar']:.1f}"
+        lines.append(f"| {name} | {r['files']} | {'yes' if r['seen_in_training'] else 'no'} | "
+                     f"{100 * r['uar']:.1f} | {c4} | {100 * r['macro_f1']:.1f} | "
+                     f"{100 * r['ece']:.1f} |")
+    if unseen:
+        lines += ["", f"Mean core-4 UAR over corpora the models never heard: "
+                  f"**{100 * float(np.mean(unseen)):.1f} %**."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(text, encoding="utf-8")
+        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n",
+                                                 encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
