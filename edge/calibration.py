@@ -42,15 +42,19 @@ def expected_calibration_error(probs: np.ndarray, truth: np.ndarray, bins: int =
     return float(ece)
 
 
-def fit_temperature(probs: np.ndarray, truth: np.ndarray,
-                    grid: np.ndarray | None = None) -> float:
-    """The temperature that minimises the negative log-likelihood of ``truth`` (a 1-D search
-    over a log grid: one parameter does not need an optimiser)."""
+def fit_temperature(probs: np.ndarray, truth: np.ndarray, min_temperature: float = 0.25,
+                    max_temperature: float = 8.0) -> float:
+    """The temperature in ``[min_temperature, max_temperature]`` that minimises the negative
+    log-likelihood of ``truth`` (a 1-D search over a log grid: one parameter needs no
+    optimiser). Training passes ``min_temperature=1``: validation speakers from the training
+    corpora may find the members under-confident, but sharpening then made the calibration
+    error on a held-out corpus worse (nEMO: 13.7 → 27.2 % at T = 0.55), so a deployed model is
+    only ever softened."""
     p = np.asarray(probs, dtype=np.float64)
     t = np.asarray(truth, dtype=np.int64)
     if len(t) == 0:
         return 1.0
-    grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121)) if grid is None else grid
+    grid = np.exp(np.linspace(np.log(min_temperature), np.log(max_temperature), 121))
     nll = [-np.mean(np.log(np.clip(apply_temperature(p, float(T))[np.arange(len(t)), t],
                                    1e-12, 1.0))) for T in grid]
     return float(grid[int(np.argmin(nll))])

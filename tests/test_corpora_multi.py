@@ -216,6 +216,10 @@ def test_temperature_recovers_overconfidence() -> None:
     cal = apply_temperature(over, t)
     assert expected_calibration_error(cal, truth) < 0.5 * expected_calibration_error(over, truth)
     assert (cal.argmax(1) == over.argmax(1)).all()
+    under = np.exp(0.5 * logits)
+    under /= under.sum(1, keepdims=True)  # under-confident: only a T < 1 would sharpen it
+    assert fit_temperature(under, truth) < 0.7
+    assert fit_temperature(under, truth, min_temperature=1.0) == pytest.approx(1.0)
 
 
 def test_per_corpus_scores_core4_restricted_to_core_columns() -> None:

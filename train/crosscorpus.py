@@ -72,7 +72,10 @@ def report(run_dir: Path) -> str:
         for name, r in d.get("per_corpus", {}).items():
             entry = rows.setdefault(name, {"sets": [], "per_set": []})
             entry["sets"].append(d["set"])
-            entry["per_set"].append({**r, "temperature": d.get("temperature", 1.0),
+            t = d.get("temperature", 1.0)
+            if t < 1.0:  # runs before the T >= 1 rule (edge.calibration): the device keeps T = 1
+                r = {**r, "ece_calibrated": r["ece"]}
+            entry["per_set"].append({**r, "temperature": max(1.0, t),
                                      "svm_uar": d.get("models", {}).get("svm", {}).get("uar")
                                      if len(d.get("per_corpus", {})) == 1 else None})
     if not rows:

@@ -433,7 +433,7 @@ class SetTrainer:
         # the temperature is fitted on windows: the device calibrates each window's vote
         win = vote_windows(probs, "soft")
         win_truth = np.array([truth[int(i)] for i in file])
-        temperature = fit_temperature(win, win_truth)
+        temperature = fit_temperature(win, win_truth, min_temperature=1.0)
         t = np.array([truth[int(i)] for i in ids])
         _, fp_cal = file_probs(apply_temperature(win, temperature), file)
         return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar,
