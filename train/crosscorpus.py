@@ -88,12 +88,13 @@ def report(run_dir: Path) -> str:
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{100 * v:.1f}"
 
+    with_svm = any(r.get("svm_uar") is not None for e in rows.values() for r in e["per_set"])
     lines = [f"Split: {run.get('split', '?')}. Labels: {', '.join(run.get('labels', []))}. "
              f"Ensemble ({run.get('voting', 'soft')} vote, {len(run['config']['members'])} "
              "members), file-level, as `edge-ser classify` decides.", "",
              "| test corpus | files | UAR own classes % | core-4 UAR % | macro-F1 % | "
-             "ECE % raw → calibrated | SVM baseline UAR % |",
-             "|---|---|---|---|---|---|---|"]
+             "ECE % raw → calibrated |" + (" SVM baseline UAR % |" if with_svm else ""),
+             "|---|---|---|---|---|---|" + ("---|" if with_svm else "")]
     summary: dict[str, Any] = {"split": run.get("split"), "corpora": {}}
     for name, entry in rows.items():
         files = sum(r["files"] for r in entry["per_set"]) // max(1, len(entry["per_set"]))
@@ -102,7 +103,8 @@ def report(run_dir: Path) -> str:
         summary["corpora"][name] = {"files": files, "sets": entry["sets"], **vals}
         lines.append(f"| {name} | {files} | {pct(vals['uar'])} | {pct(vals['core4_uar'])} | "
                      f"{pct(vals['macro_f1'])} | {pct(vals['ece'])} → "
-                     f"{pct(vals['ece_calibrated'])} | {pct(vals['svm_uar'])} |")
+                     f"{pct(vals['ece_calibrated'])} |"
+                     + (f" {pct(vals['svm_uar'])} |" if with_svm else ""))
     c4 = [v["core4_uar"] for v in summary["corpora"].values() if v["core4_uar"] is not None]
     if c4:
         summary["core4_uar_mean"] = float(np.mean(c4))

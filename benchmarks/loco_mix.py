@@ -1,0 +1,122 @@
+"""Ensembles drawn from several runs with the same sets, scored without retraining.
+
+Why: two leave-one-corpus-out runs that differ only in their members (e.g. CNN-LSTM and
+window-statistics members) share every set's speakers and windows, so the ensemble of both is
+their members' soft vote: each member's file probabilities (mean over the file's windows, as the
+device does) averaged over members. This scores that vote on the sets' validation speakers
+(what a choice may look at) and on their held-out test files (what is reported), per corpus.
+
+    python benchmarks/loco_mix.py --run cnn_lstm=RUN_A --run stats=RUN_B \
+        --combo cnn_lstm --combo stats --combo cnn_lstm+stats --out OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from convert.runs import load_windows
+from convert.tfenv import import_tf
+from edge.calibration import apply_temperature, fit_temperature
+from edge.metrics import score
+from train.crosscorpus import per_corpus
+from train.features import normalize
+from train.fit import file_probs
+from train.runs import RunInfo, SetInfo
+
+
+def member_window_probs(set_dir: Path, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per member: ([windows, classes], the windows' file ids) on ``split``'s windows."""
+    _, keras = import_tf()
+    info = SetInfo.read(set_dir)
+    out = {}
+    for m in info.members:
+        path = set_dir / "data" / f"{split}-{m.feature}.npz"
+        if not path.is_file():
+            continue
+        w = load_windows(path)
+        model = keras.models.load_model(set_dir / m.file, compile=False)
+        p = model.predict(normalize(w.X, *info.normalization[m.feature]), batch_size=256,
+                          verbose=0)
+        out[m.name] = (p, w.file)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="append", required=True, metavar="NAME=RUN")
+    ap.add_argument("--combo", action="append", required=True, metavar="NAME+NAME")
+    ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
+    args = ap.parse_args()
+    runs = dict(r.split("=", 1) for r in args.run)
+    infos = {n: RunInfo.read(Path(d)) for n, d in runs.items()}
+    first = next(iter(infos.values()))
+    labels = first.labels
+    sets = [s for s in first.sets if s != "final"
+            and all((Path(runs[n]) / s / "set.json").is_file() for n in runs)]
+    # file index → corpus / truth, from the sets' own windows (labels are per window)
+    results: dict[str, dict] = {c: {"val_uar": [], "per_corpus": {}} for c in args.combo}
+    for s in sets:
+        probs = {n: {sp: member_window_probs(Path(runs[n]) / s, sp) for sp in ("val", "test")}
+                 for n in runs}
+        truth: dict[str, dict[int, int]] = {}
+        for sp in ("val", "test"):
+            kind = SetInfo.read(Path(runs[next(iter(runs))]) / s).members[0].feature
+            path = Path(runs[next(iter(runs))]) / s / "data" / f"{sp}-{kind}.npz"
+            w = load_windows(path)
+            truth[sp] = {int(f): int(y) for f, y in zip(w.file, w.y, strict=True)}
+        held = s.removeprefix("loco-")
+        for combo in args.combo:
+            parts = combo.split("+")
+            temperature = 1.0
+            for sp in ("val", "test"):  # val first: its temperature calibrates test
+                members = [v for n in parts for v in probs[n][sp].values()]
+                file = members[0][1]
+                if any(not np.array_equal(m[1], file) for m in members):
+                    raise SystemExit(f"{s}: members disagree on the {sp} windows")
+                win = np.mean([m[0] for m in members], axis=0)  # the device's soft vote
+                ids, fp = file_probs(win, file)
+                if sp == "val":
+                    wt = np.array([truth["val"][int(i)] for i in file])
+                    temperature = fit_temperature(win, wt, min_temperature=1.0)
+                    t = np.array([truth["val"][int(i)] for i in ids])
+                    results[combo]["val_uar"].append(score(t, fp.argmax(1), labels).uar)
+                    results[combo].setdefault("temperature", []).append(temperature)
+                else:
+                    _, fp_cal = file_probs(apply_temperature(win, temperature), file)
+                    pc = per_corpus(ids, fp, fp_cal, truth["test"],
+                                    [held] * (int(ids.max()) + 1), labels)
+                    results[combo]["per_corpus"][held] = pc[held]
+        print(s, {c: round(r["per_corpus"][held]["core4_uar"], 3) for c, r in results.items()},
+              flush=True)
+    corpora = [s.removeprefix("loco-") for s in sets]
+    lines = ["| ensemble | validation speakers UAR % (mean over sets) | "
+             + " | ".join(f"{c} core-4 %" for c in corpora) + " | mean core-4 % | "
+             "ECE % raw → calibrated (mean) | temperatures |",
+             "|---|---|" + "---|" * (len(corpora) + 3)]
+    for combo, r in results.items():
+        c4 = [r["per_corpus"][c]["core4_uar"] for c in corpora]
+        r["val_uar_mean"] = float(np.mean(r["val_uar"]))
+        r["core4_mean"] = float(np.mean(c4))
+        ece = np.mean([r["per_corpus"][c]["ece"] for c in corpora])
+        ece_cal = np.mean([r["per_corpus"][c]["ece_calibrated"] for c in corpora])
+        temps = ", ".join(f"{t:.2f}" for t in r["temperature"])
+        lines.append(f"| {combo} | {100 * r['val_uar_mean']:.1f} | "
+                     + " | ".join(f"{100 * v:.1f}" for v in c4) + f" | {100 * np.mean(c4):.1f} | "
+                     f"{100 * ece:.1f} → {100 * ece_cal:.1f} | {temps} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n",
+                                             encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

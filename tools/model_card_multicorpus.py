@@ -1,0 +1,218 @@
+"""Write MODEL_CARD.md for a model folder trained on several corpora, from the runs that made it.
+
+Every figure comes from a file the pipeline wrote: the leave-one-corpus-out ensembles scored by
+`benchmarks/loco_mix.py`, the screens and the teacher's report, the previous models through the
+device pipeline (`benchmarks/crosscorpus_eval.py`), the final run's run.json, the conversion
+report and `edge-ser bench`; so the card cannot drift from what was measured.
+
+    python tools/model_card_multicorpus.py --mix R/mix.json --shipped cnn_lstm+stats \
+        --final RUN/final --models edge/models/default --before R/before.json \
+        --svm R/screen-normalisation.json --teacher train/results/teacher/loco.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+from model_card import bench, load  # noqa: E402  (one runner of bench, one JSON reader)
+
+from train.runs import RunInfo  # noqa: E402
+
+LICENCES = {
+    "ravdess": "RAVDESS (Livingstone & Russo 2018), actors 01–20, English, acted: CC BY-NC-SA 4.0",
+    "nemo": "nEMO (Christop 2024), Polish, acted, 9 speakers: CC BY-NC-SA 4.0",
+    "ased": "ASED v1 (Retta et al. 2022), Amharic, semi-acted, 65 speakers: research dataset, "
+            "no licence stated (cite the paper)",
+    "urdu": "URDU (Latif et al. 2018), Urdu TV talk shows, unscripted, 29 speakers: research "
+            "use only",
+    "emotiontts": "emotiontts_open_db (public 5 % sample), Korean, acted, 15 speakers: "
+                  "CC BY-NC-SA 4.0, research only",
+}
+
+
+def pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mix", type=Path, required=True, help="benchmarks/loco_mix.py JSON")
+    ap.add_argument("--shipped", required=True, help="the combination that ships, e.g. a+b")
+    ap.add_argument("--final", type=Path, required=True, help="the shipped run folder")
+    ap.add_argument("--models", type=Path, required=True, help="shipped model folder")
+    ap.add_argument("--before", type=Path, help="crosscorpus_eval JSON of the previous models")
+    ap.add_argument("--svm", type=Path, help="screen_corpora JSON (its 'global' row)")
+    ap.add_argument("--teacher", type=Path, help="train/results/teacher/loco.json")
+    ap.add_argument("--bench-json", type=Path, help="use these bench figures instead of running")
+    args = ap.parse_args()
+
+    mix = load(args.mix)
+    shipped = mix[args.shipped]
+    final = RunInfo.read(args.final).to_dict()
+    manifest = load(args.models / "manifest.json")
+    conv = load(args.models / "conversion-report.json")
+    perf = load(args.bench_json) if args.bench_json else bench(args.models)
+    cfg = final["config"]
+    corpora = list(shipped["per_corpus"])
+
+    def row(name: str, per: dict[str, Any], val: float | None = None) -> str:
+        vals = [(per.get(c) or {}).get("core4_uar") if isinstance(per.get(c), dict)
+                else per.get(c) for c in corpora]
+        done = [v for v in vals if v is not None]
+        mean = pct(sum(done) / len(done)) if len(done) == len(corpora) else "–"
+        return (f"| {name} | {pct(val)} | " + " | ".join(pct(v) for v in vals)
+                + f" | {mean} |")
+
+    table = ["| model | validation speakers UAR % | " + " | ".join(corpora)
+             + " | mean |", "|---|---|" + "---|" * (len(corpora) + 1)]
+    if args.before and args.before.is_file():
+        before = load(args.before)
+        per = {c: r for c, r in before.items() if not r.get("seen_in_training")}
+        table.append(row("previous default: RAVDESS only, 8 classes (int8, device)", per))
+    if args.svm and args.svm.is_file():
+        table.append(row("SVM on utterance statistics", load(args.svm)["global"]))
+    if args.teacher and args.teacher.is_file():
+        table.append(row("Whisper tiny.en encoder + logistic head (workstation teacher)",
+                         load(args.teacher)["loco"]["global"]))
+    for combo, r in mix.items():
+        name = " + ".join(combo.split("+"))
+        label = f"**{name} (shipped)**" if combo == args.shipped else name
+        table.append(row(label, r["per_corpus"], r.get("val_uar_mean")))
+    detail = ["| held-out corpus | files | UAR own classes % | core-4 UAR % | macro-F1 % | "
+              "ECE % |", "|---|---|---|---|---|---|"]
+    for c, r in shipped["per_corpus"].items():
+        detail.append(f"| {c} | {r['files']} | {pct(r['uar'])} | {pct(r['core4_uar'])} | "
+                      f"{pct(r['macro_f1'])} | {pct(r['ece'])} |")
+    total = sum(m["bytes"] for m in conv["members"])
+    window_ms = perf["stages_ms"]["window"]
+    cal = manifest.get("calibration") or {}
+    heard = manifest.get("training", {}).get("corpora", [])
+    temps = ", ".join(f"{t:.2f}" for t in shipped.get("temperature", []))
+    lines = [
+        "# Model card: edge-ser default ensemble (multi-corpus)",
+        "",
+        f"{len(manifest['members'])} int8 TFLite members voting ({manifest['voting']}) over "
+        f"{manifest['window']['seconds']:g} s windows every "
+        f"{manifest['window']['hop_seconds']:g} s; labels: **{', '.join(manifest['labels'])}**. "
+        "Four members read the window's statistics (mean and spread of every coefficient over "
+        "time: MFCC or log-mel, with pitch and RMS) into a small MLP; two are CNN-LSTMs on the "
+        "same features. Recipes: `train/configs/multicorpus.toml` (statistics members) and the "
+        "CNN-LSTM pair of `train/results/multicorpus/README.md`, joined by "
+        "`tools/merge_member_sets.py`; this card by `tools/model_card_multicorpus.py`.",
+        "",
+        "## Generalisation: leave-one-corpus-out",
+        "",
+        "For each corpus, the members were trained on the other four (validation speakers from "
+        "those four only) and scored on every file of the held-out corpus, file by file as "
+        "`edge-ser classify` decides (core-4 UAR %, chance 25 %). The shipped models are the "
+        "same recipes trained on all five corpora, so these figures estimate what they do on a "
+        "corpus, language and microphone they never heard. The previous models were never "
+        "trained on the four new corpora either (RAVDESS left out of their row).",
+        "",
+        *table,
+        "",
+        "Read the first row with care: it decides among the core four *columns* of an 8-class "
+        "model (the EmoBox protocol), which the device never does; on those four corpora it "
+        "is level with the shipped recipe (mean of nEMO, ASED, URDU, emotiontts: "
+        f"{pct(_mean_of(load(args.before) if args.before else {}, corpora))} vs "
+        f"{pct(_mean_of(shipped['per_corpus'], corpora))} %), while its real 8-way decisions "
+        "were right on 16–27 % (UAR on each corpus's own classes) and its confidence was off "
+        "by 25–37 % (ECE). The gain is in what a user sees: decisions among labels every corpus "
+        "has, and a confidence that means what it says.",
+        "",
+        "The shipped ensemble, per held-out corpus:",
+        "",
+        *detail,
+        "",
+        "**Why these members.** The issue asks to keep what moves leave-one-corpus-out: the "
+        "joint vote of both families has the best mean (and the lowest calibration error), "
+        "the window-statistics members alone lead on RAVDESS held out, the CNN-LSTM pair on "
+        "nEMO and ASED. On validation speakers of the training corpora (the same corpora, new "
+        "speakers) the CNN-LSTM pair alone scores higher: it learns the training corpora's "
+        "sentences and microphones better, which is not what a new home needs.",
+        "",
+        "**Why these labels.** Every corpus has neutral, happy, sad and angry; disgust and calm "
+        "exist in RAVDESS only, fear in three corpora, surprise in two. Scored on the core four, "
+        "training on 4, 6 or 8 classes gave the same leave-one-corpus-out UAR in the screen "
+        "(`train/results/multicorpus/screen-labels-*.md`), so the models recognise the four "
+        "every corpus can check. The previous models' 8-way decisions were right on 16–27 % of "
+        "these corpora's classes (UAR on their own classes, `before-ravdess-only-model.md`).",
+        "",
+        "**Calibration.** Temperatures fitted on each leave-one-corpus-out set's validation "
+        f"windows (never below 1): {temps}; their median, "
+        f"**{cal.get('temperature', 1.0):g}**, is what the manifest carries (a temperature "
+        "fitted on the training corpora did not lower the calibration error on held-out "
+        f"corpora: mean ECE {pct(_mean(shipped, 'ece'))} % raw, "
+        f"{pct(_mean(shipped, 'ece_calibrated'))} % calibrated; the previous models' ECE on "
+        "the four new corpora was 25–37 %). The `uncertain` threshold applies to these "
+        "probabilities.",
+        "",
+        "## Data and licences",
+        "",
+        *[f"- {LICENCES.get(c['name'], c['name'])} ({len(c['speakers'])} speakers heard)"
+          for c in heard],
+        "",
+        "**Every source is non-commercial or research-only, so these models are too**: "
+        "non-commercial research use, with attribution, under CC BY-NC-SA 4.0 where a source "
+        "requires it. No audio is part of this repository.",
+        "",
+        "## Training",
+        "",
+        f"- {final.get('command')}",
+        f"- corpora weighted equally (`corpus_balance = {cfg['corpus_balance']}`), classes "
+        f"balanced inside each; {cfg['aug_copies']} augmented copies per training file (pitch "
+        f"±{cfg['aug_pitch_semitones']} semitones, stretch {cfg['aug_stretch_min']}–"
+        f"{cfg['aug_stretch_max']}, noise {cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB "
+        f"SNR, gain ±{cfg['aug_gain_db']} dB), SpecAugment, mixup {cfg['mixup_alpha']}",
+        "- normalisation: global statistics of the training windows (per-speaker and "
+        "per-corpus statistics were screened and did not help on these corpora: "
+        "`train/results/multicorpus/screen-normalisation.md`)",
+        "",
+        "## Size and speed",
+        "",
+        f"- {len(conv['members'])} members, {total / 1024:.0f} KiB (budget 1 MB); pruning: "
+        f"{conv['header']['pruning']}",
+        f"- front end + members + vote per window as `edge-ser listen` runs them, 1 thread, "
+        f"this 2-core x86 workstation (`edge-ser bench`): median "
+        f"{window_ms['median_ms']:.2f} ms, p95 {window_ms['p95_ms']:.2f} ms (budget 3 ms)",
+        f"- cold `edge-ser classify` of one file: {perf['cold_classify_s']['median']:.2f} s; "
+        f"peak RSS of that process {perf['peak_rss_mb']['classify_process']:.0f} MB",
+        "",
+        "## Known limits",
+        "",
+        "- Four emotions only; fear, disgust, surprise and calm are not recognised (calm "
+        "speech reads as neutral).",
+        "- Cross-corpus accuracy is modest (tables above) and below the goal of issue #13 "
+        "(mean ≥ 50 %, every corpus ≥ 40 %). Treat a single decision as a hint; `uncertain` is "
+        "the honest answer for much real-world audio.",
+        "- Acted or semi-acted speech in five languages; spontaneous speech is represented by "
+        "URDU's talk shows only. Children's and elderly voices are absent.",
+        "- Not a diagnostic tool; labels are the speakers' intended (or judged) expressions.",
+        "",
+    ]
+    (args.models / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {args.models / 'MODEL_CARD.md'}")
+    return 0
+
+
+def _mean_of(per: dict[str, Any], corpora: list[str]) -> float | None:
+    """Mean core-4 UAR over the corpora both tables have (RAVDESS aside)."""
+    vals = [per[c]["core4_uar"] for c in corpora
+            if c != "ravdess" and c in per and per[c].get("core4_uar") is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _mean(entry: dict[str, Any], key: str) -> float:
+    vals = [r[key] for r in entry["per_corpus"].values()]
+    return sum(vals) / len(vals)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
