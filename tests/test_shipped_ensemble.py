@@ -1,5 +1,7 @@
 """What the shipped ensemble (edge/models/default, int8) says about real recordings, pinned:
-the bundled example and an espeak-ng utterance made here. Figures recorded from the int8 run on
+the bundled example and an espeak-ng utterance made here (both synthetic voices the models
+never heard: they come out `uncertain`, where the RAVDESS-only models said `angry` at 0.85 and
+0.62). Figures recorded from the int8 run on
 x86_64 (ai-edge-litert 2.3, NumPy 2.4); the tolerance covers other NumPy builds and CPUs
 (aarch64 differs by at most one int8 output step, tools/arm64_check.sh). A retrained or
 re-quantized ensemble must update them on purpose; anything else that moves them is a bug in
@@ -24,13 +26,11 @@ pytestmark = pytest.mark.skipif(not (DEFAULT_MODELS_DIR / "manifest.json").is_fi
 TOL = 0.01  # absolute, per probability
 
 HELLO = REPO / "examples" / "hello.wav"
-HELLO_PROBS = {"neutral": 0.0065, "calm": 0.004, "happy": 0.0495, "sad": 0.0128,
-               "angry": 0.8511, "fearful": 0.0317, "disgust": 0.0289, "surprised": 0.0155}
+HELLO_PROBS = {"neutral": 0.2051, "happy": 0.27, "sad": 0.1306, "angry": 0.3943}
 
 ESPEAK_TEXT = "I feel so tired and alone today, nothing matters anymore."
 ESPEAK_ARGS = ["-v", "en-us", "-s", "120", "-p", "30", "-a", "60"]
-ESPEAK_PROBS = {"neutral": 0.0106, "calm": 0.0336, "happy": 0.0959, "sad": 0.0131,
-                "angry": 0.6171, "fearful": 0.0113, "disgust": 0.1924, "surprised": 0.0259}
+ESPEAK_PROBS = {"neutral": 0.2196, "happy": 0.4543, "sad": 0.103, "angry": 0.2231}
 
 
 def classify(path: Path) -> dict:
@@ -49,7 +49,14 @@ def listen(path: Path) -> tuple[list[dict], int]:
 
 
 def assert_pinned(result: dict, expected: dict[str, float]) -> None:
-    assert result["label"] == max(expected, key=expected.__getitem__)
+    from edge.decisions import DecisionConfig
+
+    top = max(expected, key=expected.__getitem__)
+    assert result["top"] == top
+    # the models' best guess is named only above the threshold `listen` uses too
+    sure = expected[top] >= DecisionConfig().threshold
+    assert result["label"] == (top if sure else "uncertain")
+    assert set(result["probabilities"]) == set(expected)
     for label, p in expected.items():
         assert result["probabilities"][label] == pytest.approx(p, abs=TOL), label
 
@@ -57,8 +64,8 @@ def assert_pinned(result: dict, expected: dict[str, float]) -> None:
 def assert_listen_agrees(path: Path, result: dict) -> None:
     events, windows = listen(path)
     assert windows == result["windows"]  # both saw the same windows of the file
-    decided = [e["label"] for e in events if e["label"] != "uncertain"]
-    assert decided and set(decided) == {result["label"]}
+    decided = {e["label"] for e in events} - {"uncertain", "silence"}
+    assert decided <= {result["top"]}  # live decisions never contradict the file's best guess
 
 
 @pytest.fixture(scope="module")

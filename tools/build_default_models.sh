@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Rebuild the shipped models (edge/models/default) from RAVDESS, as the model card describes:
+# Rebuild the 8-class RAVDESS models (shipped until the multi-corpus models replaced them;
+# train/results/multicorpus/README.md rebuilds those) into WORK_DIR/models:
 #   1. speaker-independent 5-fold cross-validation (chooses nothing on test actors; reports),
 #   2. the final fit on all actors, for the median best epoch of the folds,
 #   3. pruning (50 % sparsity) and int8 conversion of every fold's members, and the device
 #      pipeline scored on each fold's held-out actors, clean and with noise and gain (the
 #      figures of the model card),
-#   4. the same pruning and conversion of the final members into edge/models/default, and
-#      the model card.
+#   4. the same pruning and conversion of the final members into WORK_DIR/models (MODELS_OUT),
+#      and the model card.
 # Usage: bash tools/build_default_models.sh DATA_DIR [WORK_DIR]     (needs requirements-train.txt)
 #   FROM_STEP=3 reuses WORK_DIR's cross-validation and final fit; SPARSITY=0 skips pruning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:?usage: build_default_models.sh DATA_DIR [WORK_DIR]}"
 WORK="${2:-runs/default}"
-MODELS_OUT="${MODELS_OUT:-edge/models/default}"   # where the shipped models go
+MODELS_OUT="${MODELS_OUT:-$WORK/models}"   # the 8-class RAVDESS models (the bundled ones are multi-corpus)
 PY="${PYTHON:-python3}"
 JOBS="${JOBS:-$(nproc)}"                         # members fitted side by side
 SPARSITY="${SPARSITY:-0.5}"                      # magnitude pruning before int8
