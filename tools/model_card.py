@@ -40,6 +40,20 @@ def bench(models: Path) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+def speed_lines(perf: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """The card's latency and memory lines, from `edge-ser bench --json`."""
+    w = perf["stages_ms"]["window"]
+    return [
+        f"- front end + members + vote per {manifest['window']['seconds']:g} s window as "
+        f"`edge-ser listen` runs them (the streaming front end adds "
+        f"{manifest['window']['hop_seconds']:g} s of audio per window), 1 thread, this 2-core "
+        f"x86 workstation (`edge-ser bench`): median {w['median_ms']:.2f} ms, p95 "
+        f"{w['p95_ms']:.2f} ms (budget 3 ms)",
+        f"- cold `edge-ser classify` of one file: {perf['cold_classify_s']['median']:.2f} s; "
+        f"peak RSS of that process {perf['peak_rss_mb']['classify_process']:.0f} MB",
+    ]
+
+
 def member_rows(final_set: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     rows = ["| member | feature | architecture | parameters | seed |", "|---|---|---|---|---|"]
     for m in final_set["members"]:
@@ -142,7 +156,6 @@ def main() -> int:
     recall = {lab: sum(f["per_class"][lab]["recall"] for f in per_class) / len(per_class)
               for lab in labels}
     cm = int8["confusion_clean"]
-    window_ms = perf["stages_ms"]["window"]
     soft = models.get("ensemble_soft", {}).get("uar", {"mean": float("nan")})
     delta_float = 100 * (clean["uar"]["mean"] - soft["mean"])
 
@@ -223,13 +236,7 @@ def main() -> int:
         f"{conv['header']['pruning']} (what it costs and buys: "
         "[train/results/ravdess-20-5fold/README.md](../../../train/results/ravdess-20-5fold/"
         "README.md#pruning))",
-        f"- front end + members + vote per {manifest['window']['seconds']:g} s window as "
-        f"`edge-ser listen` runs them (the streaming front end adds "
-        f"{manifest['window']['hop_seconds']:g} s of audio per window), 1 thread, this 2-core "
-        f"x86 workstation (`edge-ser bench`): median "
-        f"{window_ms['median_ms']:.2f} ms, p95 {window_ms['p95_ms']:.2f} ms (budget 3 ms)",
-        f"- cold `edge-ser classify` of one file: {perf['cold_classify_s']['median']:.2f} s; "
-        f"peak RSS of that process {perf['peak_rss_mb']['classify_process']:.0f} MB",
+        *speed_lines(perf, manifest),
         "",
         "## Known limits",
         "",

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from model_card import bench, load  # noqa: E402  (one runner of bench, one JSON reader)
+from model_card import bench, load, speed_lines  # noqa: E402  (one of each)
 
 from train.runs import RunInfo  # noqa: E402
 
@@ -91,7 +91,6 @@ def main() -> int:
         detail.append(f"| {c} | {r['files']} | {pct(r['uar'])} | {pct(r['core4_uar'])} | "
                       f"{pct(r['macro_f1'])} | {pct(r['ece'])} |")
     total = sum(m["bytes"] for m in conv["members"])
-    window_ms = perf["stages_ms"]["window"]
     cal = manifest.get("calibration") or {}
     heard = manifest.get("training", {}).get("corpora", [])
     temps = ", ".join(f"{t:.2f}" for t in shipped.get("temperature", []))
@@ -179,11 +178,7 @@ def main() -> int:
         "",
         f"- {len(conv['members'])} members, {total / 1024:.0f} KiB (budget 1 MB); pruning: "
         f"{conv['header']['pruning']}",
-        f"- front end + members + vote per window as `edge-ser listen` runs them, 1 thread, "
-        f"this 2-core x86 workstation (`edge-ser bench`): median "
-        f"{window_ms['median_ms']:.2f} ms, p95 {window_ms['p95_ms']:.2f} ms (budget 3 ms)",
-        f"- cold `edge-ser classify` of one file: {perf['cold_classify_s']['median']:.2f} s; "
-        f"peak RSS of that process {perf['peak_rss_mb']['classify_process']:.0f} MB",
+        *speed_lines(perf, manifest),
         "",
         "## Known limits",
         "",
