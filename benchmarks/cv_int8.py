@@ -102,7 +102,7 @@ def main() -> int:
                     clipped[name][0] += int(np.max(np.abs(y)) * 10 ** (value / 20) > 1.0)
                     clipped[name][1] += 1
                     y = apply_gain(y, value)
-                preds.append(labels.index(pipe.classify_audio(y).label))
+                preds.append(labels.index(pipe.classify_audio(y).top))  # the best guess, as scored
             s = score(truth, preds, labels)
             per_fold[name].append(s.to_dict())
             print(f"{fold['name']} {name:>18}: WA {s.wa:.3f} UAR {s.uar:.3f} "

@@ -298,10 +298,12 @@ def test_evaluate_flags_training_speakers_with_progress_and_predictions(tmp_path
 def test_info_shows_the_training_data() -> None:
     r = run_cli("info")
     assert r.returncode == 0, r.stderr
-    assert "trained on: ravdess (20 speakers: 01 … 20)" in r.stdout
+    assert "ravdess (20 speakers: 01 … 20)" in r.stdout  # the bundled models' five corpora
+    assert "trained on: ased (64 speakers" in r.stdout
     assert "speech:" in r.stdout and "preprocessing:" in r.stdout
     data = json.loads(run_cli("info", "--json").stdout)
-    assert data["training"]["corpora"][0]["name"] == "ravdess"
+    assert [c["name"] for c in data["training"]["corpora"]] == [
+        "ased", "emotiontts", "nemo", "ravdess", "urdu"]
 
 
 def test_evaluate_exit_statuses_follow_the_readme(tmp_path: Path) -> None:
