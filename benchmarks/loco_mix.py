@@ -31,8 +31,9 @@ from train.fit import file_probs
 from train.runs import RunInfo, SetInfo
 
 
-def member_window_probs(set_dir: Path, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per member: ([windows, classes], the windows' file ids) on ``split``'s windows."""
+def member_window_probs(set_dir: Path, split: str
+                        ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per member: ([windows, classes], the windows' file ids, their labels) on ``split``."""
     _, keras = import_tf()
     info = SetInfo.read(set_dir)
     out = {}
@@ -44,7 +45,7 @@ def member_window_probs(set_dir: Path, split: str) -> dict[str, tuple[np.ndarray
         model = keras.models.load_model(set_dir / m.file, compile=False)
         p = model.predict(normalize(w.X, *info.normalization[m.feature]), batch_size=256,
                           verbose=0)
-        out[m.name] = (p, w.file)
+        out[m.name] = (p, w.file, w.y)
     return out
 
 
@@ -60,17 +61,14 @@ def main() -> None:
     labels = first.labels
     sets = [s for s in first.sets if s != "final"
             and all((Path(runs[n]) / s / "set.json").is_file() for n in runs)]
-    # file index → corpus / truth, from the sets' own windows (labels are per window)
     results: dict[str, dict] = {c: {"val_uar": [], "per_corpus": {}} for c in args.combo}
     for s in sets:
         probs = {n: {sp: member_window_probs(Path(runs[n]) / s, sp) for sp in ("val", "test")}
                  for n in runs}
-        truth: dict[str, dict[int, int]] = {}
+        truth: dict[str, dict[int, int]] = {}  # file → label, from the windows just read
         for sp in ("val", "test"):
-            kind = SetInfo.read(Path(runs[next(iter(runs))]) / s).members[0].feature
-            path = Path(runs[next(iter(runs))]) / s / "data" / f"{sp}-{kind}.npz"
-            w = load_windows(path)
-            truth[sp] = {int(f): int(y) for f, y in zip(w.file, w.y, strict=True)}
+            _, file, y = next(iter(next(iter(probs.values()))[sp].values()))
+            truth[sp] = {int(f): int(t) for f, t in zip(file, y, strict=True)}
         held = s.removeprefix("loco-")
         for combo in args.combo:
             parts = combo.split("+")

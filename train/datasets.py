@@ -20,6 +20,7 @@ import numpy as np
 
 from edge.corpora import FORMATS, Corpus, CorpusError, Utterance, load_corpus, map_label
 from edge.errors import ConfigError
+from train.fit import class_weights
 
 Log = Callable[[str], None]
 
@@ -51,11 +52,8 @@ class Dataset:
     y: np.ndarray
     labels: list[str]
     corpora: list[Corpus]
+    names: list[str]  # each corpus's name in reports and speaker ids, as ``corpora``
     label_notes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def corpus_names(self) -> list[str]:
-        return [c.format if c.format != "folders" else c.root.name for c in self.corpora]
 
     def corpus_of(self) -> np.ndarray:
         return np.array([u.corpus for u in self.utts])
@@ -82,7 +80,7 @@ def load_sources(sources: Sequence[CorpusSource], labels: Sequence[str],
     utts: list[Utterance] = []
     ys: list[int] = []
     notes: dict[str, int] = {}
-    names: set[str] = set()
+    names: dict[str, None] = {}  # ordered, as the corpora were given
     for src in sources:
         corpus = load_corpus(src.path, src.fmt)
         if log:
@@ -90,7 +88,7 @@ def load_sources(sources: Sequence[CorpusSource], labels: Sequence[str],
         name = corpus.format if corpus.format not in ("folders", "csv") else corpus.root.stem
         if name in names:
             raise CorpusError(f"corpus {name} is given twice")
-        names.add(name)
+        names[name] = None
         corpora.append(corpus)
         kept = 0
         for u in corpus.utterances:
@@ -109,7 +107,7 @@ def load_sources(sources: Sequence[CorpusSource], labels: Sequence[str],
     if log:
         for note, n in notes.items():
             log(f"labels: {note} ({n} files)")
-    return Dataset(utts, np.asarray(ys, dtype=np.int64), labels, corpora, notes)
+    return Dataset(utts, np.asarray(ys, dtype=np.int64), labels, corpora, list(names), notes)
 
 
 def sample_weights(y: np.ndarray, corpus: np.ndarray, n_classes: int, balance: float,
@@ -122,10 +120,6 @@ def sample_weights(y: np.ndarray, corpus: np.ndarray, n_classes: int, balance: f
         sel = corpus == c
         n_c = int(sel.sum())
         if class_balance:
-            counts = np.bincount(y[sel], minlength=n_classes).astype(np.float64)
-            present = counts > 0
-            cw = np.zeros(n_classes)
-            cw[present] = counts[present].sum() / (present.sum() * counts[present])
-            w[sel] = cw[y[sel]]
+            w[sel] = class_weights(y[sel], n_classes)[y[sel]]
         w[sel] *= float(n_c) ** (-balance)  # a corpus weighs n_c ** (1 - balance) in all
     return (w * len(w) / w.sum()).astype(np.float32)

@@ -102,20 +102,37 @@ class SetPlan:
 
 @dataclass
 class Prepared:
-    corpus: Corpus          # the first corpus (its format names committed folds)
-    utts: list[Utterance]
-    y: np.ndarray
-    labels: list[str]
-    label_notes: dict[str, int]
-    dataset: Dataset | None = None
+    """The parsed corpora of a run; the rest of a run reads them through these views."""
+
+    dataset: Dataset
+
+    @property
+    def corpus(self) -> Corpus:  # the first corpus (its format names committed folds)
+        return self.dataset.corpora[0]
+
+    @property
+    def utts(self) -> list[Utterance]:
+        return self.dataset.utts
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.dataset.y
+
+    @property
+    def labels(self) -> list[str]:
+        return self.dataset.labels
+
+    @property
+    def label_notes(self) -> dict[str, int]:
+        return self.dataset.label_notes
 
     @property
     def corpus_names(self) -> list[str]:
-        return list(dict.fromkeys(u.corpus for u in self.utts))
+        return self.dataset.names
 
     @property
     def multi(self) -> bool:
-        return len(self.corpus_names) > 1
+        return len(self.dataset.names) > 1
 
 
 def prepare(data: Path | Sequence[CorpusSource], fmt: str, cfg: TrainConfig,
@@ -126,7 +143,7 @@ def prepare(data: Path | Sequence[CorpusSource], fmt: str, cfg: TrainConfig,
     if len(sources) > 1:
         for line in ds.summary():
             log(f"  {line}")
-    return Prepared(ds.corpora[0], ds.utts, ds.y, ds.labels, ds.label_notes, ds)
+    return Prepared(ds)
 
 
 def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: Sequence[str],
@@ -280,7 +297,7 @@ class SetTrainer:
         self.train_hop = max(1, round(cfg.train_hop_seconds * fe.sr / fe.hop_length))
         self.aug = augment_config(cfg)
         self.fitter = Fitter(cfg, opts.jobs, opts.strategy, log)
-        self.corpus_of = np.array([u.corpus for u in prep.utts])
+        self.corpus_of = prep.dataset.corpus_of()
 
     def close(self) -> None:
         self.fitter.close()
@@ -508,7 +525,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
                         window_frames(opts.frontend, cfg.window_seconds))
     corpus_roots = ", ".join(
-        str(c.root) for c in (prep.dataset.corpora if prep.dataset else [prep.corpus]))
+        str(c.root) for c in prep.dataset.corpora)
     info = RunInfo(
         config=cfg.to_dict(),
         corpus={"root": corpus_roots, "format": prep.corpus.format,
@@ -517,8 +534,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
         corpora=[{"name": n, "root": str(c.root), "format": c.format,
                   "files": sum(u.corpus == n for u in prep.utts),
                   "speakers": len({u.speaker for u in prep.utts if u.corpus == n})}
-                 for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)]
-        if prep.dataset else [],
+                 for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)],
         labels=prep.labels, frontend=opts.frontend.to_dict(), window=window_dict(window),
         voting=cfg.voting, split=split, sets=[s.name for s in sets],
         preprocessing=preprocessing_record(cfg, opts.frontend), command=opts.command,
