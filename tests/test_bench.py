@@ -57,3 +57,17 @@ def test_bench_json_reports_the_classify_process_memory_split() -> None:
     assert rss["classify_anon_at_exit"] + rss["classify_file_at_exit"] <= \
         rss["classify_process"] + 0.5
     assert rep["cold_classify_s"]["runs"] >= 3 and rep["windows"] >= 200
+
+
+def test_children_run_from_compiled_bytecode_like_an_install(tmp_path, monkeypatch) -> None:
+    """With PYTHONDONTWRITEBYTECODE set (this CI), a child would compile edge-ser at every start;
+    the bench's children keep their bytecode in a cache of the run, as an install does."""
+    from edge.bench import installed_env
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env, how = installed_env(tmp_path / "pycache")
+    assert "PYTHONDONTWRITEBYTECODE" not in env and "temporary cache" in how
+    r = subprocess.run([sys.executable, "-c", "import edge.errors"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert list((tmp_path / "pycache").rglob("errors.cpython-*.pyc"))

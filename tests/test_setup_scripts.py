@@ -114,6 +114,8 @@ def test_setup_edge_runs_the_main_job_after_the_install(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     venv = tmp_path / "venv"
     assert f"{venv}/bin/python -m pip install -q -r requirements-edge.txt" in calls
+    # an editable install is not compiled by pip: the script compiles the runtime's bytecode
+    assert f"{venv}/bin/python -m compileall -q edge firmware_config" in calls
     assert calls[-1] == f"{venv}/bin/edge-ser listen --source examples/hello.wav"
     r, calls = run_script(tmp_path / "no-run", "tools/setup_edge.sh", "--no-run", uid=0,
                           with_sudo=False)

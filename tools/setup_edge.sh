@@ -38,6 +38,9 @@ esac
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "${venv_opts[@]}" "$VENV"
 echo "== pip: requirements-edge.txt into $VENV"
 "$VENV/bin/python" -m pip install -q -r requirements-edge.txt
+# The project is installed editable: compile its runtime's bytecode now, as `pip install`
+# does for a wheel, so the service user (who may not write here) never compiles it at start.
+"$VENV/bin/python" -m compileall -q edge firmware_config >/dev/null
 if ((RUN)); then
   echo "== $VENV/bin/edge-ser listen --source examples/hello.wav"
   exec "$VENV/bin/edge-ser" listen --source examples/hello.wav
