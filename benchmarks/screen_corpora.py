@@ -24,7 +24,7 @@ from edge.corpora import CORE_4
 from edge.frontend import assemble
 from edge.metrics import score
 from train.config import load_config
-from train.datasets import CorpusSource, load_sources
+from train.datasets import CorpusSource, Dataset, load_sources
 from train.experiment import feature_settings
 from train.features import extract
 
@@ -33,6 +33,41 @@ def frame_matrix(ff, fe, kind: str) -> np.ndarray:
     m = np.asarray(assemble(ff.bases, fe, kind), dtype=np.float64)
     sp = ff.speech[: len(m)]
     return m[sp] if sp.sum() >= 5 else m
+
+
+def load_frames(data: list[str], label_list: str, kind: str, cache: Path
+                ) -> tuple[Dataset, list[np.ndarray], list[str], list[int]]:
+    """The corpora, each utterance's speech frames of ``kind`` (edge-ser's front end, through
+    the training feature cache), the label set and the core-4 columns in it."""
+    cfg = load_config()
+    fe = cfg.frontend_config()
+    labels = label_list.split(",")
+    ds = load_sources([CorpusSource.parse(d) for d in data], labels)
+    settings = feature_settings(cfg, fe, [kind])
+    feats = extract(ds.utts, lambda i: [0], settings, cfg.seed, cache, jobs=2)
+    frames = [frame_matrix(feats[(i, 0)], fe, kind) for i in range(len(ds.utts))]
+    return ds, frames, labels, [labels.index(c) for c in CORE_4]
+
+
+def balanced_weights(corpus: np.ndarray, y: np.ndarray, n_labels: int) -> np.ndarray:
+    """Every corpus carries the same total weight, and every class inside it (mean 1)."""
+    w = np.zeros(len(y))
+    for c in set(corpus):
+        for k in range(n_labels):
+            sel = (corpus == c) & (y == k)
+            if sel.any():
+                w[sel] = 1.0 / sel.sum()
+    return w * len(w) / w.sum()
+
+
+def core4_uar(dec: np.ndarray, y: np.ndarray, classes: list[int], cols: list[int]) -> float:
+    """UAR of the core-4 files, each decided among the core four columns of ``dec``."""
+    if dec.ndim == 1:
+        dec = np.stack([-dec, dec], axis=1)
+    core = np.isin(y, cols)
+    sub = dec[core][:, [classes.index(c) for c in cols]]
+    truth = np.array([cols.index(int(t)) for t in y[core]])
+    return score(truth, sub.argmax(1), list(CORE_4)).uar
 
 
 def main() -> None:
@@ -48,14 +83,8 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.svm import SVC
 
+    ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     cfg = load_config()
-    fe = cfg.frontend_config()
-    labels = args.labels.split(",")
-    ds = load_sources([CorpusSource.parse(d) for d in args.data], labels)
-    cols = [labels.index(c) for c in CORE_4]
-    settings = feature_settings(cfg, fe, [args.kind])
-    feats = extract(ds.utts, lambda i: [0], settings, cfg.seed, args.cache, jobs=2)
-    frames = [frame_matrix(feats[(i, 0)], fe, args.kind) for i in range(len(ds.utts))]
     corpus = np.array([u.corpus for u in ds.utts])
     speaker = np.array([u.speaker for u in ds.utts])
     y = ds.y
@@ -96,24 +125,12 @@ def main() -> None:
         results[mode] = {}
         for held in corpora:
             tr, te = corpus != held, corpus == held
-            # corpus-balanced: every training corpus carries the same total weight
-            w = np.zeros(tr.sum())
-            ctr = corpus[tr]
-            for c in set(ctr):
-                for k in range(len(labels)):
-                    sel = (ctr == c) & (y[tr] == k)
-                    if sel.any():
-                        w[sel] = 1.0 / sel.sum()
+            w = balanced_weights(corpus[tr], y[tr], len(labels))
             mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-9
             clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
-            clf.fit((x[tr] - mu) / sd, y[tr], sample_weight=w * len(w) / w.sum())
+            clf.fit((x[tr] - mu) / sd, y[tr], sample_weight=w)
             dec = clf.decision_function((x[te] - mu) / sd)
-            if dec.ndim == 1:
-                dec = np.stack([-dec, dec], axis=1)
-            core = np.isin(y[te], cols)  # core-4 files, decided among the core four
-            sub = dec[core][:, [list(clf.classes_).index(c) for c in cols]]
-            truth = np.array([cols.index(int(t)) for t in y[te][core]])
-            results[mode][held] = score(truth, sub.argmax(1), list(CORE_4)).uar
+            results[mode][held] = core4_uar(dec, y[te], list(clf.classes_), cols)
         vals = list(results[mode].values())
         results[mode]["mean"] = float(np.mean(vals))
         print(mode, {k: round(v, 3) for k, v in results[mode].items()}, flush=True)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import math
 import os
+import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge.deps import missing_error, require
+from edge.deps import missing_error
 from edge.errors import ConfigError, ModelError
 from edge.manifest import MAX_MEMBER_BYTES, Member, Quantization, TensorSpec, sha256_bytes
 from edge.native_stderr import held_stderr
@@ -46,17 +49,47 @@ def install_hint(machine: str | None = None) -> str:
     return "pip install ai-edge-litert"
 
 
+def _litert_interpreter_alone() -> ModuleType:
+    """``ai_edge_litert.interpreter`` without running the package's ``__init__``.
+
+    That ``__init__`` dlopens ``libLiteRt.so`` (8 MB: the CompiledModel and accelerator
+    runtime) on every import, although the classic Interpreter does not link to it (its
+    wrapper needs only ``libpywrap_litert_common.so``): a device process paid 2 MB of its
+    45 MB RSS budget for it. The package is registered as a plain namespace for its
+    submodules; anything unexpected undoes that and the normal import runs instead.
+    """
+    spec = importlib.util.find_spec("ai_edge_litert")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("ai_edge_litert is not installed")
+    sys.modules["ai_edge_litert"] = importlib.util.module_from_spec(spec)
+    try:
+        return importlib.import_module("ai_edge_litert.interpreter")
+    except BaseException:
+        for name in [m for m in sys.modules if m.partition(".")[0] == "ai_edge_litert"]:
+            del sys.modules[name]
+        raise
+
+
+def _import_interpreter(backend: str) -> ModuleType:
+    if backend == "ai_edge_litert" and "ai_edge_litert" not in sys.modules:
+        with contextlib.suppress(ImportError, OSError):
+            return _litert_interpreter_alone()
+    return importlib.import_module(f"{backend}.interpreter")
+
+
 def interpreter_class(backend: str = "auto") -> tuple[str, Any]:
     """Return ``(backend name, Interpreter class)``; the first installed one for ``auto``."""
     if backend not in ("auto", *BACKENDS):
         raise ConfigError(f"backend must be auto, {' or '.join(BACKENDS)}; got {backend!r}")
     if backend != "auto":
-        pkg = backend.replace("_", "-")
-        module = require(f"{backend}.interpreter", f"backend {backend}", f"pip install {pkg}")
-        return backend, module.Interpreter
+        try:
+            return backend, _import_interpreter(backend).Interpreter
+        except ImportError:
+            raise missing_error(f"backend {backend}", [backend],
+                                f"pip install {backend.replace('_', '-')}") from None
     for name in BACKENDS:
         with contextlib.suppress(ImportError):
-            return name, importlib.import_module(f"{name}.interpreter").Interpreter
+            return name, _import_interpreter(name).Interpreter
     raise missing_error("edge-ser", ["a TFLite interpreter"], install_hint())
 
 

@@ -39,6 +39,46 @@ def test_auto_picks_an_installed_backend() -> None:
     assert cls.__module__.startswith(BACKEND)
 
 
+@pytest.mark.skipif(BACKEND != "ai_edge_litert", reason="ai-edge-litert only")
+def test_litert_interpreter_runs_without_the_packages_8_mb_runtime() -> None:
+    """ai_edge_litert's __init__ dlopens libLiteRt.so, which the Interpreter never uses; a
+    member loaded and run in a fresh process must not map it (2 MB of the device's RSS)."""
+    code = ("import numpy as np, sys\n"
+            "from fixtures.tiny import TINY\n"
+            "from edge.manifest import load_manifest\n"
+            "from edge.interpreter import load_members\n"
+            "m = load_manifest(TINY); [member] = load_members(m)[:1]\n"
+            "p = member.predict(np.zeros(member.input_spec.shape[1:], np.float32))\n"
+            "maps = open('/proc/self/maps').read()\n"
+            "print(abs(float(p.sum()) - 1) < 0.03, 'libLiteRt.so' in maps)\n")
+    import subprocess
+
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO / "tests", capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False"]
+
+
+def test_a_litert_that_cannot_load_alone_is_imported_normally(monkeypatch) -> None:
+    """If the package's submodules cannot be found without its __init__, the normal import
+    runs (and an installed backend still loads)."""
+    import importlib.util
+
+    from edge import interpreter
+
+    monkeypatch.delitem(sys.modules, "ai_edge_litert", raising=False)
+    monkeypatch.delitem(sys.modules, "ai_edge_litert.interpreter", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ImportError):
+        interpreter._litert_interpreter_alone()
+    assert "ai_edge_litert" not in sys.modules
+    monkeypatch.undo()
+    if BACKEND == "ai_edge_litert":
+        assert interpreter._import_interpreter("ai_edge_litert").Interpreter
+
+
 def test_unknown_backend_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="backend must be"):
         interpreter_class("tensorflow")

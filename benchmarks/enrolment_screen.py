@@ -1,0 +1,169 @@
+"""Does enrolment help on people no model heard? A leave-one-corpus-out screen of speaker
+statistics with the fast utterance-statistics SVM (``screen_corpora.py``'s model).
+
+Why: enrolment (``edge-ser enrol``) gives the device a few unlabelled clips of each speaker.
+Before training members for it, this screen measures on each held-out corpus, for K enrolment
+clips per test speaker (drawn at random, any emotion, never scored), on the same scored files:
+
+- ``global``: frames normalised with the training speakers' global statistics (no enrolment);
+- ``global+prior``: the same model, each window's probabilities divided by the speaker's mean
+  probabilities over the K enrolment clips (an output prior correction);
+- ``speaker``: trained on frames normalised by each training speaker's statistics (from K of
+  its clips, as enrolment would give), tested with the K enrolment clips' statistics;
+- ``speaker, none``: the same model when nobody enrolled (global statistics instead);
+- ``mixed``: trained on both normalisations, tested with enrolment and without (``mixed, none``).
+
+    python benchmarks/enrolment_screen.py --data ravdess:DIR --data nemo:DIR ... --cache CACHE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames  # noqa: E402
+from edge.corpora import CORE_4  # noqa: E402
+
+Stats = tuple[np.ndarray, np.ndarray]
+
+
+def stats_of(frames: list[np.ndarray]) -> Stats:
+    f = np.concatenate(frames)
+    return f.mean(0), np.maximum(f.std(0), 1e-3)
+
+
+def utt_vector(f: np.ndarray, st: Stats) -> np.ndarray:
+    g = (f - st[0]) / st[1]
+    return np.concatenate([g.mean(0), g.std(0)])
+
+
+def pick(ids: list[int], k: int, key: str, seed: int) -> list[int]:
+    """K clips of one speaker, the same for every method (seeded by the speaker's name)."""
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    return sorted(rng.choice(ids, size=k, replace=False).tolist())
+
+
+def log_softmax(d: np.ndarray) -> np.ndarray:
+    d = d - d.max(1, keepdims=True)
+    return d - np.log(np.exp(d).sum(1, keepdims=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--kind", default="mfcc+pitch+rms")
+    ap.add_argument("--clips", default="5,10,20", help="enrolment clips per test speaker")
+    ap.add_argument("--labels", default=",".join(CORE_4))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
+    args = ap.parse_args()
+    from sklearn.svm import SVC
+
+    ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
+    corpus = np.array([u.corpus for u in ds.utts])
+    speaker = np.array([u.speaker for u in ds.utts])
+    y = ds.y
+    by_speaker: dict[str, list[int]] = {}
+    for i, s in enumerate(speaker):
+        by_speaker.setdefault(str(s), []).append(i)
+
+    def fit(x: np.ndarray, yy: np.ndarray, cc: np.ndarray) -> tuple[SVC, Stats]:
+        mu, sd = x.mean(0), x.std(0) + 1e-9
+        clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
+        clf.fit((x - mu) / sd, yy, sample_weight=balanced_weights(cc, yy, len(labels)))
+        return clf, (mu, sd)
+
+    def decide(model: tuple[SVC, Stats], x: np.ndarray) -> np.ndarray:
+        clf, (mu, sd) = model
+        d = clf.decision_function((x - mu) / sd)
+        return np.stack([-d, d], axis=1) if d.ndim == 1 else d
+
+    results: dict[str, dict] = {}
+    for k in [int(c) for c in args.clips.split(",")]:
+        results[str(k)] = {}
+        for held in sorted(set(corpus)):
+            tr = np.flatnonzero(corpus != held)
+            glob = stats_of([frames[i] for i in tr])
+            # the same enrolment clips and scored files for every method
+            enrol: dict[str, list[int]] = {}
+            scored: list[int] = []
+            skipped = 0
+            for s, ids in by_speaker.items():
+                if corpus[ids[0]] != held:
+                    continue
+                if len(ids) <= k:
+                    skipped += 1
+                    continue
+                enrol[s] = pick(ids, k, s, args.seed)
+                scored += [i for i in ids if i not in enrol[s]]
+            row: dict[str, float | int] = {"speakers": len(enrol), "skipped_speakers": skipped,
+                                           "files": len(scored)}
+            if not scored:
+                results[str(k)][held] = row
+                continue
+            te = np.array(scored)
+            spk_stats = {s: stats_of([frames[i] for i in ids]) for s, ids in enrol.items()}
+            train_spk = {}  # every training speaker's statistics from K of its clips
+            for s, ids in by_speaker.items():
+                if corpus[ids[0]] != held:
+                    train_spk[s] = stats_of([frames[i] for i in
+                                             pick(ids, min(k, len(ids)), s, args.seed)])
+            x_glob = np.stack([utt_vector(frames[i], glob) for i in tr])
+            x_spk = np.stack([utt_vector(frames[i], train_spk[str(speaker[i])]) for i in tr])
+            t_glob = np.stack([utt_vector(frames[i], glob) for i in te])
+            t_spk = np.stack([utt_vector(frames[i], spk_stats[str(speaker[i])]) for i in te])
+            yt = y[te]
+
+            def uar(dec: np.ndarray, clf: SVC) -> float:
+                return core4_uar(dec, yt, list(clf.classes_), cols)
+
+            m_glob = fit(x_glob, y[tr], corpus[tr])
+            d = decide(m_glob, t_glob)
+            row["global"] = uar(d, m_glob[0])
+            enrol_logp = {s: log_softmax(decide(m_glob, np.stack(
+                [utt_vector(frames[i], glob) for i in ids]))).mean(0) for s, ids in enrol.items()}
+            prior = np.stack([enrol_logp[str(speaker[i])] for i in te])
+            row["global+prior"] = uar(log_softmax(d) - prior, m_glob[0])
+            m_spk = fit(x_spk, y[tr], corpus[tr])
+            row["speaker"] = uar(decide(m_spk, t_spk), m_spk[0])
+            row["speaker, none"] = uar(decide(m_spk, t_glob), m_spk[0])
+            m_mix = fit(np.concatenate([x_glob, x_spk]), np.concatenate([y[tr], y[tr]]),
+                        np.concatenate([corpus[tr], corpus[tr]]))
+            row["mixed"] = uar(decide(m_mix, t_spk), m_mix[0])
+            row["mixed, none"] = uar(decide(m_mix, t_glob), m_mix[0])
+            results[str(k)][held] = row
+            print(k, held, {a: (round(b, 3) if isinstance(b, float) else b)
+                            for a, b in row.items()}, flush=True)
+    methods = ["global", "global+prior", "speaker", "speaker, none", "mixed", "mixed, none"]
+    lines = []
+    for k, per in results.items():
+        corpora = [c for c in sorted(per) if "global" in per[c]]
+        lines += [f"\n### {k} enrolment clips per test speaker (core-4 UAR of the other clips)\n",
+                  "| method | " + " | ".join(f"{c} ({per[c]['files']} files)" for c in corpora)
+                  + " | mean |", "|---|" + "---|" * (len(corpora) + 1)]
+        for m in methods:
+            vals = [per[c][m] for c in corpora]
+            lines.append(f"| {m} | " + " | ".join(f"{v:.3f}" for v in vals)
+                         + f" | {np.mean(vals):.3f} |")
+        gone = [f"{c} ({per[c]['skipped_speakers']} speakers)" for c in sorted(per)
+                if per[c]["skipped_speakers"]]
+        if gone:
+            lines.append(f"\nSpeakers with {k} clips or fewer are left out: {', '.join(gone)}.")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".md").write_text(table.lstrip() + "\n", encoding="utf-8")
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
