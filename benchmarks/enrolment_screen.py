@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames  # noqa: E402
-from edge.corpora import CORE_4  # noqa: E402
+from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames
+from edge.corpora import CORE_4
 
 Stats = tuple[np.ndarray, np.ndarray]
 
@@ -122,7 +122,7 @@ def main() -> None:
             t_spk = np.stack([utt_vector(frames[i], spk_stats[str(speaker[i])]) for i in te])
             yt = y[te]
 
-            def uar(dec: np.ndarray, clf: SVC) -> float:
+            def uar(dec: np.ndarray, clf: SVC, yt: np.ndarray = yt) -> float:
                 return core4_uar(dec, yt, list(clf.classes_), cols)
 
             m_glob = fit(x_glob, y[tr], corpus[tr])

@@ -65,6 +65,12 @@ class TrainConfig:
     corpora: list[str] = field(default_factory=list)
     #: 0: every clip weighs the same (big corpora dominate); 1: every corpus weighs the same
     corpus_balance: float = 1.0
+    #: "none": every window normalised with the training speakers' global statistics;
+    #: "mixed": members also learn each window normalised by its speaker's own statistics
+    #: (from ``speaker_norm_clips`` of the speaker's clips, as enrolment gives the device), so
+    #: that they work with an enrolled speaker's statistics and without (global statistics)
+    speaker_norm: str = "none"
+    speaker_norm_clips: int = 10
     n_folds: int = 5
     n_val_actors: int = 2
     vad: bool = True
@@ -127,6 +133,10 @@ class TrainConfig:
             problems.append(f"split must be speaker, random or loco, got {self.split!r}")
         if not 0.0 <= self.corpus_balance <= 1.0:
             problems.append("corpus_balance must be in [0, 1]")
+        if self.speaker_norm not in ("none", "mixed"):
+            problems.append(f"speaker_norm must be none or mixed, got {self.speaker_norm!r}")
+        if self.speaker_norm_clips < 1:
+            problems.append("speaker_norm_clips must be at least 1")
         if self.loudness not in ("none", "rms", "peak"):
             problems.append(f"loudness must be none, rms or peak, got {self.loudness!r}")
         if self.resampler not in ("edge", "librosa"):

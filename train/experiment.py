@@ -56,6 +56,7 @@ from train.runs import (
     window_dict,
     write_json,
 )
+from train.speakernorm import SpeakerNorm
 
 Log = Callable[[str], None]
 
@@ -334,18 +335,29 @@ class SetTrainer:
         histories: dict[str, dict[str, list[float]]] = {}
         scratch = out_dir / "fit-data"
         fit_data = {}
+        spk = None
+        if cfg.speaker_norm == "mixed":
+            spk = SpeakerNorm.fit(self.feats, [u.speaker for u in self.prep.utts],
+                                  (sp.train, sp.val, sp.test), kinds, self.fe,
+                                  cfg.speaker_norm_clips, cfg.seed)
         for kind in kinds:
             mean, std = norm[kind]
             d = data[kind]
+            tr = (normalize(d["train"].x, mean, std), d["train"].y, d["train"].file)
             val = ((normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
                    if len(d["val"]) else None)
+            if spk is not None:  # every window twice: global and its speaker's statistics
+                tr = (np.concatenate([tr[0], spk.normalize(d["train"], kind)]),
+                      np.concatenate([tr[1], tr[1]]), np.concatenate([tr[2], tr[2]]))
+                if val is not None:
+                    val = (np.concatenate([val[0], spk.normalize(d["val"], kind)]),
+                           np.concatenate([val[1], val[1]]), np.concatenate([val[2], val[2]]))
             weights = None
             if self.prep.multi:  # corpora (and classes inside each) weighted per the config
-                weights = sample_weights(d["train"].y, self.corpus_of[d["train"].file],
-                                         n_classes, cfg.corpus_balance, cfg.class_weights)
-            fit_data[kind] = FitData.write(
-                scratch / kind, (normalize(d["train"].x, mean, std), d["train"].y,
-                                 d["train"].file), val, weights)
+                weights = sample_weights(tr[1], self.corpus_of[tr[2]], n_classes,
+                                         cfg.corpus_balance, cfg.class_weights)
+            fit_data[kind] = FitData.write(scratch / kind, tr, val, weights)
+            del tr
             d["train"] = None  # the workers read the normalised copy on disk
         frames = self.window.frames
         names = [member_name(k, spec) for k, spec in enumerate(specs)]
@@ -364,6 +376,7 @@ class SetTrainer:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         members_json, test_probs, val_uars = [], [], []
+        enrolled_probs = []  # test windows normalised by their speaker's enrolment statistics
         test_file = None
         models = [_load(res.model_path) for res in fitted[:len(specs)]] if sp.test or sp.val \
             else []
@@ -379,6 +392,8 @@ class SetTrainer:
                 te = data[spec.feature]["test"]
                 p = _predict(models[k], normalize(te.x, *norm[spec.feature]))
                 test_probs.append(p)
+                if spk is not None:
+                    enrolled_probs.append(_predict(models[k], spk.normalize(te, spec.feature)))
                 test_file = te.file
                 member_scores = score_windows(p, te.file, truth, labels)
                 if k == 0:
@@ -403,6 +418,9 @@ class SetTrainer:
                     result.extra["per_corpus"] = per_corpus(ids, fp, fp_cal, truth,
                                                             self.corpus_of, labels)
                     result.extra["temperature"] = temperature
+            if spk is not None:
+                result.extra["enrolment"] = self._enrolment_scores(
+                    spk, test_probs, enrolled_probs, test_file, weights, truth)
             if not self.opts.skip_compare:
                 te = data[specs[0].feature]["test"]
                 for job, res in zip(compare, fitted[len(jobs):], strict=True):
@@ -423,6 +441,8 @@ class SetTrainer:
             "train_actors": sp.train_actors,
             "val_actors": sp.val_actors,
             "test_actors": sp.test_actors,
+            **({"speaker_norm": {"mode": cfg.speaker_norm, "clips": cfg.speaker_norm_clips}}
+               if spk is not None else {}),
         }
         SetInfo.from_dict(set_json, str(out_dir / SET_FILE)).write(out_dir)  # checked as read
         result.extra["seconds"] = round(time.time() - t_set, 1)
@@ -456,6 +476,19 @@ class SetTrainer:
         return {"actors": sp.val_actors, "members_uar": members, "ensemble_soft_uar": ens.uar,
                 "temperature": temperature, "ece": expected_calibration_error(fp, t),
                 "ece_calibrated": expected_calibration_error(fp_cal, t)}
+
+    def _enrolment_scores(self, spk: SpeakerNorm, plain: Sequence[np.ndarray],
+                          enrolled: Sequence[np.ndarray], file: np.ndarray,
+                          weights: Sequence[float], truth: dict[int, int]) -> dict[str, Any]:
+        """Per corpus, the same test files (not those enrolment used) without enrolment
+        (global statistics) and with each speaker's statistics from K of their clips."""
+        keep = spk.scored(file)
+        out: dict[str, Any] = {"clips": spk.clips}
+        for name, probs in (("without", plain), ("with", enrolled)):
+            ids, fp = vote_files([p[keep] for p in probs], file[keep], self.cfg.voting,
+                                 weights)
+            out[name] = per_corpus(ids, fp, fp, truth, self.corpus_of, self.prep.labels)
+        return out
 
     def _baselines(self, sp: SetPlan, kind: str, result: FoldResult) -> None:
         from train.baselines import fit_predict

@@ -238,11 +238,17 @@ def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.asarray(edge_normalize(x.astype(np.float32), mean, std), dtype=np.float32)
 
 
-# ---- utterance statistics (baselines) ------------------------------------------------------
-def utterance_stats(ff: FileFeatures, cfg: FrontendConfig, kind: str) -> np.ndarray:
-    """Mean and std of ``kind`` over the speech frames of a whole recording."""
+def speech_frames(ff: FileFeatures, cfg: FrontendConfig, kind: str) -> np.ndarray:
+    """``kind`` assembled over a whole recording, its speech frames (all frames if none)."""
     from edge.frontend import assemble
 
     m = np.asarray(assemble(ff.bases, cfg, kind), dtype=np.float32)
-    sel = m[ff.speech[: len(m)]] if ff.speech[: len(m)].any() else m
+    sp = ff.speech[: len(m)]
+    return m[sp] if sp.any() else m
+
+
+# ---- utterance statistics (baselines) ------------------------------------------------------
+def utterance_stats(ff: FileFeatures, cfg: FrontendConfig, kind: str) -> np.ndarray:
+    """Mean and std of ``kind`` over the speech frames of a whole recording."""
+    sel = speech_frames(ff, cfg, kind)
     return np.concatenate([sel.mean(axis=0), sel.std(axis=0)])

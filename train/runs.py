@@ -233,6 +233,9 @@ class SetInfo:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     #: temperature scaling of the vote (``{"temperature", "fitted_on"}``); empty: none
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: ``{"mode": "mixed", "clips": K}``: members also learned speaker-normalised windows
+    #: (they take an enrolled speaker's statistics); empty: global statistics only
+    speaker_norm: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -249,6 +252,7 @@ class SetInfo:
             # absent: read from run.json (where training records it once for every set)
             **({"preprocessing": dict(self.preprocessing)} if self.preprocessing else {}),
             **({"calibration": dict(self.calibration)} if self.calibration else {}),
+            **({"speaker_norm": dict(self.speaker_norm)} if self.speaker_norm else {}),
         }
 
     def write(self, set_dir: Path) -> None:
@@ -346,6 +350,14 @@ class SetInfo:
         if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) \
                 or not 0.05 <= temperature <= 100:
             raise ConfigError(f"{where}: calibration must be {{\"temperature\": 0.05..100}}")
+        speaker_norm = meta.get("speaker_norm") or {}
+        if speaker_norm and not (isinstance(speaker_norm, dict)
+                                 and speaker_norm.get("mode") == "mixed"
+                                 and isinstance(speaker_norm.get("clips"), int)
+                                 and speaker_norm["clips"] >= 1):
+            raise ConfigError(f"{where}: speaker_norm must be {{\"mode\": \"mixed\", "
+                              "\"clips\": K >= 1}")
         return cls(tuple(labels), frontend, window, voting, normalization, tuple(members),
                    tuple(meta.get("train_actors") or ()), tuple(meta.get("val_actors") or ()),
-                   tuple(meta.get("test_actors") or ()), dict(preprocessing), dict(calibration))
+                   tuple(meta.get("test_actors") or ()), dict(preprocessing), dict(calibration),
+                   dict(speaker_norm))

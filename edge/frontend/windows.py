@@ -10,6 +10,8 @@ window is all there is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from edge.errors import ConfigError
@@ -86,6 +88,21 @@ def fit_normalization(x: np.ndarray, min_std: float = 1e-6) -> tuple[np.ndarray,
     if flat.shape[0] == 0:
         raise ConfigError("cannot fit normalisation statistics on zero frames")
     return flat.mean(axis=0), np.maximum(flat.std(axis=0), min_std)
+
+
+#: A speaker's statistics keep a coefficient that barely moves from being blown up.
+SPEAKER_MIN_STD = 1e-3
+
+
+def speaker_statistics(speech_frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A speaker's normalisation statistics: the mean and std of a feature kind over the speech
+    frames of several recordings of them, pooled (each ``[frames, dim]``, the kind assembled
+    over its whole recording, VAD speech frames only). Enrolment on the device and training
+    (``speaker_norm = "mixed"``) both compute them here."""
+    frames = [np.asarray(f) for f in speech_frames if len(f)]
+    if not frames:
+        raise ConfigError("no speech frames to compute a speaker's statistics from")
+    return fit_normalization(np.concatenate(frames), SPEAKER_MIN_STD)
 
 
 def min_samples(cfg: FrontendConfig, n_frames: int) -> int:
