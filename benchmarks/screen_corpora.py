@@ -24,7 +24,7 @@ from edge.corpora import CORE_4
 from edge.frontend import assemble
 from edge.metrics import score
 from train.config import load_config
-from train.datasets import CorpusSource, Dataset, load_sources
+from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
 from train.experiment import feature_settings
 from train.features import extract
 
@@ -50,14 +50,8 @@ def load_frames(data: list[str], label_list: str, kind: str, cache: Path
 
 
 def balanced_weights(corpus: np.ndarray, y: np.ndarray, n_labels: int) -> np.ndarray:
-    """Every corpus carries the same total weight, and every class inside it (mean 1)."""
-    w = np.zeros(len(y))
-    for c in set(corpus):
-        for k in range(n_labels):
-            sel = (corpus == c) & (y == k)
-            if sel.any():
-                w[sel] = 1.0 / sel.sum()
-    return w * len(w) / w.sum()
+    """Every corpus carries the same total weight, classes balanced inside it (mean 1)."""
+    return sample_weights(y, corpus, n_labels, balance=1.0)
 
 
 def core4_uar(dec: np.ndarray, y: np.ndarray, classes: list[int], cols: list[int]) -> float:

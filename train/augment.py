@@ -11,7 +11,7 @@ place that decides, and it returns only the clean copy for anything but ``"train
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -27,10 +27,27 @@ class AugmentConfig:
     snr_max_db: float = 30.0
     gain_db: float = 6.0
     reverb_prob: float = 0.0
+    #: speed perturbation (resampling: tempo and pitch together, Ko et al. 2015)
+    speed_prob: float = 0.0
+    speed_min: float = 0.9
+    speed_max: float = 1.1
+    #: the channels a home device meets: telephone band, a cheap microphone's EQ, a codec
+    telephone_prob: float = 0.0
+    eq_prob: float = 0.0
+    codec_prob: float = 0.0
     seed: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # settings added later are left out at their defaults: older cached copies stay valid
+        d = dict(self.__dict__)
+        for f in _LATER:
+            if d[f.name] == f.default:
+                del d[f.name]
+        return d
+
+
+_LATER = [f for f in fields(AugmentConfig)
+          if f.name.startswith(("speed_", "telephone_", "eq_", "codec_"))]
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,56 @@ def reverb(y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     return (out * min(1.0, np.max(np.abs(y)) / peak)).astype(np.float32)
 
 
+def speed(y: np.ndarray, factor: float) -> np.ndarray:
+    """Play ``factor`` times faster (pitch follows), by linear-phase resampling."""
+    from scipy.signal import resample_poly
+
+    up = 100
+    down = max(1, round(up * factor))
+    return resample_poly(y, up, down).astype(np.float32)
+
+
+def telephone(y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A narrowband phone line: 300-3400 Hz (edges jittered), as G.712 channels pass."""
+    from scipy.signal import butter, sosfilt
+
+    lo, hi = rng.uniform(250, 400), min(rng.uniform(3200, 3600), 0.45 * sr)
+    sos = butter(4, [lo, hi], btype="bandpass", fs=sr, output="sos")
+    return sosfilt(sos, y).astype(np.float32)
+
+
+def cheap_mic(y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A cheap microphone: a rumble high-pass, a presence peak or dip and a tilt (+-6 dB)."""
+    from scipy.signal import butter, lfilter, sosfilt
+
+    sos = butter(2, rng.uniform(80, 300), btype="highpass", fs=sr, output="sos")
+    out = sosfilt(sos, y)
+    # a peaking biquad (RBJ cookbook) somewhere in 1-5 kHz
+    f0, gain_db, q = rng.uniform(1000, min(5000, 0.4 * sr)), rng.uniform(-6, 6), rng.uniform(0.7, 2)
+    a_lin, w0 = 10 ** (gain_db / 40), 2 * np.pi * f0 / sr
+    alpha = np.sin(w0) / (2 * q)
+    b = [1 + alpha * a_lin, -2 * np.cos(w0), 1 - alpha * a_lin]
+    a = [1 + alpha / a_lin, -2 * np.cos(w0), 1 - alpha / a_lin]
+    out = lfilter(b, a, out)
+    tilt = rng.uniform(-0.5, 0.5)  # first order: brighter (pre-emphasis) or duller (one pole)
+    t = abs(tilt)
+    out = lfilter([1.0, -t], [1.0], out) if tilt > 0 else lfilter([1 - t], [1.0, -t], out)
+    peak = np.max(np.abs(out)) + 1e-12
+    return (out * min(1.0, np.max(np.abs(y)) / peak)).astype(np.float32)
+
+
+def codec(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Codec-like damage: 8-bit mu-law (G.711) companding, sometimes with hard clipping."""
+    mu = 255.0
+    x = np.clip(y, -1, 1)
+    if rng.uniform() < 0.3:  # a level too hot for the converter
+        limit = rng.uniform(0.3, 0.8) * (np.max(np.abs(x)) + 1e-12)
+        x = np.clip(x, -limit, limit) / limit * np.max(np.abs(y))
+    c = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    c = np.round(c * 127) / 127
+    return (np.sign(c) * ((1 + mu) ** np.abs(c) - 1) / mu).astype(np.float32)
+
+
 def augment_waveform(y: np.ndarray, sr: int, cfg: AugmentConfig, rng: np.random.Generator,
                      span: tuple[int, int] | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """One random augmented copy: pitch shift, time stretch, reverb, noise, gain."""
@@ -103,9 +170,21 @@ def augment_waveform(y: np.ndarray, sr: int, cfg: AugmentConfig, rng: np.random.
         if span:
             span = (int(span[0] / rate), int(span[1] / rate))
         params["stretch"] = rate
+    if cfg.speed_prob > 0 and rng.uniform() < cfg.speed_prob:
+        factor = float(rng.uniform(cfg.speed_min, cfg.speed_max))
+        y = speed(y, factor)
+        if span:
+            span = (int(span[0] / factor), int(span[1] / factor))
+        params["speed"] = factor
     if cfg.reverb_prob > 0 and rng.uniform() < cfg.reverb_prob:
         y = reverb(y, sr, rng)
         params["reverb"] = 1.0
+    if cfg.eq_prob > 0 and rng.uniform() < cfg.eq_prob:
+        y = cheap_mic(y, sr, rng)
+        params["eq"] = 1.0
+    if cfg.telephone_prob > 0 and rng.uniform() < cfg.telephone_prob:
+        y = telephone(y, sr, rng)
+        params["telephone"] = 1.0
     if cfg.snr_max_db > 0:
         snr = float(rng.uniform(cfg.snr_min_db, cfg.snr_max_db))
         y = add_noise(y, snr, rng, span)
@@ -113,6 +192,9 @@ def augment_waveform(y: np.ndarray, sr: int, cfg: AugmentConfig, rng: np.random.
     gain = float(rng.uniform(-cfg.gain_db, cfg.gain_db))
     y = y * 10 ** (gain / 20)
     params["gain_db"] = gain
+    if cfg.codec_prob > 0 and rng.uniform() < cfg.codec_prob:
+        y = codec(y, rng)
+        params["codec"] = 1.0
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 1.0:  # a real microphone clips; keep the copy in range instead
         y = y / peak

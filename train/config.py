@@ -71,6 +71,10 @@ class TrainConfig:
     #: that they work with an enrolled speaker's statistics and without (global statistics)
     speaker_norm: str = "none"
     speaker_norm_clips: int = 10
+    #: distillation: a teacher's soft labels (``python -m train.teacher soft-labels``, .npz)
+    #: and their share of each training target (0: the labels alone)
+    teacher_labels: str = ""
+    teacher_weight: float = 0.0
     n_folds: int = 5
     n_val_actors: int = 2
     vad: bool = True
@@ -86,6 +90,12 @@ class TrainConfig:
     aug_snr_max_db: float = 30.0
     aug_gain_db: float = 6.0
     aug_reverb_prob: float = 0.0
+    aug_speed_prob: float = 0.0
+    aug_speed_min: float = 0.9
+    aug_speed_max: float = 1.1
+    aug_telephone_prob: float = 0.0
+    aug_eq_prob: float = 0.0
+    aug_codec_prob: float = 0.0
     specaug_time_masks: int = 2
     specaug_time_width: int = 25
     specaug_freq_masks: int = 2
@@ -137,6 +147,10 @@ class TrainConfig:
             problems.append(f"speaker_norm must be none or mixed, got {self.speaker_norm!r}")
         if self.speaker_norm_clips < 1:
             problems.append("speaker_norm_clips must be at least 1")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            problems.append("teacher_weight must be in [0, 1]")
+        if self.teacher_weight > 0 and not self.teacher_labels:
+            problems.append("teacher_weight > 0 needs teacher_labels (a soft-label .npz)")
         if self.loudness not in ("none", "rms", "peak"):
             problems.append(f"loudness must be none, rms or peak, got {self.loudness!r}")
         if self.resampler not in ("edge", "librosa"):

@@ -31,6 +31,7 @@ from train.augment import AugmentConfig, copies_for_split
 from train.config import MemberSpec, TrainConfig, sub_config
 from train.crosscorpus import per_corpus
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
+from train.distill import mix_targets, teacher_matrix
 from train.ensemble import uar_weights, vote_files, vote_windows
 from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
 from train.features import (
@@ -335,6 +336,11 @@ class SetTrainer:
         histories: dict[str, dict[str, list[float]]] = {}
         scratch = out_dir / "fit-data"
         fit_data = {}
+        teacher = None
+        if cfg.teacher_weight > 0:  # a LOCO set distils a teacher that never heard its corpus
+            held = sp.name.removeprefix("loco-") if sp.name.startswith("loco-") else None
+            teacher = teacher_matrix(cfg.teacher_labels, [u.path for u in self.prep.utts],
+                                     labels, held)
         spk = None
         if cfg.speaker_norm == "mixed":
             spk = SpeakerNorm.fit(self.feats, [u.speaker for u in self.prep.utts],
@@ -356,8 +362,10 @@ class SetTrainer:
             if self.prep.multi:  # corpora (and classes inside each) weighted per the config
                 weights = sample_weights(tr[1], self.corpus_of[tr[2]], n_classes,
                                          cfg.corpus_balance, cfg.class_weights)
-            fit_data[kind] = FitData.write(scratch / kind, tr, val, weights)
-            del tr
+            targets = (mix_targets(tr[1], tr[2], teacher, cfg.teacher_weight, labels)
+                       if teacher is not None else None)
+            fit_data[kind] = FitData.write(scratch / kind, tr, val, weights, targets)
+            del tr, targets
             d["train"] = None  # the workers read the normalised copy on disk
         frames = self.window.frames
         names = [member_name(k, spec) for k, spec in enumerate(specs)]

@@ -76,10 +76,13 @@ def _batches(keras: Any) -> type:
         """Shuffled batches with SpecAugment, mixup and per-sample class weights."""
 
         def __init__(self, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, n_classes: int,
-                     seed: int, weights: np.ndarray | None = None) -> None:
+                     seed: int, weights: np.ndarray | None = None,
+                     targets: np.ndarray | None = None) -> None:
             super().__init__()
             self.x, self.y, self.cfg = x, y, cfg
-            self.onehot = np.eye(n_classes, dtype=np.float32)[y]
+            # soft targets (a teacher's, distilled) or the labels one-hot
+            self.onehot = (np.asarray(targets, np.float32) if targets is not None
+                           else np.eye(n_classes, dtype=np.float32)[y])
             if weights is not None:  # corpus and class balance, computed by the caller
                 self.weights = np.asarray(weights, np.float32)
             else:
@@ -146,7 +149,8 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
                val: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cfg: TrainConfig,
                n_classes: int, seed: int, out_dir: Path, name: str, strategy: str = "default",
                epochs: int | None = None, log: Callable[[str], None] | None = None,
-               weights: np.ndarray | None = None) -> FitResult:
+               weights: np.ndarray | None = None, targets: np.ndarray | None = None
+               ) -> FitResult:
     """Build (inside the strategy's scope) and fit one member on normalised windows.
 
     ``val`` = (X, y, file) of the validation actors; without it (the ``final`` set) training
@@ -175,7 +179,7 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
         model.compile(optimizer=opt,
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights)
+    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights, targets)
     has_val = val is not None and len(val[1]) > 0
     if not has_val:  # the callback still logs progress and writes the history's columns
         val = (np.zeros((0,)), np.zeros(0, np.int64), np.zeros(0, np.int64))

@@ -361,6 +361,23 @@ def soft_labels(x: np.ndarray, y4: np.ndarray, speakers: Sequence[str], corpus: 
     return probs, fold
 
 
+def loco_soft_labels(x: np.ndarray, y4: np.ndarray, speakers: Sequence[str],
+                     corpus: np.ndarray, n_folds: int = 5, seed: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """For each corpus, soft labels of every *other* corpus's files from heads that never saw
+    that corpus (cross-fitted over the speaker folds of the others; its own rows are NaN): a
+    student trained to leave a corpus out must not learn it through its teacher."""
+    corpus = np.asarray(corpus)
+    out: dict[str, np.ndarray] = {}
+    for held in dict.fromkeys(corpus.tolist()):
+        rest = corpus != held
+        probs = np.full((len(y4), len(CORE_4)), np.nan)
+        probs[rest], _ = soft_labels(x[rest], y4[rest], list(np.asarray(speakers)[rest]),
+                                     corpus[rest], n_folds=n_folds, seed=seed)
+        out[str(held)] = probs
+    return out
+
+
 def oof_scores(probs: np.ndarray, y4: np.ndarray,
                corpus: np.ndarray) -> dict[str, dict[str, float]]:
     """Core-4 UAR and ECE of the out-of-fold probabilities, corpus by corpus."""
@@ -379,18 +396,27 @@ def oof_scores(probs: np.ndarray, y4: np.ndarray,
 
 
 def save_soft_labels(out: Path, paths: Sequence[str], probs: np.ndarray, fold: np.ndarray,
-                     meta: dict[str, Any]) -> None:
-    """npz: ``paths`` (str), ``probs`` (files x 4, CORE_4 order), ``fold``, ``labels``, ``meta``."""
+                     meta: dict[str, Any], loco: dict[str, np.ndarray] | None = None) -> None:
+    """npz: ``paths`` (str), ``probs`` (files x 4, CORE_4 order), ``fold``, ``labels``, ``meta``,
+    and with ``loco`` a ``loco_<corpus>`` array per corpus (see :func:`loco_soft_labels`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    extra = {f"loco_{c}": p.astype(np.float32) for c, p in (loco or {}).items()}
     np.savez_compressed(out, paths=np.array([str(Path(p).resolve()) for p in paths]),
                         probs=probs.astype(np.float32), fold=fold.astype(np.int16),
-                        labels=np.array(CORE_4), meta=json.dumps(meta))
+                        labels=np.array(CORE_4), meta=json.dumps(meta), **extra)
 
 
-def read_soft_labels(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """{absolute file path → teacher probs[4] in CORE_4 order}."""
+def read_soft_labels(path: str | os.PathLike[str], held_out: str | None = None
+                     ) -> dict[str, np.ndarray]:
+    """{absolute file path → teacher probs[4] in CORE_4 order}; with ``held_out``, the labels
+    of a teacher that never saw that corpus (its own files are left out)."""
+    key = "probs" if held_out is None else f"loco_{held_out}"
     with np.load(path) as z:
-        return {str(p): np.asarray(q) for p, q in zip(z["paths"], z["probs"], strict=True)}
+        if key not in z:
+            raise ConfigError(f"{path} has no soft labels of a teacher without {held_out!r} "
+                              "(make them with `python -m train.teacher soft-labels --loco`)")
+        return {str(p): np.asarray(q) for p, q in zip(z["paths"], z[key], strict=True)
+                if np.isfinite(q).all()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -409,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--speaker-stats", action="store_true",
                            help="per-speaker standardisation of the embeddings before the head")
             p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--loco", action="store_true",
+                           help="also, per corpus, soft labels from teachers that never saw it "
+                                "(for leave-one-corpus-out students)")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -426,13 +455,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       seed=args.seed)
             acc = float((probs[core].argmax(1) == y4[core]).mean())
             per_corpus = oof_scores(probs, y4, ds.corpus_of())
+            loco = None
+            if args.loco:
+                loco = loco_soft_labels(x, y4, speakers, ds.corpus_of(), n_folds=args.folds,
+                                        seed=args.seed)
+                for held, p in loco.items():
+                    rest = np.isfinite(p).all(1)
+                    log(f"teacher without {held}: out-of-fold core-4 accuracy on the others "
+                        f"{float((p[rest & core].argmax(1) == y4[rest & core]).mean()):.3f}")
             save_soft_labels(args.out, [str(u.path) for u in ds.utts], probs, fold, {
                 "context": args.context, "folds": args.folds, "speaker_stats": args.speaker_stats,
                 "seed": args.seed, "labels": list(CORE_4), "files": len(y4),
                 "core4_files": int(core.sum()), "oof_core4_accuracy": acc,
                 "oof_core4_per_corpus": per_corpus,
                 "split": "cross-fitted over speaker folds of all corpora (corpus/speaker ids); "
-                         "each fold's head fitted on the core-4 files of the other folds"})
+                         "each fold's head fitted on the core-4 files of the other folds",
+                "loco": sorted(loco) if loco else []}, loco)
             for name, sc in per_corpus.items():
                 log(f"{name}: out-of-fold core-4 UAR {sc['uar']:.3f}, ECE {sc['ece']:.3f}")
             log(f"soft labels for {len(y4)} files ({int(core.sum())} core-4) → {args.out} "
