@@ -64,6 +64,25 @@ def core4_uar(dec: np.ndarray, y: np.ndarray, classes: list[int], cols: list[int
     return score(truth, sub.argmax(1), list(CORE_4)).uar
 
 
+def write_table(first: str, results: dict[str, dict[str, float]], corpora: list[str],
+                out: Path | None, ref: str | None = None) -> None:
+    """Print (and with ``out`` write as .md and .json) one row per setting, a column per
+    held-out corpus, the mean, and with ``ref`` the mean's change against that row."""
+    head = f"| {first} | " + " | ".join(corpora) + " | mean |" + (" vs ref |" if ref else "")
+    lines = [head, "|---|" + "---|" * (len(corpora) + 1 + bool(ref))]
+    for name, r in results.items():
+        row = f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in corpora) + f" | {r['mean']:.3f} |"
+        if ref:
+            row += f" {100 * (r['mean'] - results[ref]['mean']):+.1f} |"
+        lines.append(row)
+    table = "\n".join(lines)
+    print(table)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+        out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
@@ -128,18 +147,7 @@ def main() -> None:
         vals = list(results[mode].values())
         results[mode]["mean"] = float(np.mean(vals))
         print(mode, {k: round(v, 3) for k, v in results[mode].items()}, flush=True)
-    lines = ["| normalisation | " + " | ".join(corpora) + " | mean |",
-             "|---|" + "---|" * (len(corpora) + 1)]
-    for mode, r in results.items():
-        lines.append(f"| {mode} | " + " | ".join(f"{r[c]:.3f}" for c in corpora)
-                     + f" | {r['mean']:.3f} |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-
+    write_table("normalisation", results, corpora, args.out)
 
 if __name__ == "__main__":
     main()
