@@ -45,6 +45,7 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 LOOPBACK_NAMES = ("localhost",)
 DEFAULT_HISTORY_SECONDS = 300.0
 KEEPALIVE_SECONDS = 15.0
+LINGER_SECONDS, LINGER_BYTES = 0.5, 256 * 1024  # reading what a client sent after its answer
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
         b"Content-Length: 25\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
         b"503 too many connections\n")
@@ -210,6 +211,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     error_message_format = "%(code)d %(message)s\n"
     error_content_type = "text/plain; charset=utf-8"
     protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # errors before the version is read get headers too
 
     def setup(self) -> None:
         super().setup()
@@ -232,8 +234,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.raw_requestline = line
             if not self.parse_request():  # it has answered 400/431/505
                 return
-            if self.request_version == "HTTP/0.9":
-                self.request_version = "HTTP/1.0"
+            if len(line.split()) != 3:  # "GET /": HTTP/0.9
                 self.send_error(400, "HTTP/0.9 is not supported")
                 return
             self.connection.settimeout(limits.write_seconds)
@@ -246,6 +247,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._fail(exc.status, str(exc))
         except (ConnectionError, OSError):
             pass  # the client went away
+
+    def finish(self) -> None:
+        """Close gently: what the client still sends is read (briefly, boundedly) so that the
+        kernel does not reset the connection and throw away the answer before it is read."""
+        super().finish()
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            left = LINGER_BYTES
+            while left > 0 and (n := len(self.connection.recv(min(left, 16384)))):
+                left -= n
+        except OSError:
+            pass
 
     def _fail(self, status: int, reason: str) -> None:
         try:
