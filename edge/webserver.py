@@ -231,11 +231,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if len(line) > limits.head_bytes or not line.endswith(b"\n"):
                 self.send_error(414)
                 return
-            self.raw_requestline = line
-            if not self.parse_request():  # it has answered 400/431/505
+            words = line.split()
+            if len(words) != 3 or words[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
+                self.send_error(400, "only HTTP/1.0 and HTTP/1.1 are spoken here")
                 return
-            if len(line.split()) != 3:  # "GET /": HTTP/0.9
-                self.send_error(400, "HTTP/0.9 is not supported")
+            self.raw_requestline = line
+            if not self.parse_request():  # it has answered 400 or 431
                 return
             self.connection.settimeout(limits.write_seconds)
             self._answer()
