@@ -20,9 +20,9 @@ requests to its own origin only) and never serves or stores audio.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
-import http.server
 import io
 import ipaddress
 import re
@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -131,10 +132,10 @@ def parse_seconds(text: str | None, limit: float) -> float:
     return seconds
 
 
-def token_ok(expected: str, headers: Any, query: dict[str, str]) -> bool:
+def token_ok(expected: str, headers: dict[str, str], query: dict[str, str]) -> bool:
     """The request's token (Bearer header or ``?token=``) equals ``expected`` (constant time)."""
     given = query.get("token")
-    auth = headers.get("Authorization", "")
+    auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer ":
         given = auth[7:].strip()
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
@@ -204,41 +205,63 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+MAX_HEADERS = 64
+HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request head: method, target, and headers by lower-case name."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
+def read_head(rfile: io.BufferedReader, max_bytes: int) -> Request:
+    """Parse a request head (HTTP/1.0 or 1.1) from ``rfile``, or raise BadRequest. The reader
+    itself bounds its size and time (:class:`_HeadReader`)."""
+    line = rfile.readline(max_bytes + 1)
+    if not line:
+        raise ConnectionAbortedError  # connected and left without a word
+    if len(line) > max_bytes or not line.endswith(b"\n"):
+        raise BadRequest(414, "request line too long")
+    words = line.split()
+    if len(words) != 3 or words[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
+        raise BadRequest(400, "only HTTP/1.0 and HTTP/1.1 are spoken here")
+    method, target = words[0].decode("latin-1"), words[1].decode("latin-1")
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADERS + 1):
+        raw = rfile.readline(max_bytes + 1)
+        if raw in (b"\r\n", b"\n"):
+            return Request(method, target, headers)
+        if not raw.endswith(b"\n"):
+            raise BadRequest(400, "request head cut short")
+        name, colon, value = raw.partition(b":")
+        if not colon or not HEADER_NAME.fullmatch(name):  # also obs-fold (leading space)
+            raise BadRequest(400, "malformed header line")
+        key = name.decode("ascii").lower()
+        if key in headers and key in ("host", "content-length", "authorization"):
+            raise BadRequest(400, f"header {key} given twice")
+        headers[key] = value.strip().decode("latin-1")
+    raise BadRequest(431, "too many header lines")
+
+
+class Handler(socketserver.BaseRequestHandler):
     """One request per connection; see the module docstring for the rules."""
 
     server: DashboardServer
-    error_message_format = "%(code)d %(message)s\n"
-    error_content_type = "text/plain; charset=utf-8"
-    protocol_version = "HTTP/1.0"
-    default_request_version = "HTTP/1.0"  # errors before the version is read get headers too
-
-    def setup(self) -> None:
-        super().setup()
-        limits = self.server.config.limits
-        self.rfile.close()  # read through the deadline instead; +1: one byte over is refused
-        self.rfile = io.BufferedReader(
-            _HeadReader(self.connection, limits.head_seconds, limits.head_bytes + 1), 1024)
+    request: socket.socket
 
     def handle(self) -> None:
-        self.close_connection = True
-        self.command, self.request_version, self.requestline = "", "HTTP/1.0", ""
         limits = self.server.config.limits
+        self.method = ""
+        rfile = io.BufferedReader(
+            _HeadReader(self.request, limits.head_seconds, limits.head_bytes + 1), 1024)
         try:
-            line = self.rfile.readline(limits.head_bytes + 1)
-            if not line:
-                return
-            if len(line) > limits.head_bytes or not line.endswith(b"\n"):
-                self.send_error(414)
-                return
-            words = line.split()
-            if len(words) != 3 or words[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
-                self.send_error(400, "only HTTP/1.0 and HTTP/1.1 are spoken here")
-                return
-            self.raw_requestline = line
-            if not self.parse_request():  # it has answered 400 or 431
-                return
-            self.connection.settimeout(limits.write_seconds)
+            self.req = read_head(rfile, limits.head_bytes)
+            self.method = self.req.method
+            self.request.settimeout(limits.write_seconds)
             self._answer()
         except _HeadTooLarge:
             self._fail(431, "request head too large")
@@ -246,140 +269,122 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._fail(408, "request timeout")
         except BadRequest as exc:
             self._fail(exc.status, str(exc))
-        except (ConnectionError, OSError):
+        except OSError:
             pass  # the client went away
 
     def finish(self) -> None:
         """Close gently: what the client still sends is read (briefly, boundedly) so that the
         kernel does not reset the connection and throw away the answer before it is read."""
-        super().finish()
         try:
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(LINGER_SECONDS)
+            self.request.shutdown(socket.SHUT_WR)
+            self.request.settimeout(LINGER_SECONDS)
             left = LINGER_BYTES
-            while left > 0 and (n := len(self.connection.recv(min(left, 16384)))):
+            while left > 0 and (n := len(self.request.recv(min(left, 16384)))):
                 left -= n
         except OSError:
             pass
 
     def _fail(self, status: int, reason: str) -> None:
-        try:
-            self.connection.settimeout(1.0)
-            self.send_error(status, reason)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self.request.settimeout(1.0)
+            self.error(status, reason)
 
     # ---- routing -------------------------------------------------------------------------
     def _answer(self) -> None:
-        config = self.server.config
-        if self.command not in ("GET", "HEAD"):
-            self.send_error(405, headers={"Allow": "GET, HEAD"})
+        config, req = self.server.config, self.req
+        if req.method not in ("GET", "HEAD"):
+            self.error(405, headers={"Allow": "GET, HEAD"})
             return
-        if self.headers.get("Transfer-Encoding") is not None:
+        if "transfer-encoding" in req.headers:
             raise BadRequest(400, "request bodies are not accepted")
-        length = self.headers.get("Content-Length", "0").strip()
+        length = req.headers.get("content-length", "0")
         if not length.isdigit():
             raise BadRequest(400, "bad Content-Length")
         if int(length) > 0:
             raise BadRequest(413, "request bodies are not accepted")
-        if not self.path.startswith("/"):
+        if not req.target.startswith("/"):
             raise BadRequest(400, "bad request target")
-        parts = urlsplit(self.path)
+        parts = urlsplit(req.target)
         path = parts.path
         allowed = ("token", "seconds") if path == "/api/history" else ("token",)
         query = parse_query(parts.query, allowed)
         if config.token is not None:
-            if not token_ok(config.token, self.headers, query):
-                self.send_error(401, headers={"WWW-Authenticate": 'Bearer realm="edge-ser"'})
+            if not token_ok(config.token, req.headers, query):
+                self.error(401, headers={"WWW-Authenticate": 'Bearer realm="edge-ser"'})
                 return
-        elif not self._host_is_loopback():
+        elif not is_loopback(host_name(req.headers.get("host", ""))):
             raise BadRequest(421, "this dashboard answers to its loopback address only")
         dashboard = self.server.dashboard
         if path in ("/", "/index.html"):
             page = self.server.page
-            self._send(200, page.body, "text/html; charset=utf-8", {
-                "Content-Security-Policy": page.csp})
+            self.send(200, page.body, "text/html; charset=utf-8",
+                      {"Content-Security-Policy": page.csp})
         elif path == "/api/state":
-            self._json(self.server.state())
+            self.send_json(self.server.state())
         elif path == "/api/history":
             seconds = parse_seconds(query.get("seconds"), dashboard.hub.limits.history_seconds)
             entries = dashboard.hub.history(seconds)
-            self._json({"seconds": seconds, "decisions": [e.record for e in entries]})
+            self.send_json({"seconds": seconds, "decisions": [e.record for e in entries]})
         elif path == "/api/info":
-            self._json(dashboard.info)
+            self.send_json(dashboard.info)
         elif path == "/events":
             self._events()
         else:
-            self.send_error(404)
-
-    def _host_is_loopback(self) -> bool:
-        host = self.headers.get("Host", "")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return bool(name) and is_loopback(name)
+            self.error(404)
 
     # ---- responses -----------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    def head(self, status: int, headers: dict[str, str]) -> None:
+        lines = [f"HTTP/1.0 {status} {HTTPStatus(status).phrase}", "Server: edge-ser",
+                 "Connection: close", "Cache-Control: no-store",
+                 "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
+                 "Cross-Origin-Resource-Policy: same-origin",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        self.request.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
-    def _json(self, obj: Any) -> None:
-        self._send(200, to_json(obj).encode("utf-8"), "application/json")
+    def send(self, status: int, body: bytes, content_type: str,
+             headers: dict[str, str] | None = None) -> None:
+        self.head(status, {"Content-Type": content_type, "Content-Length": str(len(body)),
+                           **(headers or {})})
+        if self.method != "HEAD":
+            self.request.sendall(body)
+
+    def send_json(self, obj: Any) -> None:
+        self.send(200, to_json(obj).encode("utf-8"), "application/json")
+
+    def error(self, status: int, reason: str | None = None,
+              headers: dict[str, str] | None = None) -> None:
+        text = f"{status} {reason or HTTPStatus(status).phrase}\n"
+        self.send(status, text.encode("utf-8", "replace"), "text/plain; charset=utf-8", headers)
 
     def _events(self) -> None:
         sub = self.server.dashboard.hub.subscribe()
         if sub is None:
-            self.send_error(503, "too many event streams", headers={"Retry-After": "10"})
+            self.error(503, "too many event streams", headers={"Retry-After": "10"})
             return
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-            self.send_header("X-Accel-Buffering", "no")
-            self.end_headers()
-            if self.command == "HEAD":
+            self.head(200, {"Content-Type": "text/event-stream; charset=utf-8",
+                            "X-Accel-Buffering": "no"})
+            if self.method == "HEAD":
                 return
-            self.wfile.write(b"retry: 3000\n\n")
+            self.request.sendall(b"retry: 3000\n\n")
             while True:
                 try:
                     entry = sub.get(KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    self.wfile.write(b": keepalive\n\n")
+                    self.request.sendall(b": keepalive\n\n")
                     continue
                 if entry is None:
                     return
-                self.wfile.write(f"id: {entry.seq}\ndata: {entry.text}\n\n".encode())
+                self.request.sendall(f"id: {entry.seq}\ndata: {entry.text}\n\n".encode())
         except OSError:
             return  # the client went away or stopped reading (write timeout)
         finally:
             sub.close()
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None,
-                   headers: dict[str, str] | None = None) -> None:
-        """http.server's error page, plus our extra headers (Allow, Retry-After, ...)."""
-        self._extra = headers or {}
-        super().send_error(code, message, explain)
 
-    def end_headers(self) -> None:
-        for k, v in getattr(self, "_extra", {}).items():
-            self.send_header(k, v)
-        self._extra = {}
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-        super().end_headers()
-
-    def version_string(self) -> str:
-        return "edge-ser"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the journal gets decisions and errors, not an access log
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port (``[::1]:80`` → ``[::1]``)."""
+    return host if host.endswith("]") else host.rsplit(":", 1)[0]
 
 
 class DashboardServer(socketserver.ThreadingTCPServer):

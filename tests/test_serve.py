@@ -191,3 +191,30 @@ def test_hostile_clients_cost_the_listener_no_window(clips) -> None:
     assert {400, 404, 405} <= set(statuses) and 503 in statuses
     served_streams = [s for s in streams if s]
     assert 10 <= len(served_streams) <= 16  # never more than the limit at once
+
+
+def test_the_serve_unit_runs_and_stops_cleanly(clips) -> None:
+    """The unit's own ExecStart (a file instead of the microphone, any free port), stopped with
+    its KillSignal: exit 0 within TimeoutStopSec, so Restart=on-failure leaves it stopped."""
+    import configparser
+    import shlex
+    import signal
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(Path(__file__).resolve().parents[1] / "firmware_config" / "edge-ser-serve.service")
+    service = unit["Service"]
+    assert service["User"] == "edge-ser" and service["NoNewPrivileges"] == "yes"
+    assert "AF_INET" in service["RestrictAddressFamilies"] and "PrivateDevices" not in service
+    assert unit["Unit"]["Conflicts"] == "edge-ser.service"
+    argv = shlex.split(service["ExecStart"])
+    assert argv[1] == "serve" and argv[argv.index("--host") + 1] == "127.0.0.1"
+    env = dict(a.partition("=")[::2] for a in shlex.split(service.get("Environment", "")))
+    served = serve(*argv[2:], "--port", "0", "--source", str(clips["short"]), "--realtime", *M,
+                   env=env)
+    served.get("/api/state")
+    t0 = time.monotonic()
+    served.proc.send_signal(getattr(signal, service.get("KillSignal", "SIGTERM")))
+    err = served.stop()
+    assert served.proc.returncode == 0 and "Traceback" not in err
+    assert time.monotonic() - t0 < float(service["TimeoutStopSec"])

@@ -2,7 +2,7 @@
 // The dashboard: history once, then one server-sent event per decision. Drawn as SVG by hand;
 // nothing is fetched but this page's own /api and /events (the CSP allows nothing else).
 (() => {
-  const SPAN = 300, MAX_POINTS = 2000, W = 800, H = 260, TOP = 8, BOTTOM = 22;
+  const SPAN = 300, MAX_POINTS = 2000, W = 800, H = 260, TOP = 14, BOTTOM = 22;
   const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
     "#db2777"];
   const NS = "http" + "://www.w3.org/2000/svg";  // an XML namespace name, never requested
@@ -57,12 +57,17 @@
       el("line", {class: "grid", x1: 0, x2: W, y1: y(p), y2: y(p)}, svg);
       el("text", {x: 2, y: y(p) - 2}, svg).textContent = p.toFixed(1);
     }
+    // the axis spans what there is, from 30 s up to SPAN: a short recording is not a sliver
     const end = points.length ? points[points.length - 1].t : 0;
-    const x = (t) => W * (t - (end - SPAN)) / SPAN;
-    for (let s = 0; s <= SPAN; s += 60) {
+    const have = points.length ? end - points[0].t : 0;
+    const span = Math.min(SPAN, Math.max(30, Math.ceil(have / 30) * 30));
+    const x = (t) => W * (t - (end - span)) / span;
+    const step = span > 120 ? 60 : span > 60 ? 20 : 10;
+    for (let s = 0; s <= span; s += step) {
       el("text", {x: Math.min(W - 30, x(end - s)), y: H - 6}, svg).textContent =
-        s ? `-${s / 60} min` : "now";
+        s ? (s % 60 ? `-${s} s` : `-${s / 60} min`) : "now";
     }
+    set("span", span % 60 ? `${span} seconds` : span === 60 ? "minute" : `${span / 60} minutes`);
     labels.forEach((name, i) => {
       const xy = [];
       let prev = null;
