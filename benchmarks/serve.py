@@ -1,5 +1,7 @@
 """Peak memory of `edge-ser serve` (target: <= 60 MB) and the README's dashboard screenshot.
 
+Figures are MiB (VmHWM / 1024), like every RSS figure in this repository.
+
 Runs the real command in a child process with the bundled models on a generated recording
 played in real time, with web clients attached the whole time (event streams, the page, the
 JSON endpoints polled), optionally with --mqtt (to a mosquitto started here if installed, else
@@ -27,14 +29,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from edge.bench import bench_audio  # noqa: E402
-from edge.wav import write_wav  # noqa: E402
 from fixtures.services import Mosquitto, free_port, serve  # noqa: E402
 
-LIMIT_MB = 60.0
+from edge.bench import bench_audio  # noqa: E402
+from edge.wav import write_wav  # noqa: E402
+
+LIMIT_MIB = 60.0
 
 
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
@@ -79,14 +82,14 @@ def measure(wav: Path, mqtt: str | None) -> dict:
     clients(served.port, stop)
     try:
         served.stderr_until("the input has ended", timeout=600)
-        status, state = served.get("/api/state")
-        rss = peak_rss_mb(served.proc.pid)
+        _, state = served.get("/api/state")
+        rss = peak_rss_mib(served.proc.pid)
     finally:
         stop.set()
         err = served.stop()
     summary = next(line for line in err.splitlines() if " s heard, " in line)
-    return {"mqtt": mqtt, "peak_rss_mb": round(rss, 1), "decisions": state["decisions"],
-            "summary": summary.removeprefix("edge-ser: "), "within_limit": rss <= LIMIT_MB}
+    return {"mqtt": mqtt, "peak_rss_mib": round(rss, 1), "decisions": state["decisions"],
+            "summary": summary.removeprefix("edge-ser: "), "within_limit": rss <= LIMIT_MIB}
 
 
 def screenshot(out: Path) -> None:
@@ -121,7 +124,7 @@ def main() -> None:
         try:
             broker = Mosquitto(Path(tmp)).start()
             url = broker.url
-        except BaseException:  # noqa: BLE001 (no mosquitto here: a port nobody listens on)
+        except BaseException:  # no mosquitto here (a skip): a port where nobody listens
             broker, url = None, f"mqtt://127.0.0.1:{free_port()}"
         try:
             runs.append(measure(wav, url))
@@ -130,7 +133,7 @@ def main() -> None:
                 broker.stop()
     report = {"command": "edge-ser serve --source room.wav --realtime [--mqtt URL]",
               "models": "bundled", "seconds": a.seconds, "clients": "4 event streams + poller",
-              "limit_mb": LIMIT_MB, "runs": runs}
+              "limit_mib": LIMIT_MIB, "runs": runs}
     if a.screenshot:
         screenshot(a.screenshot)
         report["screenshot"] = str(a.screenshot)
@@ -142,7 +145,7 @@ def main() -> None:
         print(text)
     else:
         for r in runs:
-            print(f"peak RSS {r['peak_rss_mb']:.1f} MB (limit {LIMIT_MB:g})"
+            print(f"peak RSS {r['peak_rss_mib']:.1f} MiB (limit {LIMIT_MIB:g})"
                   f"{' with --mqtt ' + r['mqtt'] if r['mqtt'] else ''}: {r['summary']}")
     if not all(r["within_limit"] for r in runs):
         sys.exit(1)
