@@ -313,8 +313,10 @@ class _Live:
         return tuple(self.manifest.labels)
 
 
-def _prepare_live(opts: LiveOptions) -> _Live:
-    """Check every option (bad input is one line), then load profile, models, MQTT client."""
+def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
+    """Check every option (bad input is one line), then load profile, models, MQTT client.
+    The host name is asked for only when a device name is needed (``named``, or --mqtt):
+    plain `listen` makes no socket call at all (tests/test_privacy.py)."""
     import threading
 
     from edge.manifest import load_manifest
@@ -328,7 +330,8 @@ def _prepare_live(opts: LiveOptions) -> _Live:
                                "microphone)")
     if opts.mqtt_ca is not None and opts.mqtt is None:
         raise click.UsageError("--mqtt-ca goes with --mqtt mqtts://...")
-    device_name = device_topic_name(opts.device_name)
+    needs_name = named or opts.mqtt is not None or opts.device_name is not None
+    device_name = device_topic_name(opts.device_name) if needs_name else ""
     broker = parse_broker_url(opts.mqtt, opts.mqtt_ca) if opts.mqtt is not None else None
     mqtt = MqttPublisher(broker, device_name) if broker is not None else None
     profile = load_profile(opts.profile_name)
@@ -478,7 +481,7 @@ def serve(live: LiveOptions, host: str, port: int, token: str | None) -> int:
     from edge.webserver import Dashboard, DashboardServer, ServeConfig, resolve_token
 
     required, generated = resolve_token(host, token)
-    run = _prepare_live(live)
+    run = _prepare_live(live, named=True)
     m = run.manifest
     info = {"device": run.device_name, "version": __version__,
             "source": live.source or (f"microphone {live.device}" if live.device
