@@ -7,8 +7,11 @@ they run (their ``--help`` works without it).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -227,91 +230,189 @@ def _named(path: Path, exc: EdgeSerError) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
-@cli.command()
-@click.option("--profile", "profile_name", metavar="NAME|FILE",
-              help="Device profile: default, pi3b, pi4, pi5, zero2w, or a .toml file.")
-@click.option("--device", metavar="INDEX|NAME",
-              help="Input device index or name substring (see `edge-ser devices`).")
-@click.option("--source", metavar="FILE|-",
-              help="Listen to a WAV file, or '-' for raw s16le mono PCM on stdin, instead of a "
-                   "microphone.")
-@click.option("--realtime/--fast", default=True, show_default=True,
-              help="With --source FILE: play at real-time pace like a microphone (a slow "
-                   "consumer loses the oldest audio beyond the profile's buffer_seconds, "
-                   "counted), or as fast as possible (nothing is lost).")
-@click.option("--models", type=PATH, help="Model folder (default: bundled).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of live lines.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
-              help="Stop after S seconds of audio.")
-@click.option("--record", type=PATH, metavar="FILE",
-              help="Also save the audio heard to this WAV (nothing is written without it).")
-def listen(profile_name: str | None, device: str | None, source: str | None, realtime: bool,
-           models: Path | None, as_json: bool, duration: float | None, record: Path | None) -> int:
-    """Listen to a microphone (or file, or stdin) and print emotions live.
+@dataclass(frozen=True)
+class LiveOptions:
+    """What `listen` and `serve` share: where the audio comes from, how it is heard, and where
+    else decisions go (MQTT)."""
 
-    One line per new decision: an emotion, `uncertain` (below the confidence threshold) or
-    `silence` (no speech in the window). Ctrl-C or SIGTERM stops after flushing the output.
-    """
-    import signal
+    profile_name: str | None
+    device: str | None
+    source: str | None
+    realtime: bool
+    models: Path | None
+    duration: float | None
+    record: Path | None
+    mqtt: str | None
+    mqtt_ca: Path | None
+    device_name: str | None
+
+
+_LIVE_OPTIONS = (
+    click.option("--profile", "profile_name", metavar="NAME|FILE",
+                 help="Device profile: default, pi3b, pi4, pi5, zero2w, or a .toml file."),
+    click.option("--device", metavar="INDEX|NAME",
+                 help="Input device index or name substring (see `edge-ser devices`)."),
+    click.option("--source", metavar="FILE|-",
+                 help="Listen to a WAV file, or '-' for raw s16le mono PCM on stdin, instead "
+                      "of a microphone."),
+    click.option("--realtime/--fast", default=True, show_default=True,
+                 help="With --source FILE: play at real-time pace like a microphone (a slow "
+                      "consumer loses the oldest audio beyond the profile's buffer_seconds, "
+                      "counted), or as fast as possible (nothing is lost)."),
+    click.option("--models", type=PATH, help="Model folder (default: bundled)."),
+    click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
+                 help="Stop after S seconds of audio."),
+    click.option("--record", type=PATH, metavar="FILE",
+                 help="Also save the audio heard to this WAV (nothing is written without it)."),
+    click.option("--mqtt", metavar="URL",
+                 help="Also publish every decision to this MQTT broker: "
+                      "mqtt://[USER[:PASS]@]HOST[:PORT] or mqtts://... (needs "
+                      "`pip install 'edge-ser[mqtt]'`; a password may come from "
+                      "$EDGE_SER_MQTT_PASSWORD instead of the URL)."),
+    click.option("--mqtt-ca", type=PATH, metavar="FILE",
+                 help="CA certificate(s) for an mqtts:// broker (default: the system's)."),
+    click.option("--device-name", metavar="NAME",
+                 help="This device in MQTT topics and on the dashboard (default: the host "
+                      "name; letters, digits, - and _ are kept)."),
+)
+
+
+def live_options(command: Any) -> Any:
+    """The options every live command takes (one definition: `serve` takes all of `listen`'s),
+    passed to the command as one :class:`LiveOptions` named ``live``."""
+    import functools
+    import inspect
+
+    fields = inspect.signature(LiveOptions).parameters
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        live = LiveOptions(**{k: kwargs.pop(k) for k in fields})
+        return command(live=live, **kwargs)
+
+    for option in reversed(_LIVE_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@dataclass
+class _Live:
+    """A live run, set up and checked before any audio is read."""
+
+    options: LiveOptions
+    profile: Any
+    manifest: Any
+    pipeline: Any
+    device_name: str
+    mqtt: Any = None  # edge.mqtt.MqttPublisher
+    stop: Any = None  # threading.Event
+    sources: list[Any] = field(default_factory=list)
+    summary: Any = None  # edge.live.StreamSummary, once the stream has ended
+
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.manifest.labels)
+
+
+def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
+    """Check every option (bad input is one line), then load profile, models, MQTT client.
+    The host name is asked for only when a device name is needed (``named``, or --mqtt):
+    plain `listen` makes no socket call at all (tests/test_privacy.py)."""
     import threading
 
-    from edge.live import run_stream
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
-    from edge.outputs import JsonLines, LiveLine
+    from edge.mqtt import MqttPublisher, device_topic_name, parse_broker_url
     from edge.pipeline import Pipeline
     from edge.profiles import check_window, load_profile
-    from edge.recorder import WavRecorder
-    from edge.sources import AudioSource, open_source
 
-    if source is not None and device is not None:
+    if opts.source is not None and opts.device is not None:
         raise click.UsageError("--device and --source are exclusive (--source replaces the "
                                "microphone)")
-    profile = load_profile(profile_name)
-    manifest = load_manifest(resolve_models_dir(models))
+    if opts.mqtt_ca is not None and opts.mqtt is None:
+        raise click.UsageError("--mqtt-ca goes with --mqtt mqtts://...")
+    needs_name = named or opts.mqtt is not None or opts.device_name is not None
+    device_name = device_topic_name(opts.device_name) if needs_name else ""
+    broker = parse_broker_url(opts.mqtt, opts.mqtt_ca) if opts.mqtt is not None else None
+    mqtt = MqttPublisher(broker, device_name) if broker is not None else None
+    profile = load_profile(opts.profile_name)
+    manifest = load_manifest(resolve_models_dir(opts.models))
     hop = check_window(profile, manifest)
-    rt, inp = profile.runtime, profile.input
+    rt = profile.runtime
     pipeline = Pipeline(manifest, hop_seconds=hop, decisions=profile.decisions,
                         num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack)
-    sr = manifest.frontend.sr
-    current: list[AudioSource] = []
+    return _Live(opts, profile, manifest, pipeline, device_name, mqtt, threading.Event())
 
-    def opened() -> AudioSource:
-        src = open_source(source, sr, inp, device=device, realtime=realtime)
-        if not as_json and not current:
-            click.echo(f"edge-ser: listening to {src.name} ({len(manifest.members)} members, "
-                       f"window {manifest.window.seconds:g} s, hop {pipeline.hop_seconds:g} s, "
-                       f"profile {profile.name}); Ctrl-C stops", err=True)
-        current[:] = [src]
-        return src
 
-    stop = threading.Event()
+@contextlib.contextmanager
+def _stopped_by_signals(live: _Live) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``live.stop`` and stop the source; a second Ctrl-C stops at once."""
+    import signal
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop right now
-        stop.set()
-        for src in current:
+        if live.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        live.stop.set()
+        for src in live.sources:
             src.stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    label_of = source if source is not None else None
-    out = (JsonLines(manifest.labels, source=label_of) if as_json else LiveLine(manifest.labels))
-    recorder = WavRecorder(record, sr) if record is not None else None
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+def _run_live(live: _Live, sinks: list[Sink], line: Any = None, banner: bool = True) -> Any:
+    """Listen until the input ends, ``--duration`` or a stop; every decision goes to ``line``
+    (a LiveLine) and, as the JSON record of ``listen --json``, to every sink (and MQTT).
+    Prints the summary line and returns the StreamSummary."""
+    from edge.live import run_stream
+    from edge.outputs import JsonLines
+    from edge.recorder import WavRecorder
+    from edge.sources import AudioSource, open_source
+
+    opts, manifest, pipeline = live.options, live.manifest, live.pipeline
+    inp, sr = live.profile.input, manifest.frontend.sr
+    records = JsonLines(manifest.labels, source=opts.source)
+    if live.mqtt is not None:
+        sinks = [*sinks, live.mqtt.publish]
+        if not live.mqtt.running:
+            live.mqtt.start()
+
+    def emit(decision: Any, drops: Any) -> None:
+        if line is not None:
+            line.emit(decision, drops)
+        if sinks:
+            record = records.record(decision, drops)
+            for sink in sinks:
+                sink(record)
+
+    def opened() -> AudioSource:
+        src = open_source(opts.source, sr, inp, device=opts.device, realtime=opts.realtime)
+        if banner and not live.sources:
+            click.echo(f"edge-ser: listening to {src.name} ({len(manifest.members)} members, "
+                       f"window {manifest.window.seconds:g} s, hop {pipeline.hop_seconds:g} s, "
+                       f"profile {live.profile.name}); Ctrl-C stops", err=True)
+        live.sources[:] = [src]
+        return src
 
     def warn(msg: str) -> None:
         click.echo(f"edge-ser: {msg}", err=True)
 
+    recorder = WavRecorder(opts.record, sr) if opts.record is not None else None
     try:
         summary = run_stream(
-            pipeline, opened, out.emit, stop=stop, duration=duration, recorder=recorder,
-            on_device_lost=inp.on_device_lost if source is None else "exit",
+            pipeline, opened, emit, stop=live.stop, duration=opts.duration, recorder=recorder,
+            on_device_lost=inp.on_device_lost if opts.source is None else "exit",
             reconnect_seconds=inp.reconnect_seconds, warn=warn)
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
         if recorder is not None:
             recorder.close()
+    live.summary = summary
     lost = f", {_plural(summary.dropped, 'sample')} dropped" if summary.dropped else ""
     over = f", {_plural(summary.overflows, 'device overflow')}" if summary.overflows else ""
     again = f", {_plural(summary.reconnects, 'reconnect')}" if summary.reconnects else ""
@@ -319,9 +420,109 @@ def listen(profile_name: str | None, device: str | None, source: str | None, rea
                f"{_plural(summary.events, 'decision')}{lost}{over}{again} "
                f"(stopped by {summary.stopped_by})", err=True)
     if recorder is not None:
-        click.echo(f"edge-ser: recorded {recorder.samples / sr:.1f} s to {record}", err=True)
+        click.echo(f"edge-ser: recorded {recorder.samples / sr:.1f} s to {opts.record}", err=True)
+    return summary
+
+
+def _close_mqtt(live: _Live) -> None:
+    """Say offline and disconnect; one line with what was (not) delivered."""
+    if live.mqtt is None:
+        return
+    s = live.mqtt.close()
+    click.echo(f"edge-ser: MQTT {live.mqtt.broker.address}: {_plural(s.sent, 'decision')} "
+               f"sent, {s.undelivered} not delivered", err=True)
+
+
+@cli.command()
+@live_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of live lines.")
+def listen(live: LiveOptions, as_json: bool) -> int:
+    """Listen to a microphone (or file, or stdin) and print emotions live.
+
+    One line per new decision: an emotion, `uncertain` (below the confidence threshold) or
+    `silence` (no speech in the window). Ctrl-C or SIGTERM stops after flushing the output.
+    With --mqtt every decision is also published (see README: serve and MQTT).
+    """
+    from edge.outputs import LiveLine, write_json_line
+
+    run = _prepare_live(live)
+    with _stopped_by_signals(run):
+        try:
+            if as_json:
+                _run_live(run, [write_json_line], banner=False)
+            else:
+                _run_live(run, [], line=LiveLine(run.labels()))
+        finally:
+            _close_mqtt(run)
     return 0
 
+
+@cli.command()
+@live_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on. Anything but loopback needs a token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="TCP port (0: any free one, printed).")
+@click.option("--token", envvar="EDGE_SER_TOKEN", metavar="TOKEN",
+              help="Require this token on every request (Bearer header or ?token=); off "
+                   "loopback one is generated and printed once if not given. Also read from "
+                   "$EDGE_SER_TOKEN.")
+def serve(live: LiveOptions, host: str, port: int, token: str | None) -> int:
+    """Listen like `listen` and serve a live dashboard: the page at /, JSON at /api/state,
+    /api/history?seconds=N and /api/info, and /events (server-sent events, the objects of
+    `listen --json`).
+
+    Serving goes on after a --source file or --duration ends, until Ctrl-C or SIGTERM. No audio
+    is ever served.
+    """
+    import platform
+
+    from edge.hub import Hub
+    from edge.webserver import Dashboard, DashboardServer, ServeConfig, resolve_token
+
+    required, generated = resolve_token(host, token)
+    run = _prepare_live(live, named=True)
+    m = run.manifest
+    info = {"device": run.device_name, "version": __version__,
+            "source": live.source or (f"microphone {live.device}" if live.device
+                                      else "default microphone"),
+            "profile": run.profile.name, "models": str(m.root), "labels": list(m.labels),
+            "members": len(m.members),
+            "window": f"{m.window.seconds:g} s, hop {run.pipeline.hop_seconds:g} s",
+            "voting": m.voting, "machine": f"{platform.machine()}, Python "
+                                           f"{platform.python_version()}"}
+
+    def status() -> dict[str, Any]:
+        s = run.summary
+        return {"listening": s is None, "stopped_by": s.stopped_by if s else None,
+                "mqtt": run.mqtt.snapshot() if run.mqtt is not None else None}
+
+    hub = Hub()
+    server = DashboardServer(ServeConfig(host, port, required), Dashboard(hub, info, status))
+    server.start()
+    try:
+        if generated:
+            click.echo(f"edge-ser: serving on {server.url(required)} (token generated, shown "
+                       "only now)", err=True)
+        else:
+            how = "token required" if required else "loopback only"
+            click.echo(f"edge-ser: serving on {server.url()} ({how})", err=True)
+        with _stopped_by_signals(run):
+            try:
+                _run_live(run, [hub.publish])
+                if not run.stop.is_set():
+                    click.echo("edge-ser: the input has ended; still serving (Ctrl-C stops)",
+                               err=True)
+                while not run.stop.wait(0.5):
+                    pass
+            finally:
+                _close_mqtt(run)
+    finally:
+        server.stop()
+    click.echo(f"edge-ser: stopped serving ({_plural(hub.dropped_clients, 'slow client')} "
+               f"dropped, {_plural(hub.refused_clients + server.refused, 'client')} refused)",
+               err=True)
+    return 0
 
 def _classify_file(pipeline: Any, path: Path) -> Any:
     """One file through the pipeline, streamed: memory stays flat however long the file is."""

@@ -125,9 +125,14 @@ class JsonLines:
         write_json_line(self.record(decision, drops), self.stream)
 
 
+def to_json(obj: dict[str, Any]) -> str:
+    """The one JSON encoding of a record (stdout lines, server-sent events, MQTT payloads)."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
 def write_json_line(obj: dict[str, Any], stream: IO[str] | None = None) -> None:
     stream = stream or sys.stdout
-    stream.write(json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n")
+    stream.write(to_json(obj) + "\n")
     stream.flush()
 
 

@@ -114,6 +114,9 @@ SLOW_BY_DURATION = (
     "test_streaming.py::test_frames_from_file_blocks_equal_the_batch_front_end",
     "test_hostile_inputs.py::test_played_in_real_time_too",
     "test_hostile_inputs.py::test_a_real_process_classifies_the_whole_corpus",
+    "test_mqtt.py::test_listen_publishes_decisions_state_discovery_and_availability",
+    "test_serve.py::test_serve_sends_the_objects_of_listen_json",
+    "test_webserver.py::test_a_slow_sender_times_out_and_does_not_block_others",
 )
 
 
