@@ -32,14 +32,14 @@ from train.features import extract
 
 OFF = dict(pitch_semitones=0.0, stretch_min=1.0, stretch_max=1.0, snr_max_db=0.0, gain_db=0.0)
 VARIANTS: dict[str, dict[str, float]] = {
-    "recipe (pitch, tempo, noise, level)": {},
+    "recipe: pitch+tempo+noise+level": {},
     "room (generated RIR)": {**OFF, "reverb_prob": 1.0},
     "telephone band": {**OFF, "telephone_prob": 1.0},
     "cheap microphone EQ": {**OFF, "eq_prob": 1.0},
     "codec (8-bit mu-law)": {**OFF, "codec_prob": 1.0},
     "level (+-6 dB)": {**OFF, "gain_db": 6.0},
     "speed perturbation 0.9-1.1": {**OFF, "speed_prob": 1.0},
-    "all channel (room, phone, EQ, codec)": {**OFF, "reverb_prob": 0.5, "telephone_prob": 0.3,
+    "channel mix: room+phone+EQ+codec": {**OFF, "reverb_prob": 0.5, "telephone_prob": 0.3,
                                              "eq_prob": 0.5, "codec_prob": 0.3},
 }
 
