@@ -58,3 +58,26 @@ def fit_temperature(probs: np.ndarray, truth: np.ndarray, min_temperature: float
     nll = [-np.mean(np.log(np.clip(apply_temperature(p, float(T))[np.arange(len(t)), t],
                                    1e-12, 1.0))) for T in grid]
     return float(grid[int(np.argmin(nll))])
+
+
+#: A class the speaker's enrolment almost never produced is not divided by less than this, so
+#: one rare class cannot be blown up to a certainty.
+PRIOR_FLOOR = 1e-3
+
+
+def prior_divisor(prior: np.ndarray | tuple[float, ...], strength: float) -> np.ndarray:
+    """What :func:`apply_prior` divides by: a speaker's mean enrolment probabilities (floored
+    at PRIOR_FLOOR) raised to ``strength`` (0: no correction, 1: the full prior), float64."""
+    q = np.clip(np.asarray(prior, dtype=np.float64), PRIOR_FLOOR, None)
+    return q ** float(strength)
+
+
+def apply_prior(probs: np.ndarray, divisor: np.ndarray) -> np.ndarray:
+    """``p / divisor`` renormalised along the last axis, in ``probs``' dtype.
+
+    Why: a person whose ordinary voice the models read as, say, sad gets sad for most windows;
+    dividing by how often the ensemble said each class over that person's enrolment speech
+    (any emotion) removes that person-specific bias, as a prior correction removes a class
+    prior (Saerens et al. 2002)."""
+    p = np.asarray(probs, dtype=np.float64) / divisor
+    return (p / p.sum(axis=-1, keepdims=True)).astype(np.asarray(probs).dtype)

@@ -230,6 +230,22 @@ def _named(path: Path, exc: EdgeSerError) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
+#: One --speaker option for listen, serve, classify and evaluate (edge.speakers, `enrol`).
+SPEAKER_OPTION = click.option(
+    "--speaker", metavar="NAME",
+    help="Apply this enrolled speaker's profile (`edge-ser enrol`), as the models' manifest "
+         "says (normalisation statistics and/or a prior correction).")
+
+
+def _speaker_profile(name: str | None, manifest: Any) -> Any:
+    """The enrolled speaker ``name`` for these models (None: nobody); SpeakerError otherwise."""
+    if name is None:
+        return None
+    from edge.speakers import load_for
+
+    return load_for(name, manifest)
+
+
 @dataclass(frozen=True)
 class LiveOptions:
     """What `listen` and `serve` share: where the audio comes from, how it is heard, and where
@@ -245,6 +261,7 @@ class LiveOptions:
     mqtt: str | None
     mqtt_ca: Path | None
     device_name: str | None
+    speaker: str | None
 
 
 _LIVE_OPTIONS = (
@@ -274,6 +291,7 @@ _LIVE_OPTIONS = (
     click.option("--device-name", metavar="NAME",
                  help="This device in MQTT topics and on the dashboard (default: the host "
                       "name; letters, digits, - and _ are kept)."),
+    SPEAKER_OPTION,
 )
 
 
@@ -339,7 +357,8 @@ def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
     hop = check_window(profile, manifest)
     rt = profile.runtime
     pipeline = Pipeline(manifest, hop_seconds=hop, decisions=profile.decisions,
-                        num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack)
+                        num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack,
+                        speaker=_speaker_profile(opts.speaker, manifest))
     return _Live(opts, profile, manifest, pipeline, device_name, mqtt, threading.Event())
 
 
@@ -533,7 +552,7 @@ def _classify_file(pipeline: Any, path: Path) -> Any:
 
 
 def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True,
-                   profile_name: str | None = None) -> Any:
+                   profile_name: str | None = None, speaker: str | None = None) -> Any:
     """The pipeline for whole files; the profile's [decisions] name results as in `listen`."""
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
@@ -544,8 +563,9 @@ def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True,
         from edge.profiles import load_profile
 
         decisions = load_profile(profile_name).decisions
-    return Pipeline(load_manifest(resolve_models_dir(models)), num_threads=threads,
-                    use_xnnpack=use_xnnpack, decisions=decisions)
+    manifest = load_manifest(resolve_models_dir(models))
+    return Pipeline(manifest, num_threads=threads, use_xnnpack=use_xnnpack, decisions=decisions,
+                    speaker=_speaker_profile(speaker, manifest))
 
 
 def _expand_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -579,8 +599,9 @@ PROFILE_OPTION = click.option(
 @click.option("--xnnpack/--no-xnnpack", default=False, show_default=True,
               help="Use the interpreter's XNNPACK delegate (a one-shot run does not repay its "
                    "~1 MB and set-up; `listen` follows the profile's [runtime] use_xnnpack).")
+@SPEAKER_OPTION
 def classify(files: tuple[Path, ...], models: Path | None, profile_name: str | None,
-             as_json: bool, threads: int, xnnpack: bool) -> int:
+             as_json: bool, threads: int, xnnpack: bool, speaker: str | None) -> int:
     """Classify WAV files (a folder: every .wav under it), one result per file.
 
     Every window of the file is classified and the ensemble is averaged over the windows with
@@ -591,7 +612,8 @@ def classify(files: tuple[Path, ...], models: Path | None, profile_name: str | N
     """
     from edge.outputs import file_result_record, format_file_result, write_json_line
 
-    pipeline = _open_pipeline(models, threads, use_xnnpack=xnnpack, profile_name=profile_name)
+    pipeline = _open_pipeline(models, threads, use_xnnpack=xnnpack, profile_name=profile_name,
+                              speaker=speaker)
     labels = pipeline.manifest.labels
     status = 0
     for path in _expand_files(files):
@@ -625,8 +647,19 @@ CORPUS_FORMATS = ("auto", "ravdess", "tess", "cremad", "crema-d", "savee", "emod
               help="Print the scores and every file's prediction as one JSON object.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Interpreter threads per member.")
+@SPEAKER_OPTION
+@click.option("--enrol", "enrol_k", type=click.IntRange(min=1), metavar="K",
+              help="Per speaker: enrol from K of their files (random, any emotion) and score "
+                   "the rest with and without the profile.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Which files --enrol picks.")
+@click.option("--prior", type=click.Choice(("none", "divide")),
+              help="Override the manifest's enrolment prior correction (an experiment).")
+@click.option("--prior-strength", type=click.FloatRange(0, 1), metavar="S",
+              help="Override the manifest's enrolment prior_strength (0..1).")
 def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | None,
-             as_json: bool, threads: int) -> int:
+             as_json: bool, threads: int, speaker: str | None, enrol_k: int | None, seed: int,
+             prior: str | None, prior_strength: float | None) -> int:
     """Run the device pipeline on a labelled corpus and print WA, UAR, F1, confusion.
 
     Each file is scored by the top class of its averaged probabilities. Labels the models know
@@ -641,7 +674,18 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
     from edge.corpora import load_corpus
     from edge.evaluation import evaluate_corpus
 
+    if enrol_k is not None and speaker is not None:
+        raise click.UsageError("--enrol and --speaker are exclusive (--enrol enrols each "
+                               "speaker of the corpus)")
     pipeline = _open_pipeline(models, threads, profile_name=profile_name)
+    if prior is not None or prior_strength is not None:
+        import dataclasses
+
+        spec = pipeline.enrolment
+        pipeline.enrolment = dataclasses.replace(
+            spec, prior=prior or spec.prior,
+            prior_strength=spec.prior_strength if prior_strength is None else prior_strength)
+    pipeline.set_speaker(_speaker_profile(speaker, pipeline.manifest))
     data = load_corpus(corpus, "crema-d" if fmt == "cremad" else fmt)
     started = time.monotonic()
     shown = [started]
@@ -660,6 +704,23 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
     warning = ev.training_warning()
     if warning:
         click.echo(f"edge-ser: warning: {warning}", err=True)
+    if enrol_k is not None:
+        from edge.enrol import enrolment_study, study_report
+
+        started = time.monotonic()
+        shown = [started]
+
+        def enrol_progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done in (0, total) or now - shown[0] >= 2.0:
+                shown[0] = now
+                click.echo(f"enrol: {done}/{total} speakers ({now - started:.0f} s)", err=True)
+
+        study = enrolment_study(pipeline, data, ev, enrol_k, seed,
+                                lambda p: _classify_file(pipeline, p), progress=enrol_progress)
+        record, text = study_report(study, ev, pipeline, str(corpus))
+        click.echo(json.dumps(record) if as_json else text)
+        return 0
     scores = ev.scores()
     held_out = ev.held_out if 0 < ev.training_files < len(ev.outcomes) else None
     if as_json:
@@ -754,6 +815,146 @@ def devices(as_json: bool) -> None:
                        f"{d.host_api})")
     if not as_json:
         click.echo("(* default input; choose with --device INDEX or a name substring)")
+
+
+# ---- speakers ----------------------------------------------------------------------------
+@cli.command()
+@click.argument("name")
+@click.argument("files", nargs=-1, type=PATH)
+@click.option("--record", "record_seconds", type=click.FloatRange(min=1, max=600),
+              metavar="SECONDS", help="Record this long from the microphone instead of FILEs.")
+@click.option("--device", metavar="INDEX|NAME",
+              help="With --record: input device index or name substring.")
+@click.option("--source", metavar="FILE|-",
+              help="With --record: read a WAV file, or '-' for raw s16le mono PCM on stdin, "
+                   "instead of a microphone.")
+@click.option("--profile", "profile_name", metavar="NAME|FILE",
+              help="Device profile whose [input] settings open the microphone.")
+@click.option("--models", type=PATH, help="Model folder (default: bundled).")
+@click.option("--json", "as_json", is_flag=True, help="Print the saved profile's summary as JSON.")
+def enrol(name: str, files: tuple[Path, ...], record_seconds: float | None, device: str | None,
+          source: str | None, profile_name: str | None, models: Path | None,
+          as_json: bool) -> int:
+    """Enrol a speaker from about 30 s of their ordinary speech (any emotion, no labels).
+
+    Keeps statistics only (per feature its mean and spread over the speech frames, and how
+    the models read this voice on average), never audio, in
+    $XDG_DATA_HOME/edge-ser/speakers/NAME.json (mode 0600). Use it with --speaker NAME.
+    """
+    import json
+
+    import numpy as np
+
+    from edge.enrol import enrol as make_profile
+    from edge.manifest import load_manifest
+    from edge.models import resolve_models_dir
+    from edge.pipeline import Pipeline
+    from edge.speakers import check_name, save_profile, speaker_path
+
+    check_name(name)
+    if record_seconds is None and not files:
+        raise click.UsageError("give the speaker's WAV FILEs, or --record SECONDS")
+    if record_seconds is not None and files:
+        raise click.UsageError("give FILEs or --record, not both")
+    if record_seconds is None and (device is not None or source is not None):
+        raise click.UsageError("--device and --source go with --record")
+    if device is not None and source is not None:
+        raise click.UsageError("--device and --source are exclusive")
+    manifest = load_manifest(resolve_models_dir(models))
+    pipeline = Pipeline(manifest)
+    sr = pipeline.cfg.sr
+    if record_seconds is not None:
+        from edge.profiles import load_profile
+        from edge.sources import open_source
+
+        src = open_source(source, sr, load_profile(profile_name).input, device=device,
+                          realtime=False)
+        click.echo(f"enrol: recording {record_seconds:g} s from {src.name}: {name}, please "
+                   "speak as you usually do", err=True)
+        need = round(record_seconds * sr)
+        got: list[Any] = []
+        heard = 0
+        try:
+            for chunk in src:
+                got.append(chunk)
+                heard += chunk.shape[0]
+                if heard >= need:
+                    break
+        finally:
+            src.close()
+        audio = np.concatenate(got)[:need] if got else np.zeros(0, np.float32)
+        if audio.size == 0:
+            from edge.errors import AudioError
+
+            raise AudioError(f"no audio was heard from {src.name}")
+        recordings: Any = lambda: [audio]  # noqa: E731
+        what = f"{audio.size / sr:.1f} s recorded"
+    else:
+        from edge.wav import read_wav
+
+        paths = _expand_files(files)
+        recordings = lambda: (read_wav(p, target_sr=sr).samples for p in paths)  # noqa: E731
+        what = _plural(len(paths), "file")
+    existed = speaker_path(name).exists()
+    profile = make_profile(name, pipeline, recordings)
+    path = save_profile(profile)
+    if as_json:
+        click.echo(json.dumps({"name": name, "path": str(path), "speech_seconds":
+                               round(profile.speech_seconds, 2), "created": profile.created,
+                               "models": profile.models, "replaced": existed}))
+    else:
+        again = " (replaced the earlier enrolment)" if existed else ""
+        click.echo(f"enrolled {name}: {profile.speech_seconds:.1f} s of speech from {what} "
+                   f"→ {path}{again}")
+    return 0
+
+
+@cli.command()
+@click.option("--remove", metavar="NAME", help="Delete this speaker's file completely.")
+@click.option("--models", type=PATH,
+              help="Model folder whose fit is shown (default: bundled).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per speaker.")
+def speakers(remove: str | None, models: Path | None, as_json: bool) -> int:
+    """List enrolled speakers (name, seconds of speech, created, whether they fit the models),
+    or remove one."""
+    import json
+
+    from edge.errors import SpeakerError
+    from edge.manifest import load_manifest
+    from edge.models import resolve_models_dir
+    from edge.speakers import list_names, load_profile, remove_profile, speakers_dir
+
+    if remove is not None:
+        path = remove_profile(remove)
+        if as_json:
+            click.echo(json.dumps({"removed": remove, "path": str(path)}))
+        else:
+            click.echo(f"removed {remove} ({path})")
+        return 0
+    manifest = load_manifest(resolve_models_dir(models), verify=False)
+    names = list_names()
+    if not names and not as_json:
+        click.echo(f"no speakers enrolled (in {speakers_dir()}); `edge-ser enrol NAME FILE...` "
+                   "enrols one")
+    status = 0
+    for name in names:
+        try:
+            p = load_profile(name)
+        except SpeakerError as exc:
+            status = exc.exit_code
+            if as_json:
+                click.echo(json.dumps({"name": name, "error": str(exc)}))
+            else:
+                click.echo(f"{name:<20} unreadable: {exc}")
+            continue
+        fits = p.fits(manifest)
+        if as_json:
+            click.echo(json.dumps({"name": name, "speech_seconds": round(p.speech_seconds, 2),
+                                   "created": p.created, "fits": fits, "models": p.models}))
+        else:
+            click.echo(f"{name:<20} {p.speech_seconds:6.1f} s  {p.created}  "
+                       + ("fits these models" if fits else f"made for other models ({p.models})"))
+    return status
 
 
 # ---- entry point -------------------------------------------------------------------------

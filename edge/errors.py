@@ -44,10 +44,18 @@ class MissingDependencyError(EdgeSerError):
     exit_code = 6
 
 
+class SpeakerError(EdgeSerError):
+    """An enrolled speaker's file is missing, invalid, made for other models, or the
+    enrolment audio holds too little speech."""
+
+    exit_code = 7
+
+
 def error_for_exit_status(status: int, message: str) -> EdgeSerError:
     """The error class whose exit status is ``status`` (a child ``edge-ser`` process's), so a
     failure passed on from a subprocess keeps its meaning (4 models, 6 missing package, ...)."""
-    for cls in (ConfigError, AudioError, ModelError, DeviceError, MissingDependencyError):
+    for cls in (ConfigError, AudioError, ModelError, DeviceError, MissingDependencyError,
+                SpeakerError):
         if cls.exit_code == status:
             return cls(message)
     return EdgeSerError(message)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.corpora import Corpus, Utterance, map_label
+from edge.corpora import CORE_4, Corpus, Utterance, map_label
 from edge.decisions import SILENCE, UNCERTAIN
 from edge.errors import AudioError, ConfigError, EdgeSerError
 from edge.manifest import Manifest, TrainingCorpus, TrainingSpec
@@ -90,6 +90,7 @@ class FileOutcome:
     scored_as: str  # the top label mapped onto the scored classes
     confidence: float
     training_speaker: bool
+    probs: tuple[float, ...] = field(default=(), repr=False)  # the models' averaged output
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": str(self.path), "speaker": self.speaker, "truth": self.truth,
@@ -173,9 +174,25 @@ def evaluate_corpus(
             continue
         ev.outcomes.append(FileOutcome(
             u.path, u.speaker, truth, result.label, result.top, plan.prediction[result.top],
-            result.confidence, is_training_speaker(u, ev.training)))
+            result.confidence, is_training_speaker(u, ev.training),
+            tuple(float(v) for v in result.probs)))
     if progress is not None:
         progress(len(todo), len(todo))
     if not ev.outcomes:
         raise AudioError(f"no file of {corpus.root} could be classified")
     return ev
+
+
+def core4_uar(outcomes: Sequence[FileOutcome], labels: Sequence[str]) -> float | None:
+    """UAR on the files whose scored truth is one of CORE_4, the argmax taken over the models'
+    core-4 probabilities only (as train.crosscorpus scores core-4): comparable across label
+    sets and corpora. None when the models lack a core-4 label or no such file was scored."""
+    if not all(c in labels for c in CORE_4):
+        return None
+    rows = [o for o in outcomes if o.truth in CORE_4 and o.probs]
+    if not rows:
+        return None
+    cols = [list(labels).index(c) for c in CORE_4]
+    truth = np.array([CORE_4.index(o.truth) for o in rows], dtype=np.int64)
+    pred = np.array([np.asarray(o.probs)[cols] for o in rows]).argmax(axis=1)
+    return score(truth, pred, list(CORE_4)).uar

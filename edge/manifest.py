@@ -10,7 +10,9 @@ Optional sections say how training treated the audio, so the device does the sam
 trusting code defaults: ``speech`` (VAD thresholds, the speech gate ``min_speech_fraction``,
 the no-speech policy of whole files), ``preprocessing`` (loudness, denoising, resampler; the
 device refuses what it cannot reproduce) and ``training`` (corpora and speakers the members
-learnt from, so ``evaluate`` can flag optimistic scores). Absent sections mean today's defaults,
+learnt from, so ``evaluate`` can flag optimistic scores), ``calibration`` (temperature) and
+``enrolment`` (how an enrolled speaker's profile is applied, :class:`EnrolmentSpec`). Absent
+sections mean today's defaults,
 so older manifests load unchanged. Each section is a dataclass with ``to_dict``/``from_dict``
 registered in :data:`SECTIONS`: a new section is one class and one line there.
 """
@@ -239,6 +241,79 @@ class CalibrationSpec:
         return cls(t, fitted)
 
 
+#: How members were trained to see features (EnrolmentSpec.features), what the device uses
+#: without a speaker profile when they saw speaker-normalised ones (fallback), and the output
+#: prior correction (prior).
+ENROLMENT_FEATURES = ("global", "speaker")
+ENROLMENT_FALLBACKS = ("global", "running")
+ENROLMENT_PRIORS = ("none", "divide")
+DEFAULT_MIN_SPEECH_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class EnrolmentSpec:
+    """How an enrolled speaker's profile (edge.speakers) is applied: the training side decides.
+
+    ``features``: ``"global"`` members learnt on features normalised with the manifest's
+    statistics (a profile's feature statistics are not used); ``"speaker"`` they learnt on
+    features normalised with each speaker's own mean/std over speech frames
+    (:func:`edge.speakers.speech_frame_moments` is the one definition both sides use), so a
+    profile's statistics replace the manifest's. Without a profile ``fallback`` applies:
+    ``"global"`` the manifest's statistics, ``"running"`` an exponential running mean/variance
+    over the stream's speech frames with time constant ``running_seconds`` (of speech),
+    started from the manifest's. ``prior``: ``"divide"`` divides each window's ensemble
+    probabilities by the speaker's mean enrolment probabilities raised to ``prior_strength``
+    and renormalises (a per-speaker prior correction); ``"none"`` leaves them. Enrolment
+    refuses less than ``min_speech_seconds`` of speech.
+    """
+
+    features: str = "global"
+    fallback: str = "global"
+    prior: str = "none"
+    prior_strength: float = 1.0
+    min_speech_seconds: float = DEFAULT_MIN_SPEECH_SECONDS
+    running_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        w = "manifest.enrolment"
+        for key, allowed in (("features", ENROLMENT_FEATURES), ("fallback", ENROLMENT_FALLBACKS),
+                             ("prior", ENROLMENT_PRIORS)):
+            if getattr(self, key) not in allowed:
+                raise ModelError(f"{w}.{key} must be one of {', '.join(allowed)}, "
+                                 f"got {getattr(self, key)!r}")
+        if not 0.0 <= self.prior_strength <= 1.0:
+            raise ModelError(f"{w}.prior_strength must be in [0, 1], got {self.prior_strength}")
+        if not 0.0 < self.min_speech_seconds <= 3600.0:
+            raise ModelError(f"{w}.min_speech_seconds must be in (0, 3600], "
+                             f"got {self.min_speech_seconds}")
+        if not 0.5 <= self.running_seconds <= 86400.0:
+            raise ModelError(f"{w}.running_seconds must be in [0.5, 86400], "
+                             f"got {self.running_seconds}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": self.features, "fallback": self.fallback, "prior": self.prior,
+                "prior_strength": self.prior_strength,
+                "min_speech_seconds": self.min_speech_seconds,
+                "running_seconds": self.running_seconds}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.enrolment") -> EnrolmentSpec:
+        if not isinstance(d, dict):
+            raise ModelError(f"{where} must be a JSON object")
+        known = cls.__dataclass_fields__
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ModelError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
+        kw: dict[str, Any] = {}
+        for key in ("features", "fallback", "prior"):
+            if key in d:
+                kw[key] = _req(d, key, str, where)
+        for key in ("prior_strength", "min_speech_seconds", "running_seconds"):
+            if key in d:
+                kw[key] = float(_req(d, key, float, where))
+        return cls(**kw)
+
+
 def _span(ids: Sequence[str]) -> str:
     return ", ".join(ids) if len(ids) <= 6 else f"{ids[0]} … {ids[-1]}"
 
@@ -249,6 +324,7 @@ SECTIONS: dict[str, type] = {
     "preprocessing": PreprocessingSpec,
     "training": TrainingSpec,
     "calibration": CalibrationSpec,
+    "enrolment": EnrolmentSpec,
 }
 
 
@@ -278,6 +354,7 @@ class Manifest:
     preprocessing: PreprocessingSpec | None = None  # None: not recorded
     training: TrainingSpec | None = None  # None: not recorded
     calibration: CalibrationSpec | None = None  # None: probabilities used as the members give them
+    enrolment: EnrolmentSpec | None = None  # None: EnrolmentSpec() (global features, no prior)
 
     def check_reproducible(self) -> None:
         """Refuse models whose training input the device cannot reproduce (ModelError)."""

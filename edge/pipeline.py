@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge.calibration import apply_temperature
+from edge.calibration import apply_prior, apply_temperature, prior_divisor
 from edge.decisions import Decision, DecisionConfig, RecognizeEmotions, name_result
 from edge.errors import AudioError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
@@ -41,18 +41,21 @@ from edge.frontend.kinds import base_dim
 from edge.frontend.vad import StreamingVad, VadConfig
 from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
 from edge.interpreter import MemberModel, load_members
-from edge.manifest import Manifest
+from edge.manifest import EnrolmentSpec, Manifest
+from edge.speakers import RunningMoments, new_speech_rows
 from edge.vote import Voter
 
 if TYPE_CHECKING:
+    from edge.speakers import SpeakerProfile
     from edge.timing import StageTimer
 
 VAD_BASES = ("rms", "zcr")
 #: Whole recordings go through the streaming front end in blocks of this length.
 FILE_BLOCK_SECONDS = 0.25
 
-#: A window ready for analysis: (exclusive end frame, frames per base, share of speech frames).
-ReadyWindow = tuple[int, dict[str, np.ndarray], float]
+#: A window ready for analysis: (exclusive end frame, frames per base, share of speech frames,
+#: the VAD's speech flag of each of its frames).
+ReadyWindow = tuple[int, dict[str, np.ndarray], float, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -114,13 +117,15 @@ class FrameWindows:
         self.n_frames += speech.shape[0]
 
     def ready(self) -> list[ReadyWindow]:
-        """``(end frame, frames per base, speech ratio)`` of every window now complete."""
+        """``(end frame, frames per base, speech ratio, speech flags)`` of every window now
+        complete."""
         out = []
         wf = self.window_frames
         while self.next_end <= self.n_frames:
             lo = self.next_end - wf - self.start
             window = {b: v[lo:lo + wf] for b, v in self.frames.items()}
-            out.append((self.next_end, window, float(self.speech[lo:lo + wf].mean())))
+            flags = self.speech[lo:lo + wf]
+            out.append((self.next_end, window, float(flags.mean()), flags))
             self.next_end += self.hop_frames
         drop = self.next_end - wf - self.start
         if drop > 0:
@@ -172,6 +177,8 @@ class Pipeline:
         run_on_silence: run the members on windows the gate rejects too (costs CPU; their
             probabilities then appear in the results, the decision is still ``silence``).
         timer: record per-stage wall times here (``edge-ser bench``); None: no clock at all.
+        speaker: an enrolled speaker's profile (edge.speakers), applied as the manifest's
+            ``enrolment`` section says (:meth:`set_speaker`).
     """
 
     def __init__(
@@ -186,6 +193,7 @@ class Pipeline:
         use_xnnpack: bool = True,
         run_on_silence: bool = False,
         timer: StageTimer | None = None,
+        speaker: SpeakerProfile | None = None,
     ) -> None:
         manifest.check_reproducible()
         self.manifest = manifest
@@ -205,10 +213,11 @@ class Pipeline:
         self.hop_seconds = self.hop_frames * self.cfg.hop_length / self.cfg.sr
         self.decision_config = decisions or DecisionConfig()
         self.run_on_silence = run_on_silence
-        self._stats = {
+        self._global_stats = {
             k: (np.asarray(f.mean, np.float32), np.asarray(f.std, np.float32))
             for k, f in manifest.features.items()
         }
+        self.enrolment = manifest.enrolment or EnrolmentSpec()
         self._member_kinds = [mb.feature for mb in manifest.members]
         self._predicts = [model.predict for model in self.members]
         self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
@@ -221,7 +230,32 @@ class Pipeline:
         self.timer = timer
         if timer is not None:
             self._instrument(timer)
+        self.set_speaker(speaker)
         self.reset()
+
+    def set_speaker(self, profile: SpeakerProfile | None) -> None:
+        """Apply an enrolled speaker's profile (None: nobody), as the manifest says.
+
+        ``enrolment.features == "speaker"``: the profile's mean/std replace the manifest's in
+        the normalise step (without a profile: the ``fallback``, the manifest's statistics or
+        a running estimate over the stream's speech frames). ``enrolment.prior == "divide"``:
+        each window's vote is divided by the profile's prior. Raises SpeakerError when the
+        profile was made for other models. Nothing else changes, so the cost is nil or one
+        division per window.
+        """
+        spec = self.enrolment
+        if profile is not None:
+            profile.check_fits(self.manifest)
+        self.speaker = profile
+        own = profile is not None and spec.features == "speaker"
+        self._stats = profile.stats() if own else self._global_stats
+        self._running = None
+        if profile is None and spec.features == "speaker" and spec.fallback == "running":
+            self._running = RunningMoments(self._global_stats,
+                                           spec.running_seconds * self.cfg.frames_per_second)
+        self._prior = (prior_divisor(profile.prior, spec.prior_strength)
+                       if profile is not None and profile.prior and spec.prior == "divide"
+                       else None)
 
     def _instrument(self, timer: StageTimer) -> None:
         """Wrap the stages in timed versions (the data path itself never reads a clock)."""
@@ -235,10 +269,23 @@ class Pipeline:
         self._decide = timer.timed("decide", self._decide)  # type: ignore[method-assign]
 
     # ---- the core: one window ---------------------------------------------------------------
-    def _features(self, window: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Each member kind assembled over the window and normalised, once per kind."""
-        return {kind: normalize(assemble(window, self.cfg, kind), *self._stats[kind])
-                for kind in self.kinds}
+    def _features(self, window: dict[str, np.ndarray], new_speech: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
+        """Each member kind assembled over the window and normalised, once per kind.
+
+        With the ``running`` fallback, ``new_speech`` (the speech flags of the frames this
+        window adds) first updates the running statistics, which then normalise the window."""
+        running = self._running
+        if running is None:
+            return {kind: normalize(assemble(window, self.cfg, kind), *self._stats[kind])
+                    for kind in self.kinds}
+        out = {}
+        for kind in self.kinds:
+            x = assemble(window, self.cfg, kind)
+            if new_speech is not None:
+                running.add(kind, new_speech_rows(x, new_speech, new_speech.shape[0]))
+            out[kind] = normalize(x, *running.stats(kind))
+        return out
 
     def _run_members(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         return np.stack([predict(feats[kind])
@@ -249,18 +296,28 @@ class Pipeline:
         probs = self.voter(outs)
         if self._temperature != 1.0:
             probs = apply_temperature(probs, self._temperature).astype(probs.dtype)
+        if self._prior is not None:
+            probs = apply_prior(probs, self._prior)
         return probs
 
-    def _classify_window(self, window: dict[str, np.ndarray]) -> np.ndarray:
+    def _classify_window(self, window: dict[str, np.ndarray],
+                         new_speech: np.ndarray | None = None) -> np.ndarray:
         """The ensemble's probabilities for one window of base frames."""
-        return self._vote(self._run_members(self._features(window)))
+        return self._vote(self._run_members(self._features(window, new_speech)))
 
-    def analyse(self, window: dict[str, np.ndarray], ratio: float, *, always: bool = False
-                ) -> tuple[bool, np.ndarray | None]:
+    def analyse(self, window: dict[str, np.ndarray], ratio: float, *, always: bool = False,
+                new_speech: np.ndarray | None = None) -> tuple[bool, np.ndarray | None]:
         """``(speech, probabilities)`` of one window: the one place the speech gate is
-        checked. The members run only on speech windows, unless ``always``."""
+        checked. The members run only on speech windows, unless ``always``. ``new_speech``:
+        the speech flags of the frames the window adds (for the running fallback)."""
         speech = self.speech.gate(ratio)
-        return speech, (self._classify_window(window) if speech or always else None)
+        return speech, (self._classify_window(window, new_speech) if speech or always
+                        else None)
+
+    def new_frames(self, end: int, hop_frames: int) -> int:
+        """Frames the window ending at ``end`` adds to the stream: all of the first window's,
+        then one hop's."""
+        return self.window_frames if end <= self.window_frames else hop_frames
 
     # ---- live -------------------------------------------------------------------------------
     def reset(self, time_offset: float = 0.0) -> None:
@@ -268,6 +325,8 @@ class Pipeline:
         time already heard as ``time_offset`` so reported times keep increasing)."""
         self._t_offset = float(time_offset)
         self._live.reset()
+        if self._running is not None:
+            self._running.reset()
         self.recognizer.reset()
         self._windows = 0
 
@@ -299,10 +358,12 @@ class Pipeline:
     def _decide(self, probs: np.ndarray | None, ratio: float, time: float) -> Decision:
         return self.recognizer.process(probs, ratio, time)
 
-    def _window(self, end: int, window: dict[str, np.ndarray], ratio: float) -> WindowResult:
+    def _window(self, end: int, window: dict[str, np.ndarray], ratio: float,
+                flags: np.ndarray) -> WindowResult:
         start_s = self._t_offset + (end - self.window_frames) * self.cfg.hop_length / self.cfg.sr
         end_s = start_s + self.manifest.window.seconds
-        speech, probs = self.analyse(window, ratio, always=self.run_on_silence)
+        new = flags[-self.new_frames(end, self.hop_frames):]
+        speech, probs = self.analyse(window, ratio, always=self.run_on_silence, new_speech=new)
         decision = self._decide(probs if speech else None, ratio, end_s)
         self._windows += 1
         return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision)
@@ -335,11 +396,15 @@ class Pipeline:
                                       self._file_hop_frames)
         stream = self._file
         stream.reset()
+        if self._running is not None:  # each file is its own stream
+            self._running.reset()
         totals = _FileTotals(len(self.manifest.labels), self.speech.no_speech)
+        hop = self._file_hop_frames
 
         def feed(x: np.ndarray | None) -> None:
-            for _, window, ratio in stream.feed(x):
-                totals.add(ratio, *self.analyse(window, ratio, always=True))
+            for end, window, ratio, flags in stream.feed(x):
+                new = flags[-self.new_frames(end, hop):]
+                totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new))
 
         head: list[np.ndarray] | None = []  # held until there is one window's worth
         n_total = 0

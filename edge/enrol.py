@@ -1,0 +1,247 @@
+"""Enrolment: a speaker's profile from a few recordings of ordinary speech (no labels).
+
+Two passes over the recordings, both through the device's own window stream:
+
+1. statistics: every window at the manifest hop, each member kind assembled over it as the
+   members see it, and the frames the window adds that the VAD marks as speech summed into
+   per-kind moments (:func:`edge.speakers.new_speech_rows`): mean and std per dimension;
+2. prior: the recordings classified as ``classify`` does, with the new statistics applied
+   when the manifest says the members expect them, and the ensemble's probabilities averaged
+   over all speech windows (the output prior correction divides by this).
+
+Only those statistics are kept (see :mod:`edge.speakers`). :func:`enrolment_study` is
+``evaluate --enrol K``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.corpora import CORE_4, Corpus
+from edge.errors import EdgeSerError, SpeakerError
+from edge.evaluation import Evaluation, FileOutcome, core4_uar
+from edge.frontend import assemble
+from edge.frontend.windows import pad_to_window
+from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline, WindowStream
+from edge.speakers import (
+    FeatureMoments,
+    FeatureStats,
+    SpeakerProfile,
+    check_name,
+    describe_models,
+    model_fingerprint,
+    new_speech_rows,
+    now_utc,
+)
+from edge.wav import read_wav
+
+#: Recordings, produced afresh on each call (enrolment reads them twice).
+Recordings = Callable[[], Iterable[np.ndarray]]
+
+
+def speech_moments(pipeline: Pipeline, recordings: Iterable[np.ndarray]
+                   ) -> tuple[dict[str, FeatureMoments], int]:
+    """Pass 1: per-kind moments over the speech frames of the recordings, and the number of
+    speech frames. Recordings shorter than one window are zero-padded, as ``classify`` does."""
+    cfg, m = pipeline.cfg, pipeline.manifest
+    hop = pipeline._file_hop_frames
+    stream = WindowStream(cfg, pipeline.bases, pipeline.speech.vad, pipeline.window_frames, hop)
+    moments = {k: FeatureMoments(m.features[k].dim) for k in pipeline.kinds}
+    n_speech = 0
+    block = max(1, round(FILE_BLOCK_SECONDS * cfg.sr))
+    for y in recordings:
+        y = pad_to_window(np.asarray(y, dtype=np.float32), cfg, m.window.seconds)
+        stream.reset()
+        chunks: list[np.ndarray | None] = [y[i:i + block] for i in range(0, y.shape[0], block)]
+        for chunk in [*chunks, None]:
+            for end, window, _ratio, flags in stream.feed(chunk):
+                new = pipeline.new_frames(end, hop)
+                n_speech += int(np.count_nonzero(flags[-new:]))
+                for kind in pipeline.kinds:
+                    moments[kind].add(new_speech_rows(assemble(window, cfg, kind), flags, new))
+    return moments, n_speech
+
+
+def enrol(name: str, pipeline: Pipeline, recordings: Recordings,
+          min_speech_seconds: float | None = None) -> SpeakerProfile:
+    """The profile of ``name`` from ``recordings``; SpeakerError when they hold less than
+    ``min_speech_seconds`` of speech (default: the manifest's ``enrolment`` minimum; 0 turns
+    the check off, as ``evaluate --enrol`` does). ``pipeline`` is left as it was."""
+    check_name(name)
+    manifest = pipeline.manifest
+    fps = pipeline.cfg.frames_per_second
+    moments, n_speech = speech_moments(pipeline, recordings())
+    seconds = n_speech / fps
+    need = pipeline.enrolment.min_speech_seconds if min_speech_seconds is None \
+        else min_speech_seconds
+    if n_speech == 0 or seconds < need:
+        raise SpeakerError(
+            f"only {seconds:.1f} s of speech heard, {need:g} s are needed: give about "
+            f"{max(need - seconds, 0.1):.0f} s more of {name}'s ordinary speech")
+    features = {}
+    for kind, mo in moments.items():
+        mean, std = mo.mean_std()
+        features[kind] = FeatureStats(tuple(float(v) for v in mean.astype(np.float32)),
+                                      tuple(float(v) for v in std.astype(np.float32)))
+    profile = SpeakerProfile(name, model_fingerprint(manifest), describe_models(manifest),
+                             manifest.labels, now_utc(), seconds, n_speech, features, prior=())
+    previous = pipeline.speaker
+    pipeline.set_speaker(profile)  # statistics without a prior: what the members then say
+    try:
+        total = np.zeros(len(manifest.labels))
+        windows = 0
+        for y in recordings():
+            r = pipeline.classify_audio(np.asarray(y, dtype=np.float32))
+            total += r.probs.astype(np.float64) * r.speech_windows
+            windows += r.speech_windows
+    finally:
+        pipeline.set_speaker(previous)
+    if windows == 0:
+        raise SpeakerError(f"no window of {name}'s recordings holds enough speech to classify")
+    prior = total / windows
+    prior = prior / prior.sum()
+    return replace(profile, prior=tuple(float(v) for v in prior.astype(np.float32)))
+
+
+# ---- evaluate --enrol K ----------------------------------------------------------------------
+@dataclass
+class SpeakerRun:
+    """One speaker of an enrolment study: enrolled from ``enrol_files``, scored on the rest
+    without (``before``) and with (``after``) the profile."""
+
+    speaker: str
+    enrol_files: list[Path]
+    speech_seconds: float
+    before: list[FileOutcome] = field(default_factory=list)
+    after: list[FileOutcome] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "enrol_files": [str(p) for p in self.enrol_files],
+                "speech_seconds": round(self.speech_seconds, 2), "scored": len(self.after),
+                "correct_without": sum(o.scored_as == o.truth for o in self.before),
+                "correct_with": sum(o.scored_as == o.truth for o in self.after)}
+
+
+@dataclass
+class EnrolmentStudy:
+    k: int
+    seed: int
+    runs: list[SpeakerRun] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # speaker -> files (fewer than K+1)
+    failed: dict[str, str] = field(default_factory=dict)  # speaker -> why enrolment failed
+
+    def outcomes(self, enrolled: bool) -> list[FileOutcome]:
+        return [o for r in self.runs for o in (r.after if enrolled else r.before)]
+
+
+def enrolment_study(pipeline: Pipeline, corpus: Corpus, ev: Evaluation, k: int, seed: int,
+                    classify: Callable[[Path], Any],
+                    progress: Callable[[int, int], None] | None = None) -> EnrolmentStudy:
+    """``evaluate --enrol K``: per speaker, enrol from K of their files (random with a fixed
+    seed, any label) and score their other scored files with the profile; ``ev`` (the same
+    files scored without) supplies the "before". Speakers with fewer than K+1 files are
+    skipped and counted. No minimum of speech is asked (K files are what was asked for)."""
+    scored = {o.path: o for o in ev.outcomes}
+    unreadable = {p for p, _ in ev.failed}
+    pools: dict[str, list[Path]] = {}
+    for u in corpus.utterances:
+        if u.path not in unreadable:
+            pools.setdefault(u.speaker, []).append(u.path)
+    study = EnrolmentStudy(k, seed)
+    sr = pipeline.cfg.sr
+    speakers = sorted(pools)
+    for i, speaker in enumerate(speakers):
+        if progress is not None:
+            progress(i, len(speakers))
+        pool = sorted(pools[speaker])
+        if len(pool) < k + 1:
+            study.skipped[speaker] = len(pool)
+            continue
+        chosen = random.Random(f"{seed}:{speaker}").sample(pool, k)
+        rest = [scored[p] for p in pool if p not in set(chosen) and p in scored]
+        if not rest:
+            study.skipped[speaker] = len(pool)
+            continue
+        try:
+            profile = enrol(f"s{i}", pipeline,
+                            lambda chosen=chosen: (read_wav(p, target_sr=sr).samples
+                                                   for p in chosen), min_speech_seconds=0)
+        except EdgeSerError as exc:
+            study.failed[speaker] = str(exc)
+            continue
+        run = SpeakerRun(speaker, chosen, profile.speech_seconds)
+        pipeline.set_speaker(profile)
+        try:
+            for before in rest:
+                try:
+                    r = classify(before.path)
+                except EdgeSerError:
+                    continue  # read before, so not expected; scored on neither side
+                top = str(r.top)
+                run.before.append(before)
+                run.after.append(replace(
+                    before, label=r.label, top=top, scored_as=ev.plan.prediction[top],
+                    confidence=r.confidence, probs=tuple(float(v) for v in r.probs)))
+        finally:
+            pipeline.set_speaker(None)
+        study.runs.append(run)
+    if progress is not None:
+        progress(len(speakers), len(speakers))
+    return study
+
+
+def study_report(study: EnrolmentStudy, ev: Evaluation, pipeline: Pipeline, corpus: str
+                 ) -> tuple[dict[str, Any], str]:
+    """``evaluate --enrol K``'s JSON record and text: UAR (and core-4 UAR when the corpus has
+    other classes too) without and with enrolment on the same files, and per speaker counts."""
+    labels = list(pipeline.manifest.labels)
+    spec = pipeline.enrolment
+    before, after = study.outcomes(False), study.outcomes(True)
+    core = set(ev.plan.classes) != set(CORE_4)
+    figures: dict[str, Any] = {}
+    if before:
+        for key, rows in (("without", before), ("with", after)):
+            s = ev.scores(rows)
+            figures[key] = {"uar": s.uar, "wa": s.wa, "macro_f1": s.macro_f1,
+                            "core4_uar": core4_uar(rows, labels) if core else None}
+    record = {"corpus": corpus, "enrol": study.k, "seed": study.seed,
+              "enrolment": spec.to_dict(), "files": len(after),
+              "speakers": len(study.runs), "skipped_speakers": study.skipped,
+              "failed_speakers": study.failed,
+              "training_speaker_files": sum(o.training_speaker for o in after),
+              **figures, "per_speaker": [r.to_dict() for r in study.runs]}
+    lines = [f"enrolment study: {study.k} enrolment files per speaker (seed {study.seed}); "
+             f"features {spec.features}, prior {spec.prior}"
+             + (f" (strength {spec.prior_strength:g})" if spec.prior == "divide" else "")]
+    if study.skipped:
+        lines.append(f"skipped {len(study.skipped)} speaker(s) with fewer than {study.k + 1} "
+                     "files: " + ", ".join(f"{k} ({v})" for k, v in study.skipped.items()))
+    for speaker, why in study.failed.items():
+        lines.append(f"speaker {speaker} not enrolled: {why}")
+    if not before:
+        lines.append("no speaker has enough files: nothing scored")
+        return record, "\n".join(lines)
+    n_train = record["training_speaker_files"]
+    if n_train:
+        lines.append(f"files from training speakers: {n_train} of {len(after)} (optimistic)")
+    lines.append(f"{len(study.runs)} speakers, {len(after)} files scored both ways")
+    lines.append(f"{'':<18}{'UAR %':>8}{'WA %':>8}" + (f"{'core-4 UAR %':>14}" if core else ""))
+    for key in ("without", "with"):
+        f = figures[key]
+        row = f"{key + ' enrolment':<18}{100 * f['uar']:8.1f}{100 * f['wa']:8.1f}"
+        if core:
+            row += f"{100 * f['core4_uar']:14.1f}" if f["core4_uar"] is not None else f"{'-':>14}"
+        lines.append(row)
+    lines.append(f"{'speaker':<10}{'enrol':>6}{'speech s':>9}{'scored':>7}{'right w/o':>10}"
+                 f"{'right with':>11}")
+    for r in study.runs:
+        d = r.to_dict()
+        lines.append(f"{r.speaker:<10}{len(r.enrol_files):>6}{r.speech_seconds:>9.1f}"
+                     f"{d['scored']:>7}{d['correct_without']:>10}{d['correct_with']:>11}")
+    return record, "\n".join(lines)
