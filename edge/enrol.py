@@ -61,10 +61,10 @@ def speech_moments(pipeline: Pipeline, recordings: Iterable[np.ndarray]
         chunks: list[np.ndarray | None] = [y[i:i + block] for i in range(0, y.shape[0], block)]
         for chunk in [*chunks, None]:
             for end, window, _ratio, flags in stream.feed(chunk):
-                new = pipeline.new_frames(end, hop)
-                n_speech += int(np.count_nonzero(flags[-new:]))
+                new = flags[-pipeline.new_frames(end, hop):]
+                n_speech += int(np.count_nonzero(new))
                 for kind in pipeline.kinds:
-                    moments[kind].add(new_speech_rows(assemble(window, cfg, kind), flags, new))
+                    moments[kind].add(new_speech_rows(assemble(window, cfg, kind), new))
     return moments, n_speech
 
 

@@ -283,7 +283,7 @@ class Pipeline:
         for kind in self.kinds:
             x = assemble(window, self.cfg, kind)
             if new_speech is not None:
-                running.add(kind, new_speech_rows(x, new_speech, new_speech.shape[0]))
+                running.add(kind, new_speech_rows(x, new_speech))
             out[kind] = normalize(x, *running.stats(kind))
         return out
 

@@ -84,13 +84,14 @@ class FeatureMoments:
         return mean, np.maximum(np.sqrt(var), MIN_STD)
 
 
-def new_speech_rows(x: np.ndarray, flags: np.ndarray, new_frames: int) -> np.ndarray:
+def new_speech_rows(x: np.ndarray, new_flags: np.ndarray) -> np.ndarray:
     """The rows of a window's assembled kind ``x`` that the window adds (its last
-    ``new_frames``) and the VAD marks as speech: each speech frame of a stream counted once,
-    with the deltas the members see. The one definition of "a speaker's speech frames" for
-    enrolment, the running fallback and (through :func:`speech_frame_moments`) training."""
-    tail = slice(x.shape[0] - new_frames, None)
-    return x[tail][np.asarray(flags, dtype=bool)[tail]]
+    ``len(new_flags)`` frames) and the VAD marks as speech (``new_flags``): each speech frame
+    of a stream counted once, with the deltas the members see. The one definition of "a
+    speaker's speech frames" for enrolment, the running fallback and (through
+    :func:`speech_frame_moments`) training."""
+    flags = np.asarray(new_flags, dtype=bool)
+    return x[x.shape[0] - flags.shape[0]:][flags]
 
 
 def speech_frame_moments(windows: np.ndarray, flags: np.ndarray, hop_frames: int
@@ -102,7 +103,8 @@ def speech_frame_moments(windows: np.ndarray, flags: np.ndarray, hop_frames: int
     w = np.asarray(windows)
     moments = FeatureMoments(w.shape[-1])
     for i in range(w.shape[0]):
-        moments.add(new_speech_rows(w[i], flags[i], w.shape[1] if i == 0 else hop_frames))
+        new = w.shape[1] if i == 0 else hop_frames
+        moments.add(new_speech_rows(w[i], np.asarray(flags[i])[-new:]))
     return moments
 
 
