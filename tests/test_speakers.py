@@ -295,6 +295,9 @@ def test_speaker_features_replace_the_manifest_statistics(enrolled, wavs, member
     want = Pipeline(swapped, members).classify_audio(
         __import__("edge.wav", fromlist=["read_wav"]).read_wav(wavs["low_test"]).samples).probs
     np.testing.assert_allclose(got, want, atol=2e-4)  # JSON rounds to 4 decimals
+    live = run_cli("listen", "--source", str(wavs["low_test"]), "--fast", "--json",
+                   "--speaker", "low", "--models", str(models), env=enrolled)
+    assert live.returncode == 0 and json.loads(live.stdout.splitlines()[-1])["label"]
     plain = json.loads(run_cli("classify", str(wavs["low_test"]), "--json", "--models",
                                str(models), env=enrolled).stdout)["probabilities"]
     assert np.abs(np.array(list(plain.values())) - got).max() > 0.01
@@ -404,7 +407,8 @@ def _ravdess(root: Path, actors: dict[str, list[int]]) -> Path:
     return root
 
 
-def test_evaluate_enrol_scores_the_same_files_with_and_without(tmp_path: Path) -> None:
+def test_evaluate_enrol_scores_the_same_files_with_and_without(tmp_path: Path,
+                                                               enrolled) -> None:
     corpus = _ravdess(tmp_path / "rav", {"01": [0, 4, 3, 5, 2], "02": [4, 3, 0, 1],
                                          "03": [3, 4]})
     args = ["evaluate", str(corpus), "--enrol", "2", "--seed", "3", "--models", str(TINY)]
@@ -430,3 +434,6 @@ def test_evaluate_enrol_scores_the_same_files_with_and_without(tmp_path: Path) -
     assert "skipped 1 speaker(s) with fewer than 3 files: 03 (2)" in text.stdout
     bad = run_cli(*args, "--speaker", "x")
     assert bad.returncode == 2 and "exclusive" in bad.stderr
+    one = run_cli("evaluate", str(corpus), "--speaker", "low", "--json", "--models", str(TINY),
+                  env=enrolled)  # one profile for every file
+    assert one.returncode == 0 and json.loads(one.stdout)["files"] == 11
