@@ -437,3 +437,18 @@ def test_evaluate_enrol_scores_the_same_files_with_and_without(tmp_path: Path,
     one = run_cli("evaluate", str(corpus), "--speaker", "low", "--json", "--models", str(TINY),
                   env=enrolled)  # one profile for every file
     assert one.returncode == 0 and json.loads(one.stdout)["files"] == 11
+
+
+# ---- the manifest's enrolment section --------------------------------------------------------
+def test_manifest_enrolment_section_round_trips_and_is_validated(tmp_path: Path) -> None:
+    models = models_with(tmp_path, features="speaker", fallback="running", prior="divide",
+                         prior_strength=0.5, min_speech_seconds=25)
+    m = load_manifest(models)
+    assert m.enrolment == EnrolmentSpec("speaker", "running", "divide", 0.5, 25.0)
+    assert m.to_dict()["enrolment"]["prior_strength"] == 0.5
+    assert load_manifest(TINY).enrolment is None  # absent: the defaults
+    for bad, message in (({"prior": "multiply"}, "prior must be one of"),
+                         ({"prior_strength": 2}, "prior_strength must be in [0, 1]"),
+                         ({"colour": "red"}, "unknown key 'colour'")):
+        r = run_cli("info", "--models", str(models_with(tmp_path, **bad)))
+        assert r.returncode == 4 and message in one_line_error(r)
