@@ -1,10 +1,10 @@
 """Enrolment: a speaker's profile from a few recordings of ordinary speech (no labels).
 
-Two passes over the recordings, both through the device's own window stream:
+Two passes over the recordings:
 
-1. statistics: every window at the manifest hop, each member kind assembled over it as the
-   members see it, and the frames the window adds that the VAD marks as speech summed into
-   per-kind moments (:func:`edge.speakers.new_speech_rows`): mean and std per dimension;
+1. statistics: each member kind over the recordings' speech frames, pooled into a mean and
+   std per dimension by :func:`edge.frontend.windows.speaker_statistics`, the one definition
+   training's speaker-normalised members (``speaker_norm``) use too;
 2. prior: the recordings classified as ``classify`` does, with the new statistics applied
    when the manifest says the members expect them, and the ensemble's probabilities averaged
    over all speech windows (the output prior correction divides by this).
@@ -26,17 +26,16 @@ import numpy as np
 from edge.corpora import CORE_4, Corpus
 from edge.errors import EdgeSerError, SpeakerError
 from edge.evaluation import Evaluation, FileOutcome, core4_uar
-from edge.frontend import assemble
-from edge.frontend.windows import pad_to_window
-from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline, WindowStream
+from edge.frontend import assemble, compute_bases
+from edge.frontend.vad import speech_frames
+from edge.frontend.windows import pad_to_window, speaker_statistics
+from edge.pipeline import Pipeline
 from edge.speakers import (
-    FeatureMoments,
     FeatureStats,
     SpeakerProfile,
     check_name,
     describe_models,
     model_fingerprint,
-    new_speech_rows,
     now_utc,
 )
 from edge.wav import read_wav
@@ -45,27 +44,16 @@ from edge.wav import read_wav
 Recordings = Callable[[], Iterable[np.ndarray]]
 
 
-def speech_moments(pipeline: Pipeline, recordings: Iterable[np.ndarray]
-                   ) -> tuple[dict[str, FeatureMoments], int]:
-    """Pass 1: per-kind moments over the speech frames of the recordings, and the number of
-    speech frames. Recordings shorter than one window are zero-padded, as ``classify`` does."""
+def speech_frames_of(pipeline: Pipeline, y: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """One recording's speech frames per member kind, as training takes them for a speaker's
+    statistics (train.features.speech_frames): the recording padded to one window when shorter
+    (as ``classify`` does), each kind assembled over all of it, the frames the device's causal
+    VAD (the manifest's thresholds) marks as speech. Returns them and their number."""
     cfg, m = pipeline.cfg, pipeline.manifest
-    hop = pipeline._file_hop_frames
-    stream = WindowStream(cfg, pipeline.bases, pipeline.speech.vad, pipeline.window_frames, hop)
-    moments = {k: FeatureMoments(m.features[k].dim) for k in pipeline.kinds}
-    n_speech = 0
-    block = max(1, round(FILE_BLOCK_SECONDS * cfg.sr))
-    for y in recordings:
-        y = pad_to_window(np.asarray(y, dtype=np.float32), cfg, m.window.seconds)
-        stream.reset()
-        chunks: list[np.ndarray | None] = [y[i:i + block] for i in range(0, y.shape[0], block)]
-        for chunk in [*chunks, None]:
-            for end, window, _ratio, flags in stream.feed(chunk):
-                new = flags[-pipeline.new_frames(end, hop):]
-                n_speech += int(np.count_nonzero(new))
-                for kind in pipeline.kinds:
-                    moments[kind].add(new_speech_rows(assemble(window, cfg, kind), new))
-    return moments, n_speech
+    y = pad_to_window(np.asarray(y, dtype=np.float32), cfg, m.window.seconds)
+    bases = compute_bases(y, cfg, pipeline.bases)
+    mask = speech_frames(bases["rms"], bases["zcr"], cfg, pipeline.speech.vad, causal=True)
+    return {k: assemble(bases, cfg, k)[mask] for k in pipeline.kinds}, int(mask.sum())
 
 
 def enrol(name: str, pipeline: Pipeline, recordings: Recordings,
@@ -76,7 +64,13 @@ def enrol(name: str, pipeline: Pipeline, recordings: Recordings,
     check_name(name)
     manifest = pipeline.manifest
     fps = pipeline.cfg.frames_per_second
-    moments, n_speech = speech_moments(pipeline, recordings())
+    frames: dict[str, list[np.ndarray]] = {k: [] for k in pipeline.kinds}
+    n_speech = 0
+    for y in recordings():  # one recording in memory at a time; only its speech frames kept
+        got, n = speech_frames_of(pipeline, y)
+        n_speech += n
+        for k, rows in got.items():
+            frames[k].append(rows)
     seconds = n_speech / fps
     need = pipeline.enrolment.min_speech_seconds if min_speech_seconds is None \
         else min_speech_seconds
@@ -85,8 +79,8 @@ def enrol(name: str, pipeline: Pipeline, recordings: Recordings,
             f"only {seconds:.1f} s of speech heard, {need:g} s are needed: give about "
             f"{max(need - seconds, 0.1):.0f} s more of {name}'s ordinary speech")
     features = {}
-    for kind, mo in moments.items():
-        mean, std = mo.mean_std()
+    for kind, rows in frames.items():
+        mean, std = speaker_statistics(rows)
         features[kind] = FeatureStats(tuple(float(v) for v in mean.astype(np.float32)),
                                       tuple(float(v) for v in std.astype(np.float32)))
     profile = SpeakerProfile(name, model_fingerprint(manifest), describe_models(manifest),

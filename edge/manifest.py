@@ -257,7 +257,7 @@ class EnrolmentSpec:
     ``features``: ``"global"`` members learnt on features normalised with the manifest's
     statistics (a profile's feature statistics are not used); ``"speaker"`` they learnt on
     features normalised with each speaker's own mean/std over speech frames
-    (:func:`edge.speakers.speech_frame_moments` is the one definition both sides use), so a
+    (:func:`edge.frontend.windows.speaker_statistics`, the one definition both sides use), so a
     profile's statistics replace the manifest's. Without a profile ``fallback`` applies:
     ``"global"`` the manifest's statistics, ``"running"`` an exponential running mean/variance
     over the stream's speech frames with time constant ``running_seconds`` (of speech),

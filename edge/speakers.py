@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from edge.errors import SpeakerError
+from edge.frontend.windows import SPEAKER_MIN_STD
 from edge.manifest import Manifest, sha256_bytes
 
 SPEAKER_FORMAT = "edge-ser-speaker"
@@ -41,9 +42,8 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_FILE_BYTES = 256 * 1024
 #: Longest statistics vector accepted (feature dims are tens to a few hundred).
 MAX_DIM = 4096
-#: Standard deviations are floored here, as training floors the global ones
-#: (train.features.fit_normalization), so a near-constant coefficient is not blown up.
-MIN_STD = 1e-3
+#: The running fallback floors its standard deviations as speaker_statistics does.
+MIN_STD = SPEAKER_MIN_STD
 
 
 # ---- the models a profile is made for ------------------------------------------------------
@@ -62,50 +62,13 @@ def describe_models(manifest: Manifest) -> str:
 
 
 # ---- statistics over speech frames ------------------------------------------------------------
-class FeatureMoments:
-    """Running sums of one feature kind over frames: count, sum, sum of squares (float64)."""
-
-    def __init__(self, dim: int) -> None:
-        self.n = 0
-        self.s1 = np.zeros(dim)
-        self.s2 = np.zeros(dim)
-
-    def add(self, rows: np.ndarray) -> None:
-        x = np.asarray(rows, dtype=np.float64)
-        self.n += x.shape[0]
-        self.s1 += x.sum(axis=0)
-        self.s2 += np.einsum("ij,ij->j", x, x)
-
-    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.n == 0:
-            raise SpeakerError("no speech frames to compute statistics from")
-        mean = self.s1 / self.n
-        var = np.maximum(self.s2 / self.n - mean * mean, 0.0)
-        return mean, np.maximum(np.sqrt(var), MIN_STD)
-
-
 def new_speech_rows(x: np.ndarray, new_flags: np.ndarray) -> np.ndarray:
     """The rows of a window's assembled kind ``x`` that the window adds (its last
     ``len(new_flags)`` frames) and the VAD marks as speech (``new_flags``): each speech frame
-    of a stream counted once, with the deltas the members see. The one definition of "a
-    speaker's speech frames" for enrolment, the running fallback and (through
-    :func:`speech_frame_moments`) training."""
+    of a stream counted once, for the ``running`` fallback (a live stream has no whole
+    recording; enrolment and training use edge.frontend.windows.speaker_statistics)."""
     flags = np.asarray(new_flags, dtype=bool)
     return x[x.shape[0] - flags.shape[0]:][flags]
-
-
-def speech_frame_moments(windows: np.ndarray, flags: np.ndarray, hop_frames: int
-                         ) -> FeatureMoments:
-    """Moments of one kind over the speech frames of consecutive windows of one recording
-    (``[n, frames, dim]`` assembled per window at ``hop_frames`` spacing, and their per-frame
-    speech flags ``[n, frames]``): what enrolment computes, for training code that cuts its
-    windows itself (edge.frontend.windows.frame_windows and a causal VAD mask)."""
-    w = np.asarray(windows)
-    moments = FeatureMoments(w.shape[-1])
-    for i in range(w.shape[0]):
-        new = w.shape[1] if i == 0 else hop_frames
-        moments.add(new_speech_rows(w[i], np.asarray(flags[i])[-new:]))
-    return moments
 
 
 class RunningMoments:

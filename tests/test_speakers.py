@@ -29,7 +29,6 @@ from edge.speakers import (
     RunningMoments,
     check_name,
     load_profile,
-    speech_frame_moments,
 )
 from edge.wav import write_wav
 
@@ -121,28 +120,30 @@ def test_espeak_voices_of_different_pitch(tmp_path: Path, home, manifest) -> Non
     assert pitch["deep"].mean[col] + 30 < pitch["bright"].mean[col]
 
 
-def test_the_batch_definition_of_speech_frame_statistics_is_what_enrolment_computes(
-        wavs, manifest, members) -> None:
-    """Training code that cuts its own windows (frame_windows + causal VAD mask) gets the same
-    per-speaker statistics through speakers.speech_frame_moments."""
+def test_enrolment_statistics_are_what_training_uses_for_a_speaker(wavs, manifest,
+                                                                   members) -> None:
+    """The device's enrolment and training's speaker-normalised windows (speaker_norm) compute
+    a speaker's statistics the same way: train.features.speech_frames of each recording (padded
+    to a window, the causal VAD's speech frames, deltas over the whole recording) pooled by
+    edge.frontend.windows.speaker_statistics."""
+    tf = pytest.importorskip("train.features")
     from edge.frontend.features import compute_bases
-    from edge.frontend.vad import speech_frames
-    from edge.frontend.windows import frame_windows, window_frames
+    from edge.frontend.windows import pad_to_window, speaker_statistics
     from edge.wav import read_wav
 
-    pipe = Pipeline(manifest, members)
-    y = read_wav(wavs["low"]).samples
-    profile = enrol("x", pipe, lambda: [y])
-    cfg, wf = manifest.frontend, manifest.window.frames
-    hop = window_frames(cfg, manifest.window.hop_seconds)
-    bases = compute_bases(y.astype(np.float64), cfg, ("mfcc", "pitch", "rms", "zcr"))
-    mask = speech_frames(bases["rms"], bases["zcr"], cfg, manifest.speech.vad, causal=True)
-    n = (mask.shape[0] - wf) // hop + 1
-    flags = np.stack([mask[i * hop:i * hop + wf] for i in range(n)])
-    mean, std = speech_frame_moments(frame_windows(bases, cfg, PROSODY, wf, hop), flags,
-                                     hop).mean_std()
-    np.testing.assert_allclose(profile.features[PROSODY].mean, mean, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(profile.features[PROSODY].std, std, rtol=1e-4, atol=1e-4)
+    clips = [read_wav(wavs[n]).samples for n in ("low_test", "short")]
+    profile = enrol("x", Pipeline(manifest, members), lambda: clips, min_speech_seconds=0)
+    cfg = manifest.frontend
+    per_clip = []
+    for y in clips:
+        y = pad_to_window(y, cfg, manifest.window.seconds)
+        ff = tf.FileFeatures(compute_bases(y, cfg, ("mfcc", "pitch", "rms")),
+                             tf.speech_mask(y, cfg, True), len(y))
+        per_clip.append(tf.speech_frames(ff, cfg, PROSODY))
+    mean, std = speaker_statistics(per_clip)
+    np.testing.assert_allclose(profile.features[PROSODY].mean, mean, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(profile.features[PROSODY].std, std, rtol=1e-5, atol=1e-4)
+    assert profile.speech_frames == sum(len(c) for c in per_clip)
 
 
 # ---- the file holds statistics only -----------------------------------------------------------
