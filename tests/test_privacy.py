@@ -98,7 +98,8 @@ def run(s: dict[str, Path], *args: str, stdin: bytes | None = None
     ("classify", "{audio}", "--json"),
     ("listen", "--source", "-", "--json"),
     ("info",),
-], ids=["listen-json", "listen-live", "classify", "listen-stdin", "info"])
+    ("speakers",),
+], ids=["listen-json", "listen-live", "classify", "listen-stdin", "info", "speakers"])
 def test_nothing_is_written_and_nothing_is_sent(sandbox, args: tuple[str, ...]) -> None:
     before = tree(sandbox["root"])
     argv = [a.format(audio=sandbox["audio"]) for a in args]
@@ -136,3 +137,21 @@ def test_an_error_writes_nothing_either(sandbox) -> None:
     bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunk")
     r, seen = run(sandbox, "classify", str(bad), str(sandbox["audio"]))
     assert r.returncode == 3 and seen == [] and tree(sandbox["root"]) == before
+
+
+def test_enrol_writes_only_the_speaker_file_and_remove_takes_it_back(sandbox) -> None:
+    """Enrolment keeps one file of statistics in the data folder (README "Enrol the voices it
+    lives with"), nothing else anywhere; removing the speaker deletes it."""
+    before = tree(sandbox["root"])
+    y = np.concatenate([silence(0.4), syllables(4, 24.0, seed=6)])
+    r, seen = run(sandbox, "enrol", "ann", "--record", "24", "--source", "-",
+                  stdin=(y * 32767).astype("<i2").tobytes())
+    assert r.returncode == 0, r.stderr.decode()
+    folder = sandbox["data"] / "edge-ser" / "speakers"
+    new = set(tree(sandbox["root"])) - set(before)
+    assert new == {"data/edge-ser", "data/edge-ser/speakers", "data/edge-ser/speakers/ann.json"}
+    assert {e for e, _ in seen} <= {"open-for-writing", "os.mkdir", "os.rename"}
+    assert all(str(folder) in arg or "edge-ser" in arg for _, arg in seen), seen
+    r, seen = run(sandbox, "speakers", "--remove", "ann")
+    assert r.returncode == 0 and list(folder.iterdir()) == []
+    assert [e for e, _ in seen] == ["os.remove"]

@@ -64,6 +64,12 @@ def describe_manifest(m: Manifest) -> str:
                  f"frames; a file without speech is scored by {sp.no_speech}; VAD "
                  f"{vad.threshold_db:g} dB over the noise floor, floor {vad.min_level_dbfs:g} "
                  "dBFS")
+    en = m.enrolment
+    lines.append("enrolment: " + ("not recorded (global features, no prior correction: a "
+                                  "speaker profile changes nothing)" if en is None else
+                 f"features {en.features} (fallback {en.fallback}), prior {en.prior}"
+                 + (f" {en.prior_strength:g}" if en.prior == "divide" else "")
+                 + f", at least {en.min_speech_seconds:g} s of speech"))
     pre = m.preprocessing
     lines.append("preprocessing: " + ("not recorded" if pre is None else
                  f"loudness {pre.loudness}, denoise {'on' if pre.denoise else 'off'}, "
