@@ -43,6 +43,7 @@ from edge.frontend.kinds import feature_dim
 from edge.frontend.vad import VadConfig
 from edge.manifest import (
     CalibrationSpec,
+    EnrolmentSpec,
     Manifest,
     Member,
     PreprocessingSpec,
@@ -333,7 +334,8 @@ def _strict_failures(report: dict[str, Any]) -> list[str]:
 def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
     """What the device must reproduce of training, from the run folder: the speech gate and
     VAD (training's gate; a file without speech keeps its best window, as training did), the
-    preprocessing, the speakers the members heard (so `evaluate` can warn) and calibration."""
+    preprocessing, the speakers the members heard (so `evaluate` can warn), calibration and
+    how an enrolled speaker's statistics apply."""
     pre = dict(ms.run.get("preprocessing") or ms.preprocessing or {})
     gate = float(pre.get("min_speech_fraction", VadConfig().min_speech_fraction))
     speech = SpeechSpec(VadConfig(min_speech_fraction=gate), no_speech="best_window")
@@ -353,8 +355,12 @@ def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
         calibration = CalibrationSpec(float(cal["temperature"]), str(cal.get("fitted_on", "")))
     else:
         calibration = None
+    # members that learned speaker-normalised windows take an enrolled speaker's statistics;
+    # without a profile they get the global ones, as half their training windows had
+    enrolment = EnrolmentSpec(features="speaker", fallback="global") if ms.speaker_norm \
+        else None
     return {"speech": speech, "preprocessing": preprocessing, "training": training,
-            "calibration": calibration}
+            "calibration": calibration, "enrolment": enrolment}
 
 
 def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:

@@ -61,6 +61,8 @@ class MemberSet:
     preprocessing: dict[str, Any] = field(default_factory=dict)
     #: temperature scaling fitted in training (``{"temperature", "fitted_on"}``)
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: ``{"mode": "mixed", "clips": K}`` when the members also learned speaker-normalised windows
+    speaker_norm: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_test(self) -> bool:
@@ -155,7 +157,7 @@ def load_set(set_dir: str | Path) -> MemberSet:
                       for m in info.members),
         train_actors=info.train_actors, val_actors=info.val_actors,
         test_actors=info.test_actors, run=run, preprocessing=info.preprocessing,
-        calibration=info.calibration,
+        calibration=info.calibration, speaker_norm=info.speaker_norm,
     )
 
 

@@ -85,3 +85,11 @@ def test_a_mixed_run_scores_the_same_files_with_and_without_enrolment(
     # the same files both ways: every test file but one enrolment clip per test speaker
     n_test = sum(c["files"] for c in fold["per_corpus"].values())
     assert n_with == n_without == n_test - len(s["test_actors"]) > 0
+    # the manifest tells the device to take an enrolled speaker's statistics
+    from edge.manifest import load_manifest
+
+    rc = main(["convert", str(out), "--out", str(tmp_path / "models"), "--sparsity", "0",
+               "--representative", "20", "--verify-windows", "20"])
+    assert rc == 0
+    enrol = load_manifest(tmp_path / "models").enrolment
+    assert enrol is not None and (enrol.features, enrol.fallback) == ("speaker", "global")
