@@ -114,7 +114,7 @@ def _load_keras(src: MemberSource) -> Any:
 
 def _train_windows(ms: MemberSet, kind: str) -> tuple[np.ndarray, np.ndarray]:
     w = ms.windows("train", kind)
-    mean, std = ms.normalization[kind]
+    mean, std = ms.info.normalization[kind]
     if w.X.shape[2] != len(mean):
         raise ConfigError(f"set {ms.name}: data/train-{kind}.npz has {w.X.shape[2]} values per "
                           f"frame but normalization[{kind!r}] has {len(mean)}")
@@ -123,25 +123,25 @@ def _train_windows(ms: MemberSet, kind: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_labels(y: np.ndarray, ms: MemberSet, where: str) -> None:
-    if len(y) and (y.min() < 0 or y.max() >= len(ms.labels)):
-        raise ConfigError(f"set {ms.name}: {where} has labels outside 0..{len(ms.labels) - 1}")
+    if len(y) and (y.min() < 0 or y.max() >= len(ms.info.labels)):
+        raise ConfigError(f"set {ms.name}: {where} has labels outside 0..{len(ms.info.labels) - 1}")
 
 
 def _check_member(ms: MemberSet, src: MemberSource, model: Any) -> tuple[int, int]:
     frames, dim = input_frames_dim(model, src.name)
-    want_dim = feature_dim(ms.frontend, src.feature)
-    if (frames, dim) != (ms.window.frames, want_dim):
+    want_dim = feature_dim(ms.info.frontend, src.feature)
+    if (frames, dim) != (ms.info.window.frames, want_dim):
         raise ModelError(f"member {src.name!r}: input is [{frames}, {dim}] but the set's window "
-                         f"and front end give [{ms.window.frames}, {want_dim}] {src.feature!r} "
-                         "values")
-    if len(ms.normalization[src.feature][0]) != want_dim:
+                         f"and front end give [{ms.info.window.frames}, {want_dim}] "
+                         f"{src.feature!r} values")
+    if len(ms.info.normalization[src.feature][0]) != want_dim:
         raise ConfigError(f"member {src.name!r}: normalization[{src.feature!r}] has "
-                          f"{len(ms.normalization[src.feature][0])} values, the front end gives "
-                          f"{want_dim}")
+                          f"{len(ms.info.normalization[src.feature][0])} values, the front end "
+                          f"gives {want_dim}")
     out = model.output_shape
-    if isinstance(out, list) or out[-1] != len(ms.labels):
+    if isinstance(out, list) or out[-1] != len(ms.info.labels):
         raise ModelError(
-            f"member {src.name!r}: output {out} does not match {len(ms.labels)} labels")
+            f"member {src.name!r}: output {out} does not match {len(ms.info.labels)} labels")
     return frames, dim
 
 
@@ -210,11 +210,12 @@ def _eval_data(ms: MemberSet, opts: ConvertOptions) -> tuple[dict[str, np.ndarra
         data["description"] = (f"{len(idx)} training windows of set {ms.name} (no held-out actors: "
                                "accuracy is optimistic)")
     else:
-        data["actors"] = list(ms.test_actors)
-        data["description"] = (f"held-out test actors {', '.join(map(str, ms.test_actors))} of set "
-                               f"{ms.name}: {len(idx)} windows, {len(np.unique(first.file))} files")
+        data["actors"] = list(ms.info.test_actors)
+        actors = ", ".join(map(str, ms.info.test_actors))
+        data["description"] = (f"held-out test actors {actors} of set {ms.name}: {len(idx)} "
+                               f"windows, {len(np.unique(first.file))} files")
     data["windows"] = len(idx)
-    X = {k: normalize(w.X[idx], *ms.normalization[k]) for k, w in loaded.items()}
+    X = {k: normalize(w.X[idx], *ms.info.normalization[k]) for k, w in loaded.items()}
     return X, first.y[idx], first.file[idx], data
 
 
@@ -240,7 +241,7 @@ def _verify(ms: MemberSet, done: list[_Converted], opts: ConvertOptions,
             sparsity=p.overall if p else None,
             layer_sparsity=p.layers if p else None,
             file=c.path, ops=c.ops))
-    return verify.verify(outputs, y, files, ms.labels, ms.voting, data)
+    return verify.verify(outputs, y, files, ms.info.labels, ms.info.voting, data)
 
 
 def _convert_set(ms: MemberSet, stage: Path, opts: ConvertOptions,
@@ -280,7 +281,8 @@ def _metadata(ms: MemberSet, opts: ConvertOptions, done: list[_Converted],
         "converted_by": f"edge-ser {__version__}",
         "converted_at": h["date"],
         "source": {"run_dir": str(ms.dir.parent.absolute()), "set": ms.name,
-                   "train_actors": list(ms.train_actors), "test_actors": list(ms.test_actors)},
+                   "train_actors": list(ms.info.train_actors),
+                   "test_actors": list(ms.info.test_actors)},
         "normalization": f"mean/std fitted on the training actors of set {ms.name}",
         "conversion": {"mode": opts.quant.mode, "unroll": opts.quant.unroll,
                        "lstm_state": "none (unrolled)" if opts.quant.unroll
@@ -292,8 +294,8 @@ def _metadata(ms: MemberSet, opts: ConvertOptions, done: list[_Converted],
         "report": REPORT_MD,
         # what training did besides the front end (VAD, gate's speech share, loudness,
         # denoising, resampler) and where the device differs
-        "training": {"preprocessing": dict(ms.preprocessing),
-                     "mismatches": preprocessing_mismatches(ms.preprocessing)},
+        "training": {"preprocessing": dict(ms.info.preprocessing),
+                     "mismatches": preprocessing_mismatches(ms.info.preprocessing)},
     }
     if opts.prune.enabled:
         meta["pruning"] = {"target_sparsity": opts.prune.sparsity, "epochs": opts.prune.epochs,
@@ -336,7 +338,7 @@ def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
     VAD (training's gate; a file without speech keeps its best window, as training did), the
     preprocessing, the speakers the members heard (so `evaluate` can warn), calibration and
     how an enrolled speaker's statistics apply."""
-    pre = dict(ms.run.get("preprocessing") or ms.preprocessing or {})
+    pre = dict(ms.run.get("preprocessing") or ms.info.preprocessing or {})
     gate = float(pre.get("min_speech_fraction", VadConfig().min_speech_fraction))
     speech = SpeechSpec(VadConfig(min_speech_fraction=gate), no_speech="best_window")
     preprocessing = PreprocessingSpec(
@@ -344,11 +346,11 @@ def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
         denoise=bool(pre.get("denoise", False)), resampler=str(pre.get("resampler", "edge")))
     heard: dict[str, list[str]] = {}
     single = str((ms.run.get("corpus") or {}).get("format") or "unknown")
-    for spk in (*ms.train_actors, *ms.val_actors):
+    for spk in (*ms.info.train_actors, *ms.info.val_actors):
         corpus, _, speaker = str(spk).rpartition("/")
         heard.setdefault(corpus or single, []).append(speaker)
     training = TrainingSpec(tuple(TrainingCorpus(c, tuple(s)) for c, s in heard.items()))
-    cal = ms.calibration or {}
+    cal = ms.info.calibration or {}
     if opts.temperature is not None:
         calibration = CalibrationSpec(float(opts.temperature), "given to convert (--temperature)")
     elif cal.get("temperature", 1.0) != 1.0:
@@ -357,7 +359,7 @@ def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
         calibration = None
     # members that learned speaker-normalised windows take an enrolled speaker's statistics;
     # without a profile they get the global ones, as half their training windows had
-    enrolment = EnrolmentSpec(features="speaker", fallback="global") if ms.speaker_norm \
+    enrolment = EnrolmentSpec(features="speaker", fallback="global") if ms.info.speaker_norm \
         else None
     return {"speech": speech, "preprocessing": preprocessing, "training": training,
             "calibration": calibration, "enrolment": enrolment}
@@ -372,7 +374,7 @@ def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
     if opts.verify_set and opts.verify_set == ms.name:
         raise ConfigError(f"--verify-set {ms.name} is the set being converted")
     say(f"set {ms.name} of {ms.dir.parent}: {len(ms.members)} members, mode {opts.quant.mode}")
-    mismatches = preprocessing_mismatches(ms.preprocessing)
+    mismatches = preprocessing_mismatches(ms.info.preprocessing)
     if mismatches and opts.strict:
         raise ConfigError(f"set {ms.name}: {'; '.join(mismatches)} (--strict); nothing was written")
     for line in mismatches:
@@ -390,9 +392,9 @@ def convert(opts: ConvertOptions, say: Progress = print) -> ConvertResult:
                                  f"{'; '.join(problems)}; nothing was written")
         kinds = dict.fromkeys(c.src.feature for c in done)
         manifest = Manifest(
-            labels=ms.labels, frontend=ms.frontend, window=ms.window,
-            features={k: feature_spec(k, *ms.normalization[k]) for k in kinds},
-            members=tuple(c.entry for c in done), voting=ms.voting,
+            labels=ms.info.labels, frontend=ms.info.frontend, window=ms.info.window,
+            features={k: feature_spec(k, *ms.info.normalization[k]) for k in kinds},
+            members=tuple(c.entry for c in done), voting=ms.info.voting,
             metadata=_metadata(ms, opts, done, report), **manifest_sections(ms, opts))
         write_manifest(manifest, stage)
         header = _header(ms, opts)

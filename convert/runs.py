@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge.errors import ConfigError, ModelError
-from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import normalize as device_normalize
-from edge.manifest import WindowSpec
 from train.runs import RUN_FILE, SET_FILE, RunInfo, SetInfo, read_json
 
 
@@ -43,30 +41,20 @@ class Windows:
 
 @dataclass(frozen=True)
 class MemberSet:
-    """A member set: what the members were trained on and how the device must feed them."""
+    """A member set: its folder, what training wrote of it (``info``: labels, front end,
+    window, voting, normalisation, speakers, preprocessing, calibration, speaker
+    normalisation; one definition, :class:`train.runs.SetInfo`), its members' model files and
+    the run's record above it."""
 
     dir: Path
     name: str
-    labels: tuple[str, ...]
-    frontend: FrontendConfig
-    window: WindowSpec
-    voting: str
-    normalization: dict[str, tuple[np.ndarray, np.ndarray]]
+    info: SetInfo
     members: tuple[MemberSource, ...]
-    train_actors: tuple[Any, ...] = ()
-    val_actors: tuple[Any, ...] = ()
-    test_actors: tuple[Any, ...] = ()
     run: dict[str, Any] = field(default_factory=dict)
-    #: what training did to the audio besides the front end (train.runs.SetInfo)
-    preprocessing: dict[str, Any] = field(default_factory=dict)
-    #: temperature scaling fitted in training (``{"temperature", "fitted_on"}``)
-    calibration: dict[str, Any] = field(default_factory=dict)
-    #: ``{"mode": "mixed", "clips": K}`` when the members also learned speaker-normalised windows
-    speaker_norm: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_test(self) -> bool:
-        return bool(self.test_actors) and all(
+        return bool(self.info.test_actors) and all(
             (self.dir / "data" / f"test-{k}.npz").is_file() for k in self.kinds)
 
     @property
@@ -151,13 +139,10 @@ def load_set(set_dir: str | Path) -> MemberSet:
     info = SetInfo.read(d)
     run = read_json(d.parent / RUN_FILE) if (d.parent / RUN_FILE).is_file() else {}
     return MemberSet(
-        dir=d, name=d.name, labels=info.labels, frontend=info.frontend, window=info.window,
-        voting=info.voting, normalization=info.normalization,
+        dir=d, name=d.name, info=info,
         members=tuple(MemberSource(m.name, m.feature, d / m.file, m.weight, m.arch, m.seed)
                       for m in info.members),
-        train_actors=info.train_actors, val_actors=info.val_actors,
-        test_actors=info.test_actors, run=run, preprocessing=info.preprocessing,
-        calibration=info.calibration, speaker_norm=info.speaker_norm,
+        run=run,
     )
 
 

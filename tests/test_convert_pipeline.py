@@ -274,7 +274,7 @@ def test_unrolled_lstm_has_no_state_and_no_fused_op(run_dir: Path, tmp_path: Pat
     src = ms.members[0]
     model = _keras_model(src.path)
     w = ms.windows("train", src.feature)
-    x = normalize(w.X[:64], *ms.normalization[src.feature])
+    x = normalize(w.X[:64], *ms.info.normalization[src.feature])
     fixed = fixed_batch(model, unroll=True)
     assert fixed.input_shape == (1, 50, 12) and model.input_shape == (None, 50, 12)
     data = to_tflite(fixed, x, QuantizeOptions(unroll=True))

@@ -75,7 +75,7 @@ def test_two_workers_train_one_member_together(tmp_path: Path) -> None:
     for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one model, trained together
     w = chief.windows("test", "mfcc")
-    p = model.predict(normalize(w.X, *chief.normalization["mfcc"]), verbose=0)
+    p = model.predict(normalize(w.X, *chief.info.normalization["mfcc"]), verbose=0)
     assert p.shape == (len(w.X), 2) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
     set_json = json.loads((tmp_path / "w0" / "fold-1" / "set.json").read_text())
     assert set_json["members"][0]["val_uar"] > 0.5  # beats chance on the validation actor

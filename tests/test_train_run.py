@@ -76,18 +76,18 @@ def test_load_set_and_windows(run_dir: Path) -> None:
 
     assert list_sets(run_dir) == ["fold-1", "fold-2", "final"]
     s = load_set(run_dir / "fold-1")
-    assert s.labels == ("neutral", "angry") and s.window.frames == default_frames()
+    assert s.info.labels == ("neutral", "angry") and s.info.window.frames == default_frames()
     assert [m.name for m in s.members] == ["m1-mfcc", "m2-logmel"]
-    assert set(s.train_actors).isdisjoint(s.test_actors)
-    assert set(s.val_actors).isdisjoint(s.test_actors)
+    assert set(s.info.train_actors).isdisjoint(s.info.test_actors)
+    assert set(s.info.val_actors).isdisjoint(s.info.test_actors)
     w = s.windows("test", "mfcc")
     assert w.X.shape[1:] == (default_frames(), 40) and len(w.y) == len(w.file) > 0
     model = keras.models.load_model(s.members[0].path)
-    p = model.predict(normalize(w.X, *s.normalization["mfcc"]), verbose=0)
+    p = model.predict(normalize(w.X, *s.info.normalization["mfcc"]), verbose=0)
     assert p.shape == (len(w.X), 2)
     final = load_set(run_dir / "final")
-    assert final.test_actors == () and not final.has_test
-    assert len(final.train_actors) == 4
+    assert final.info.test_actors == () and not final.has_test
+    assert len(final.info.train_actors) == 4
 
 
 @pytest.mark.slow
@@ -102,15 +102,15 @@ def test_val_and_test_windows_are_never_augmented(run_dir: Path, corpus: Path) -
     from train.features import compute_file, file_windows
 
     s = load_set(run_dir / "fold-1")
-    utts = [u for u in load_corpus(corpus).utterances if u.label in s.labels]
+    utts = [u for u in load_corpus(corpus).utterances if u.label in s.info.labels]
     cfg = load_config(None, TINY[1::2])
-    settings = feature_settings(cfg, s.frontend, ["logmel", "mfcc"])
+    settings = feature_settings(cfg, s.info.frontend, ["logmel", "mfcc"])
     for split in ("val", "test"):
         w = s.windows(split, "mfcc")
         x, f = w.X.astype(np.float32), w.file
         for i in np.unique(f)[:3]:
-            clean = file_windows(compute_file(utts[i], 0, settings, 1), s.frontend, "mfcc",
-                                 s.window.frames, window_frames(s.frontend, 0.5),
+            clean = file_windows(compute_file(utts[i], 0, settings, 1), s.info.frontend, "mfcc",
+                                 s.info.window.frames, window_frames(s.info.frontend, 0.5),
                                  cfg.min_speech_fraction)
             np.testing.assert_allclose(x[f == i], clean, atol=0.05, rtol=1e-2)  # float16 storage
 
@@ -143,8 +143,8 @@ def test_augmentation_touches_only_training_actors(corpus: Path, tmp_path: Path,
     from convert.runs import load_set
 
     s = load_set(tmp_path / "r" / "fold-1")
-    assert seen and set(seen) <= set(s.train_actors)
-    assert not set(seen) & (set(s.val_actors) | set(s.test_actors))
+    assert seen and set(seen) <= set(s.info.train_actors)
+    assert not set(seen) & (set(s.info.val_actors) | set(s.info.test_actors))
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ everything the device feeds them: labels, front end, window and each feature's n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def merge(sets: list[Path], out: Path) -> SetInfo:
     base = infos[0]
     members: list[MemberRecord] = []
     for path, info in zip(sets, infos, strict=True):
-        for key in ("labels", "frontend", "window"):
+        for key in ("labels", "frontend", "window", "speaker_norm"):
             if getattr(info, key) != getattr(base, key):
                 raise ConfigError(f"{path}: {key} differs from {sets[0]}")
         for kind, (m, s) in info.normalization.items():
@@ -55,9 +56,7 @@ def merge(sets: list[Path], out: Path) -> SetInfo:
         shutil.copyfile(src, target / m.file)
     if (sets[0] / "data").is_dir():  # representative windows for int8 calibration
         shutil.copytree(sets[0] / "data", target / "data")
-    merged = SetInfo(base.labels, base.frontend, base.window, base.voting, norm, tuple(members),
-                     base.train_actors, base.val_actors, base.test_actors, base.preprocessing,
-                     base.calibration)
+    merged = dataclasses.replace(base, normalization=norm, members=tuple(members))
     merged.write(target)
     run = RunInfo.from_dict(read_json(sets[0].parent / RUN_FILE))
     run.sets = ["final"]
