@@ -9,7 +9,9 @@ config (a sensor whose state is the emotion and whose attributes are the probabi
 The broker is never on the audio path: :meth:`MqttPublisher.publish` only puts the record in a
 bounded queue. A publisher thread hands it to paho-mqtt, whose own thread connects, reconnects
 with backoff and writes. A broker that is down or goes away costs messages (counted, reported
-as "not delivered"), never audio.
+as "not delivered"), never audio. Decisions made while the first connection is being set up
+(TCP, TLS handshake, CONNACK) wait for it in the queue, at most :data:`CONNECT_GRACE` seconds:
+a short file heard with ``--fast`` is over before a TLS handshake is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import queue
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ TOPIC_ROOT = "edge-ser"
 DISCOVERY_PREFIX = "homeassistant"
 QUEUE_SIZE = 256  # decisions waiting for the publisher thread; beyond: not delivered
 RECONNECT_DELAY = (1, 30)  # seconds: paho doubles the wait after each failed attempt
+CONNECT_GRACE = 5.0  # seconds the publisher thread waits for the first connection attempt
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,9 @@ class MqttPublisher:
         self.topics = Topics(device)
         self.stats = MqttStats()
         self._lock = threading.Lock()
+        self._published = 0  # every record given to publish(): each is sent or not delivered
+        self._closed = False
+        self._first_attempt = threading.Event()  # set when the first connection succeeded or failed
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(QUEUE_SIZE)
         self._thread = threading.Thread(target=self._drain, name="mqtt-publish", daemon=True)
         self._client = self._make_client()
@@ -194,6 +201,7 @@ class MqttPublisher:
         client.reconnect_delay_set(*RECONNECT_DELAY)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         return client
 
     @property
@@ -208,6 +216,8 @@ class MqttPublisher:
 
     def publish(self, record: dict[str, Any]) -> None:
         """Queue one decision record; never blocks (a full queue counts it as undelivered)."""
+        with self._lock:
+            self._published += 1
         try:
             self._queue.put_nowait(record)
         except queue.Full:
@@ -223,10 +233,14 @@ class MqttPublisher:
                     "topic": self.topics.base}
 
     def close(self, timeout: float = 2.0) -> MqttStats:
-        """Say ``offline`` (retained), disconnect, stop the threads; bounded by ``timeout``."""
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Say ``offline`` (retained), disconnect, stop the threads; bounded by ``timeout``.
+        What was not sent by then counts as not delivered."""
+        end = time.monotonic() + timeout
+        with contextlib.suppress(queue.Full):  # full: the thread waits for a first connection
+            self._queue.put(None, timeout=timeout)
+        self._thread.join(max(0.0, end - time.monotonic()))
         with self._lock:
+            self._closed = True  # a publisher thread that is still waiting sends nothing more
             connected = self.stats.connected
         if connected:
             info = self._client.publish(self.topics.availability, "offline", qos=1, retain=True)
@@ -237,7 +251,8 @@ class MqttPublisher:
         stopper.start()
         stopper.join(timeout)
         with self._lock:
-            self.stats.undelivered += self._queue.qsize()  # left behind by a timeout
+            # left in the queue (or in the publisher thread's hands) by a timeout: not delivered
+            self.stats.undelivered = self._published - self.stats.sent
             return MqttStats(**vars(self.stats))
 
     # ---- threads -----------------------------------------------------------------------
@@ -245,6 +260,13 @@ class MqttPublisher:
         mqtt = self._mqtt
         while (record := self._queue.get()) is not None:
             text = to_json(record)
+            if not self._first_attempt.is_set():
+                # the first connection is on its way: wait for it (never longer than the grace)
+                self._first_attempt.wait(CONNECT_GRACE)
+                self._first_attempt.set()
+            with self._lock:
+                if self._closed:
+                    return
             if not self._client.is_connected():
                 with self._lock:
                     self.stats.undelivered += 1
@@ -260,7 +282,8 @@ class MqttPublisher:
 
     def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason: Any,
                     _props: Any) -> None:
-        if reason.is_failure:
+        if reason.is_failure:  # refused (bad credentials, ...): paho tries again later
+            self._first_attempt.set()
             return
         with self._lock:
             self.stats.connected = True
@@ -268,8 +291,13 @@ class MqttPublisher:
         client.publish(self.topics.discovery, to_json(discovery_config(self.topics)),
                        qos=1, retain=True)
         client.publish(self.topics.availability, "online", qos=1, retain=True)
+        self._first_attempt.set()  # after "online": decisions follow it
+
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        self._first_attempt.set()  # no broker there, TLS refused, ...: paho tries again later
 
     def _on_disconnect(self, _client: Any, _userdata: Any, _flags: Any, _reason: Any,
                        _props: Any) -> None:
+        self._first_attempt.set()
         with self._lock:
             self.stats.connected = False

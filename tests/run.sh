@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 source tools/apt_install.sh
 apt_install portaudio19-dev python3-venv python3-dev gcc pulseaudio pulseaudio-utils \
-  libasound2-plugins espeak-ng sox mosquitto chromium chromium-driver
+  libasound2-plugins espeak-ng sox mosquitto openssl chromium chromium-driver
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   echo "== creating $VENV"

@@ -1,13 +1,17 @@
 """MQTT publishing: URL and topic rules, one-line errors, and a real mosquitto broker that is
-down, up, killed under a running `listen` and restarted."""
+down, up, killed under a running `listen` and restarted; over TLS (mqtts:// with a throwaway CA,
+and with the wrong CA) and with passwords (right, from the environment, wrong)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 from fixtures.services import (
+    CertificateAuthority,
     Collector,
     Mosquitto,
     free_port,
@@ -26,7 +31,13 @@ from fixtures.synth import silence, syllables
 from fixtures.tiny import TINY
 
 from edge.errors import ConfigError
-from edge.mqtt import Topics, device_topic_name, discovery_config, parse_broker_url
+from edge.mqtt import (
+    MqttPublisher,
+    Topics,
+    device_topic_name,
+    discovery_config,
+    parse_broker_url,
+)
 from edge.wav import write_wav
 
 M = ["--models", str(TINY)]
@@ -234,3 +245,190 @@ def test_broker_stopped_and_restarted_mid_run(broker, clips) -> None:
     m = re.search(r"(\d+) decisions? sent, (\d+) not delivered", err)
     assert m and int(m.group(1)) + int(m.group(2)) == len(out.splitlines())
     assert int(m.group(2)) >= 1 and down_at < up_at
+
+
+# ---- TLS and passwords against a real broker ----------------------------------------------
+@pytest.fixture
+def brokers(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Start mosquitto brokers with Mosquitto's options (tls=, users=); all stopped at the end."""
+    try:
+        import paho.mqtt.client  # noqa: F401
+    except ImportError:
+        unavailable("paho-mqtt (pip install paho-mqtt)")
+    started: list[Mosquitto] = []
+
+    def start(**options: object) -> Mosquitto:
+        folder = tmp_path / f"broker{len(started)}"
+        folder.mkdir()
+        b = Mosquitto(folder, **options)  # type: ignore[arg-type]
+        started.append(b)
+        return b.start()
+
+    yield start
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def without_mqtt(clips) -> subprocess.CompletedProcess[str]:
+    """`listen --fast --json` of the short clip with no broker: what every run must still do."""
+    r = run_cli("listen", "--source", str(clips["short"]), "--fast", "--json", *M)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) > 3, r.stderr
+    return r
+
+
+def listen_fast(clips, url: str, device: str, *extra: str,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("listen", "--source", str(clips["short"]), "--fast", "--json", *M,
+                   "--mqtt", url, "--device-name", device, *extra, env=env)
+
+
+def delivered(broker: Mosquitto, sub: Collector, r: subprocess.CompletedProcess[str],
+              device: str) -> list[tuple[str, bool]]:
+    """Check what a subscriber and Home Assistant (a new subscriber) get from one run; return
+    the (topic, retained) sequence the subscriber saw, for comparing brokers."""
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    t = Topics(device)
+    got = sub.wait_for(t.decision, count=len(lines))
+    assert [json.loads(p) for p, _, _ in got] == lines  # the very objects of --json
+    assert all(not retain for _, retain, _ in got)
+    sub.wait_for(t.availability, b"offline")
+    assert [p for p, _, _ in sub.on(t.availability)] == [b"online", b"offline"]
+    assert json.loads(sub.wait_for(t.discovery)[0][0]) == discovery_config(t)
+    assert f"MQTT {broker.url}: {len(lines)} decisions sent, 0 not delivered" in r.stderr
+    assert json.loads(retained(broker.port, t.state, **broker.client())) == lines[-1]
+    assert json.loads(retained(broker.port, t.discovery, **broker.client())) == \
+        discovery_config(t)
+    assert retained(broker.port, t.availability, **broker.client()) == b"offline"
+    with sub.lock:
+        return [(topic, retain) for topic, _, retain, _ in sub.messages
+                if topic.startswith(t.base) or topic == t.discovery]
+
+
+def nothing_delivered(sub: Collector, r: subprocess.CompletedProcess[str], device: str,
+                      without_mqtt: subprocess.CompletedProcess[str]) -> None:
+    """Listening went on as with no broker (exit 0, every window and decision), no message
+    reached the broker, and the summary counts every decision as not delivered."""
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    decisions = len(without_mqtt.stdout.splitlines())
+    assert len(r.stdout.splitlines()) == decisions
+    assert summary_counts(r.stderr) == summary_counts(without_mqtt.stderr)
+    assert f"0 decisions sent, {decisions} not delivered" in r.stderr
+    time.sleep(0.2)  # anything sent before the exit has reached the subscriber by now
+    t = Topics(device)
+    with sub.lock:
+        assert [m for m in sub.messages if m[0].startswith(t.base) or m[0] == t.discovery] == []
+
+
+def test_mqtts_delivers_as_plain_mqtt_does(brokers, clips, tmp_path: Path) -> None:
+    """The same run over a plain and a TLS listener (server certificate for 127.0.0.1 from a
+    throwaway CA, given with --mqtt-ca): the same messages, retained state and discovery."""
+    ca = CertificateAuthority.create(tmp_path / "ca")
+    seen = []
+    for broker in (brokers(), brokers(tls=ca)):
+        sub = Collector(broker.port, **broker.client()).start()
+        try:
+            extra = ("--mqtt-ca", str(ca.pem)) if broker.tls else ()
+            assert broker.url.startswith("mqtts://" if broker.tls else "mqtt://")
+            r = listen_fast(clips, broker.url, "tls-pi", *extra)
+            seen.append(delivered(broker, sub, r, "tls-pi"))
+        finally:
+            sub.stop()
+    assert seen[0] == seen[1]
+
+
+def test_mqtts_with_the_wrong_ca_delivers_nothing_and_listening_goes_on(
+        brokers, clips, tmp_path: Path, without_mqtt) -> None:
+    broker = brokers(tls=CertificateAuthority.create(tmp_path / "ca"))
+    stranger = CertificateAuthority.create(tmp_path / "other", name="other-ca")
+    sub = Collector(broker.port, **broker.client()).start()  # trusts the right CA
+    try:
+        r = listen_fast(clips, broker.url, "wrong-ca", "--mqtt-ca", str(stranger.pem))
+        nothing_delivered(sub, r, "wrong-ca", without_mqtt)
+    finally:
+        sub.stop()
+
+
+USERS = {"observer": "look-only-7", "pi": "s3cret-Pa55"}
+
+
+def test_a_password_in_the_url_or_the_environment_delivers(brokers, clips) -> None:
+    broker = brokers(users=USERS)
+    plain = broker.url.removeprefix("mqtt://")
+    password = USERS["pi"]
+    for device, url, env in [
+            ("auth-url", f"mqtt://pi:{password}@{plain}", None),
+            ("auth-env", f"mqtt://pi@{plain}", {"EDGE_SER_MQTT_PASSWORD": password})]:
+        sub = Collector(broker.port, **broker.client("observer")).start()
+        try:
+            r = listen_fast(clips, url, device, env=env)
+            delivered(broker, sub, r, device)
+        finally:
+            sub.stop()
+        assert password not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("user", "env_password"), [
+    ("pi:wrong-Pa55@", None),  # a wrong password in the URL
+    pytest.param("pi@", "wrong-Pa55", marks=pytest.mark.slow),  # ... from the environment
+    pytest.param("", None, marks=pytest.mark.slow),  # none: anonymous clients are refused
+])
+def test_a_refused_login_delivers_nothing_and_never_shows_the_password(
+        brokers, clips, without_mqtt, user: str, env_password: str | None) -> None:
+    broker = brokers(users=USERS)
+    url = f"mqtt://{user}{broker.url.removeprefix('mqtt://')}"
+    env = {"EDGE_SER_MQTT_PASSWORD": env_password} if env_password else None
+    sub = Collector(broker.port, **broker.client("observer")).start()
+    try:
+        r = listen_fast(clips, url, "refused", env=env)
+        nothing_delivered(sub, r, "refused", without_mqtt)
+    finally:
+        sub.stop()
+    out = r.stdout + r.stderr
+    assert "wrong-Pa55" not in out and USERS["pi"] not in out
+    assert f"MQTT {broker.url}:" in r.stderr  # the broker's address, never the credentials
+
+
+def test_decisions_made_before_a_slow_first_connection_are_delivered(brokers) -> None:
+    """Regression: the publisher dropped every decision made before the broker's CONNACK, so a
+    short file heard with --fast over TLS delivered nothing. A proxy that holds the connection
+    for 0.8 s makes the first connection slow."""
+    broker = brokers()
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen()
+
+    def relay(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = proxy.accept()
+                time.sleep(0.8)
+                upstream = socket.create_connection(("127.0.0.1", broker.port))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=relay, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    sub = Collector(broker.port).start()
+    try:
+        url = f"mqtt://127.0.0.1:{proxy.getsockname()[1]}"
+        publisher = MqttPublisher(parse_broker_url(url), "slow-link")
+        publisher.start()
+        for k in range(5):
+            publisher.publish({"t": k, "label": "calm"})
+        stats = publisher.close(timeout=5.0)
+        assert (stats.sent, stats.undelivered) == (5, 0)
+        got = sub.wait_for("edge-ser/slow-link/decision", count=5)
+        assert [json.loads(p)["t"] for p, _, _ in got] == [0, 1, 2, 3, 4]
+    finally:
+        sub.stop()
+        proxy.close()
