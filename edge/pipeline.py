@@ -42,7 +42,6 @@ from edge.frontend.vad import StreamingVad, VadConfig
 from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import EnrolmentSpec, Manifest
-from edge.speakers import RunningMoments, new_speech_rows
 from edge.vote import Voter
 
 if TYPE_CHECKING:
@@ -251,6 +250,8 @@ class Pipeline:
         self._stats = profile.stats() if own else self._global_stats
         self._running = None
         if profile is None and spec.features == "speaker" and spec.fallback == "running":
+            from edge.speakers import RunningMoments  # only then: classify stays lean
+
             self._running = RunningMoments(self._global_stats,
                                            spec.running_seconds * self.cfg.frames_per_second)
         self._prior = (prior_divisor(profile.prior, spec.prior_strength)
@@ -279,6 +280,8 @@ class Pipeline:
         if running is None:
             return {kind: normalize(assemble(window, self.cfg, kind), *self._stats[kind])
                     for kind in self.kinds}
+        from edge.speakers import new_speech_rows
+
         out = {}
         for kind in self.kinds:
             x = assemble(window, self.cfg, kind)
