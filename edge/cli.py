@@ -232,18 +232,31 @@ def _named(path: Path, exc: EdgeSerError) -> str:
 
 #: One --speaker option for listen, serve, classify and evaluate (edge.speakers, `enrol`).
 SPEAKER_OPTION = click.option(
-    "--speaker", metavar="NAME",
+    "--speaker", metavar="NAME|auto",
     help="Apply this enrolled speaker's profile (`edge-ser enrol`), as the models' manifest "
-         "says (normalisation statistics and/or a prior correction).")
+         "says (normalisation statistics and/or a prior correction); `auto`: per utterance "
+         "the closest enrolled speaker (none for its first second of speech). Decisions "
+         "then name the speaker.")
 
 
-def _speaker_profile(name: str | None, manifest: Any) -> Any:
-    """The enrolled speaker ``name`` for these models (None: nobody); SpeakerError otherwise."""
+def _set_speaker(pipeline: Any, name: str | None) -> None:
+    """Apply ``--speaker``: nobody, the enrolled speaker ``name`` for these models, or (auto)
+    a picker among all enrolled speakers that fit them; SpeakerError otherwise."""
     if name is None:
-        return None
-    from edge.speakers import load_for
+        return
+    from edge.speakers import AUTO, load_all_for, load_for
 
-    return load_for(name, manifest)
+    if name != AUTO:
+        pipeline.set_speaker(load_for(name, pipeline.manifest))
+        return
+    from edge.autospeaker import SpeakerPicker
+
+    def warn(message: str) -> None:
+        click.echo(f"edge-ser: warning: {message}", err=True)
+
+    profiles = load_all_for(pipeline.manifest, warn=warn)
+    pipeline.set_speaker(SpeakerPicker(profiles, pipeline.kinds,
+                                       pipeline.cfg.frames_per_second))
 
 
 @dataclass(frozen=True)
@@ -357,8 +370,8 @@ def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
     hop = check_window(profile, manifest)
     rt = profile.runtime
     pipeline = Pipeline(manifest, hop_seconds=hop, decisions=profile.decisions,
-                        num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack,
-                        speaker=_speaker_profile(opts.speaker, manifest))
+                        num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack)
+    _set_speaker(pipeline, opts.speaker)
     return _Live(opts, profile, manifest, pipeline, device_name, mqtt, threading.Event())
 
 
@@ -396,7 +409,7 @@ def _run_live(live: _Live, sinks: list[Sink], line: Any = None, banner: bool = T
 
     opts, manifest, pipeline = live.options, live.manifest, live.pipeline
     inp, sr = live.profile.input, manifest.frontend.sr
-    records = JsonLines(manifest.labels, source=opts.source)
+    records = JsonLines(manifest.labels, source=opts.source, speaker=opts.speaker is not None)
     if live.mqtt is not None:
         sinks = [*sinks, live.mqtt.publish]
         if not live.mqtt.running:
@@ -470,7 +483,8 @@ def listen(live: LiveOptions, as_json: bool) -> int:
             if as_json:
                 _run_live(run, [write_json_line], banner=False)
             else:
-                _run_live(run, [], line=LiveLine(run.labels()))
+                _run_live(run, [], line=LiveLine(run.labels(),
+                                                 speaker=live.speaker is not None))
         finally:
             _close_mqtt(run)
     return 0
@@ -510,6 +524,8 @@ def serve(live: LiveOptions, host: str, port: int, token: str | None) -> int:
             "window": f"{m.window.seconds:g} s, hop {run.pipeline.hop_seconds:g} s",
             "voting": m.voting, "machine": f"{platform.machine()}, Python "
                                            f"{platform.python_version()}"}
+    if live.speaker is not None:
+        info["speaker"] = live.speaker
 
     def status() -> dict[str, Any]:
         s = run.summary
@@ -564,8 +580,10 @@ def _open_pipeline(models: Path | None, threads: int, use_xnnpack: bool = True,
 
         decisions = load_profile(profile_name).decisions
     manifest = load_manifest(resolve_models_dir(models))
-    return Pipeline(manifest, num_threads=threads, use_xnnpack=use_xnnpack, decisions=decisions,
-                    speaker=_speaker_profile(speaker, manifest))
+    pipeline = Pipeline(manifest, num_threads=threads, use_xnnpack=use_xnnpack,
+                        decisions=decisions)
+    _set_speaker(pipeline, speaker)
+    return pipeline
 
 
 def _expand_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -624,9 +642,11 @@ def classify(files: tuple[Path, ...], models: Path | None, profile_name: str | N
             status = status or exc.exit_code
             continue
         if as_json:
-            write_json_line(file_result_record(str(path), result, labels))
+            write_json_line(file_result_record(str(path), result, labels,
+                                               speaker=speaker is not None))
         else:
-            click.echo(format_file_result(str(path), result, labels))
+            click.echo(format_file_result(str(path), result, labels,
+                                          speaker=speaker is not None))
     return status
 
 
@@ -650,7 +670,8 @@ CORPUS_FORMATS = ("auto", "ravdess", "tess", "cremad", "crema-d", "savee", "emod
 @SPEAKER_OPTION
 @click.option("--enrol", "enrol_k", type=click.IntRange(min=1), metavar="K",
               help="Per speaker: enrol from K of their files (random, any emotion) and score "
-                   "the rest with and without the profile.")
+                   "the rest with and without the profile (with --speaker auto also with "
+                   "the closest of all the corpus's profiles, and how often it is theirs).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Which files --enrol picks.")
 @click.option("--prior", type=click.Choice(("none", "divide")),
@@ -673,10 +694,12 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
 
     from edge.corpora import load_corpus
     from edge.evaluation import evaluate_corpus
+    from edge.speakers import AUTO
 
-    if enrol_k is not None and speaker is not None:
-        raise click.UsageError("--enrol and --speaker are exclusive (--enrol enrols each "
-                               "speaker of the corpus)")
+    auto_study = enrol_k is not None and speaker == AUTO
+    if enrol_k is not None and speaker is not None and not auto_study:
+        raise click.UsageError(f"--enrol and --speaker NAME are exclusive (--enrol enrols "
+                               f"each speaker of the corpus; --speaker {AUTO} picks among them)")
     pipeline = _open_pipeline(models, threads, profile_name=profile_name)
     if prior is not None or prior_strength is not None:
         import dataclasses
@@ -685,7 +708,8 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
         pipeline.enrolment = dataclasses.replace(
             spec, prior=prior or spec.prior,
             prior_strength=spec.prior_strength if prior_strength is None else prior_strength)
-    pipeline.set_speaker(_speaker_profile(speaker, pipeline.manifest))
+    if not auto_study:  # with --enrol, auto picks among the study's profiles
+        _set_speaker(pipeline, speaker)
     data = load_corpus(corpus, "crema-d" if fmt == "cremad" else fmt)
     started = time.monotonic()
     shown = [started]
@@ -717,7 +741,8 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
                 click.echo(f"enrol: {done}/{total} speakers ({now - started:.0f} s)", err=True)
 
         study = enrolment_study(pipeline, data, ev, enrol_k, seed,
-                                lambda p: _classify_file(pipeline, p), progress=enrol_progress)
+                                lambda p: _classify_file(pipeline, p), progress=enrol_progress,
+                                auto=auto_study)
         record, text = study_report(study, ev, pipeline, str(corpus))
         click.echo(json.dumps(record) if as_json else text)
         return 0

@@ -66,7 +66,8 @@ class Decision:
     """The state after one window.
 
     ``label`` is an emotion, ``uncertain`` or ``silence``; ``probs`` the averaged vector (zeros
-    for silence); ``is_new`` whether this should be reported now.
+    for silence); ``is_new`` whether this should be reported now; ``speaker`` the enrolled
+    profile in use (set by the pipeline with ``--speaker``; None: nobody).
     """
 
     time: float
@@ -76,6 +77,7 @@ class Decision:
     speech: bool
     speech_ratio: float
     is_new: bool
+    speaker: str | None = None
 
     @property
     def is_emotion(self) -> bool:

@@ -64,10 +64,11 @@ class LiveLine:
     """``00:12.5  angry      0.81  angry ████████   0.81  sad ██ 0.12  calm ▌ 0.04``."""
 
     def __init__(self, labels: tuple[str, ...], stream: IO[str] | None = None,
-                 show_drops: bool = True) -> None:
+                 show_drops: bool = True, speaker: bool = False) -> None:
         self.labels = tuple(labels)
         self.stream = stream or sys.stdout
         self.show_drops = show_drops
+        self.speaker = speaker  # --speaker: end the line with the speaker in use
         self.ascii_only = not _can_encode(self.stream, "█▏")
         self._width = max(len(x) for x in (*self.labels, SILENCE, UNCERTAIN))
         self._reported_drops = 0
@@ -83,6 +84,8 @@ class LiveLine:
                 for name, p in top_k(self.labels, decision.probs)
             )
             line = f"{head} {decision.confidence:4.2f}  | {bars}"
+        if self.speaker:
+            line += f"  [{decision.speaker or 'nobody'}]"
         if self.show_drops and drops.samples > self._reported_drops:
             line += f"  [dropped {drops.samples} samples so far]"
             self._reported_drops = drops.samples
@@ -94,13 +97,18 @@ class LiveLine:
 
 
 class JsonLines:
-    """One JSON object per event: the full picture for a program downstream."""
+    """One JSON object per event: the full picture for a program downstream.
+
+    ``speaker`` (``--speaker`` given): each object also names the enrolled speaker in use
+    (``"speaker": "alice"``, or null while ``auto`` has picked nobody); without it the objects
+    have no such key. The same objects go to stdout, serve's /events and MQTT."""
 
     def __init__(self, labels: tuple[str, ...], stream: IO[str] | None = None,
-                 source: str | None = None) -> None:
+                 source: str | None = None, speaker: bool = False) -> None:
         self.labels = tuple(labels)
         self.stream = stream or sys.stdout
         self.source = source
+        self.speaker = speaker
 
     def record(self, decision: Decision, drops: Drops = Drops(),
                wall_time: float | None = None) -> dict[str, Any]:
@@ -119,6 +127,8 @@ class JsonLines:
         }
         if self.source is not None:
             record["source"] = self.source
+        if self.speaker:
+            record["speaker"] = decision.speaker
         return record
 
     def emit(self, decision: Decision, drops: Drops = Drops()) -> None:
@@ -136,25 +146,33 @@ def write_json_line(obj: dict[str, Any], stream: IO[str] | None = None) -> None:
     stream.flush()
 
 
-def format_file_result(path: str, result: Any, labels: tuple[str, ...]) -> str:
+def format_file_result(path: str, result: Any, labels: tuple[str, ...],
+                       speaker: bool = False) -> str:
     """One ``classify`` line, the label meaning what it means in ``listen``:
     ``clip.wav: angry 0.82  (angry 0.82, sad 0.10, calm 0.05)``,
     ``clip.wav: uncertain 0.32  (angry 0.32, ...)`` or ``clip.wav: silence  (no speech in 3
-    windows)``. ``result`` is an :class:`edge.pipeline.FileResult`."""
+    windows)``; with ``speaker`` (``--speaker`` given) ending in ``[alice]``. ``result`` is an
+    :class:`edge.pipeline.FileResult`."""
+    who = f"  [{result.speaker or 'nobody'}]" if speaker else ""
     if result.label == SILENCE:
         n = result.windows
-        return f"{path}: {SILENCE}  (no speech in {n} window{'' if n == 1 else 's'})"
+        return f"{path}: {SILENCE}  (no speech in {n} window{'' if n == 1 else 's'}){who}"
     tops = ", ".join(f"{n} {p:.2f}" for n, p in top_k(labels, result.probs))
-    return f"{path}: {result.label} {result.confidence:.2f}  ({tops})"
+    return f"{path}: {result.label} {result.confidence:.2f}  ({tops}){who}"
 
 
-def file_result_record(path: str, result: Any, labels: tuple[str, ...]) -> dict[str, Any]:
+def file_result_record(path: str, result: Any, labels: tuple[str, ...],
+                       speaker: bool = False) -> dict[str, Any]:
     """The JSON object of one ``classify`` result: ``label`` as in ``listen`` (emotion,
-    ``uncertain`` or ``silence``, whose confidence is 0), ``top`` the models' top label."""
-    return {
+    ``uncertain`` or ``silence``, whose confidence is 0), ``top`` the models' top label;
+    with ``speaker`` (``--speaker`` given) also the speaker most speech windows used."""
+    record = {
         "file": path, "label": result.label, "confidence": round(result.confidence, 4),
         "speech": result.speech_windows > 0, "top": result.top,
         "probabilities": {k: round(float(p), 4) for k, p in zip(labels, result.probs,
                                                                 strict=True)},
         "windows": result.windows, "speech_windows": result.speech_windows,
         "seconds": round(result.seconds, 3)}
+    if speaker:
+        record["speaker"] = result.speaker
+    return record

@@ -19,6 +19,11 @@ averages the ensemble over the windows with speech and names the result by the s
 live decision (:func:`edge.decisions.name_result`): ``silence`` without speech. A file without
 speech is scored by the manifest's ``speech.no_speech`` policy.
 
+A speaker (:meth:`Pipeline.set_speaker`) is a fixed enrolled profile or, with ``--speaker
+auto``, a :class:`~edge.autospeaker.SpeakerPicker` that picks the closest enrolled profile per
+utterance (a run of windows that pass the gate; see that module); decisions and file results
+then name the profile in use.
+
 The data path holds no clock: a :class:`~edge.timing.StageTimer` passed as ``timer`` wraps the
 stages (``edge-ser bench``).
 """
@@ -26,7 +31,7 @@ stages (``edge-ser bench``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +50,7 @@ from edge.manifest import EnrolmentSpec, Manifest
 from edge.vote import Voter
 
 if TYPE_CHECKING:
+    from edge.autospeaker import Pick, SpeakerPicker
     from edge.speakers import SpeakerProfile
     from edge.timing import StageTimer
 
@@ -86,6 +92,7 @@ class FileResult:
     windows: int
     speech_windows: int
     seconds: float
+    speaker: str | None = None  # the profile most speech windows were classified with
 
 
 class FrameWindows:
@@ -177,7 +184,8 @@ class Pipeline:
             probabilities then appear in the results, the decision is still ``silence``).
         timer: record per-stage wall times here (``edge-ser bench``); None: no clock at all.
         speaker: an enrolled speaker's profile (edge.speakers), applied as the manifest's
-            ``enrolment`` section says (:meth:`set_speaker`).
+            ``enrolment`` section says, or a SpeakerPicker (``--speaker auto``)
+            (:meth:`set_speaker`).
     """
 
     def __init__(
@@ -192,7 +200,7 @@ class Pipeline:
         use_xnnpack: bool = True,
         run_on_silence: bool = False,
         timer: StageTimer | None = None,
-        speaker: SpeakerProfile | None = None,
+        speaker: SpeakerProfile | SpeakerPicker | None = None,
     ) -> None:
         manifest.check_reproducible()
         self.manifest = manifest
@@ -232,8 +240,10 @@ class Pipeline:
         self.set_speaker(speaker)
         self.reset()
 
-    def set_speaker(self, profile: SpeakerProfile | None) -> None:
-        """Apply an enrolled speaker's profile (None: nobody), as the manifest says.
+    def set_speaker(self, profile: SpeakerProfile | SpeakerPicker | None) -> None:
+        """Apply an enrolled speaker's profile (None: nobody), as the manifest says; a
+        :class:`SpeakerPicker` applies, per utterance, the profile it picks (none until it
+        has heard enough, and between utterances).
 
         ``enrolment.features == "speaker"``: the profile's mean/std replace the manifest's in
         the normalise step (without a profile: the ``fallback``, the manifest's statistics or
@@ -243,20 +253,51 @@ class Pipeline:
         division per window.
         """
         spec = self.enrolment
-        if profile is not None:
-            profile.check_fits(self.manifest)
-        self.speaker = profile
-        own = profile is not None and spec.features == "speaker"
-        self._stats = profile.stats() if own else self._global_stats
+        picker = None
+        if profile is not None:  # imported only with a speaker: classify stays lean
+            from edge.autospeaker import SpeakerPicker
+
+            picker = profile if isinstance(profile, SpeakerPicker) else None
+        fixed = None if picker is not None else profile
+        for p in picker.profiles if picker is not None else [fixed] if fixed else []:
+            p.check_fits(self.manifest)
+        self.speaker, self.picker = fixed, picker
+        self.last_pick: Pick | None = None
         self._running = None
-        if profile is None and spec.features == "speaker" and spec.fallback == "running":
+        if fixed is None and spec.features == "speaker" and spec.fallback == "running":
             from edge.speakers import RunningMoments  # only then: classify stays lean
 
             self._running = RunningMoments(self._global_stats,
                                            spec.running_seconds * self.cfg.frames_per_second)
+        self._apply(fixed)
+
+    def _apply(self, profile: SpeakerProfile | None) -> None:
+        """Use ``profile`` (None: the fallback) from the next window on."""
+        spec = self.enrolment
+        self.applied = profile
+        own = profile is not None and spec.features == "speaker"
+        self._stats = profile.stats() if own else self._global_stats
         self._prior = (prior_divisor(profile.prior, spec.prior_strength)
                        if profile is not None and profile.prior and spec.prior == "divide"
                        else None)
+
+    def _pick(self, feats: dict[str, np.ndarray] | None, new_speech: np.ndarray | None
+              ) -> None:
+        """``--speaker auto``: count a speech window's new frames (``feats``) and apply the
+        pick, or (None) end the utterance and apply nobody."""
+        picker = self.picker
+        assert picker is not None
+        if feats is None:
+            if picker.n:
+                picker.reset()
+            chosen = None
+        else:
+            if new_speech is not None:
+                picker.add(feats, new_speech)
+            self.last_pick = picker.pick()
+            chosen = self.last_pick.profile
+        if chosen is not self.applied:
+            self._apply(chosen)
 
     def _instrument(self, timer: StageTimer) -> None:
         """Wrap the stages in timed versions (the data path itself never reads a clock)."""
@@ -270,21 +311,24 @@ class Pipeline:
         self._decide = timer.timed("decide", self._decide)  # type: ignore[method-assign]
 
     # ---- the core: one window ---------------------------------------------------------------
-    def _features(self, window: dict[str, np.ndarray], new_speech: np.ndarray | None = None
-                  ) -> dict[str, np.ndarray]:
+    def _features(self, window: dict[str, np.ndarray], new_speech: np.ndarray | None = None,
+                  speech: bool = True) -> dict[str, np.ndarray]:
         """Each member kind assembled over the window and normalised, once per kind.
 
         With the ``running`` fallback, ``new_speech`` (the speech flags of the frames this
-        window adds) first updates the running statistics, which then normalise the window."""
-        running = self._running
+        window adds) first updates the running statistics, which then normalise the window.
+        With a picker (``--speaker auto``) a ``speech`` window's new speech frames first go to
+        the picker, whose pick then normalises the window (and divides its vote)."""
+        raw = {kind: assemble(window, self.cfg, kind) for kind in self.kinds}
+        if self.picker is not None and speech:
+            self._pick(raw, new_speech)
+        running = self._running if self.applied is None else None
         if running is None:
-            return {kind: normalize(assemble(window, self.cfg, kind), *self._stats[kind])
-                    for kind in self.kinds}
+            return {kind: normalize(x, *self._stats[kind]) for kind, x in raw.items()}
         from edge.speakers import new_speech_rows
 
         out = {}
-        for kind in self.kinds:
-            x = assemble(window, self.cfg, kind)
+        for kind, x in raw.items():
             if new_speech is not None:
                 running.add(kind, new_speech_rows(x, new_speech))
             out[kind] = normalize(x, *running.stats(kind))
@@ -304,9 +348,10 @@ class Pipeline:
         return probs
 
     def _classify_window(self, window: dict[str, np.ndarray],
-                         new_speech: np.ndarray | None = None) -> np.ndarray:
+                         new_speech: np.ndarray | None = None, speech: bool = True
+                         ) -> np.ndarray:
         """The ensemble's probabilities for one window of base frames."""
-        return self._vote(self._run_members(self._features(window, new_speech)))
+        return self._vote(self._run_members(self._features(window, new_speech, speech)))
 
     def analyse(self, window: dict[str, np.ndarray], ratio: float, *, always: bool = False,
                 new_speech: np.ndarray | None = None) -> tuple[bool, np.ndarray | None]:
@@ -314,7 +359,9 @@ class Pipeline:
         checked. The members run only on speech windows, unless ``always``. ``new_speech``:
         the speech flags of the frames the window adds (for the running fallback)."""
         speech = self.speech.gate(ratio)
-        return speech, (self._classify_window(window, new_speech) if speech or always
+        if not speech and self.picker is not None:
+            self._pick(None, None)  # the utterance is over
+        return speech, (self._classify_window(window, new_speech, speech) if speech or always
                         else None)
 
     def new_frames(self, end: int, hop_frames: int) -> int:
@@ -328,10 +375,17 @@ class Pipeline:
         time already heard as ``time_offset`` so reported times keep increasing)."""
         self._t_offset = float(time_offset)
         self._live.reset()
-        if self._running is not None:
-            self._running.reset()
+        self._new_stream()
         self.recognizer.reset()
         self._windows = 0
+
+    def _new_stream(self) -> None:
+        if self._running is not None:
+            self._running.reset()
+        if self.picker is not None:
+            self._pick(None, None)
+            self.last_pick = None
+        self._told: str | None = None  # the speaker the last reported decision named
 
     @property
     def windows_done(self) -> int:
@@ -368,8 +422,19 @@ class Pipeline:
         new = flags[-self.new_frames(end, self.hop_frames):]
         speech, probs = self.analyse(window, ratio, always=self.run_on_silence, new_speech=new)
         decision = self._decide(probs if speech else None, ratio, end_s)
+        if self.speaker is not None or self.picker is not None:
+            decision = self._name_speaker(decision)
         self._windows += 1
         return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision)
+
+    def _name_speaker(self, decision: Decision) -> Decision:
+        """The decision names the profile in use; with ``auto`` a new pick is news (the
+        pick usually comes a window or two into an utterance, under an unchanged label)."""
+        name = self.applied.name if self.applied is not None else None
+        news = decision.is_new or (self.picker is not None and name != self._told)
+        if news:
+            self._told = name
+        return replace(decision, speaker=name, is_new=news)
 
     # ---- whole files ----------------------------------------------------------------------
     def classify_audio(self, samples: np.ndarray) -> FileResult:
@@ -399,15 +464,15 @@ class Pipeline:
                                       self._file_hop_frames)
         stream = self._file
         stream.reset()
-        if self._running is not None:  # each file is its own stream
-            self._running.reset()
+        self._new_stream()  # each file is its own stream
         totals = _FileTotals(len(self.manifest.labels), self.speech.no_speech)
         hop = self._file_hop_frames
 
         def feed(x: np.ndarray | None) -> None:
             for end, window, ratio, flags in stream.feed(x):
                 new = flags[-self.new_frames(end, hop):]
-                totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new))
+                totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new),
+                           speaker=self.applied.name if self.applied is not None else None)
 
         head: list[np.ndarray] | None = []  # held until there is one window's worth
         n_total = 0
@@ -435,7 +500,7 @@ class Pipeline:
         labels = self.manifest.labels
         label, confidence = name_result(labels, probs, totals.n_speech, self.decision_config)
         return FileResult(label, confidence, probs, labels[int(np.argmax(probs))], totals.n,
-                          totals.n_speech, n_total / cfg.sr)
+                          totals.n_speech, n_total / cfg.sr, totals.speaker())
 
 
 class _FileTotals:
@@ -449,16 +514,26 @@ class _FileTotals:
         self.n = self.n_speech = 0
         self.best_ratio = -1.0
         self.best: np.ndarray | None = None
+        self.speakers: dict[str | None, int] = {}  # speech windows per profile in use
 
-    def add(self, ratio: float, speech: bool, probs: np.ndarray | None) -> None:
+    def add(self, ratio: float, speech: bool, probs: np.ndarray | None,
+            speaker: str | None = None) -> None:
         assert probs is not None  # files always run the members (the no-speech policy)
         self.n += 1
+        if speech:
+            self.speakers[speaker] = self.speakers.get(speaker, 0) + 1
         self.all_sum += probs
         if speech:
             self.speech_sum += probs
             self.n_speech += 1
         if ratio > self.best_ratio:  # the first window with the most speech, as in training
             self.best_ratio, self.best = ratio, probs
+
+    def speaker(self) -> str | None:
+        """The profile most speech windows were classified with (ties: the first heard);
+        a name wins over nobody (``auto`` uses none for an utterance's first second)."""
+        named = {k: v for k, v in self.speakers.items() if k is not None}
+        return max(named, key=named.__getitem__) if named else None
 
     def probs(self) -> np.ndarray:
         if self.n_speech:

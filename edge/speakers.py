@@ -23,7 +23,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,8 @@ from edge.manifest import Manifest, sha256_bytes
 SPEAKER_FORMAT = "edge-ser-speaker"
 SPEAKER_VERSION = 1
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: ``--speaker auto`` picks among the enrolled speakers (edge.autospeaker): not a name.
+AUTO = "auto"
 #: A speaker file is a few kB; anything larger is not one.
 MAX_FILE_BYTES = 256 * 1024
 #: Longest statistics vector accepted (feature dims are tens to a few hundred).
@@ -242,6 +244,9 @@ def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise SpeakerError(f"speaker name {name!r} is not allowed: use 1-64 letters, digits, "
                            "'_', '.' or '-', starting with a letter or digit")
+    if name == AUTO:
+        raise SpeakerError(f"speaker name {AUTO!r} is reserved for `--speaker {AUTO}`: "
+                           "choose another name")
     return name
 
 
@@ -289,6 +294,30 @@ def load_for(name: str, manifest: Manifest, folder: Path | None = None) -> Speak
     profile = load_profile(name, folder)
     profile.check_fits(manifest)
     return profile
+
+
+def load_all_for(manifest: Manifest, folder: Path | None = None,
+                 warn: Callable[[str], None] | None = None) -> list[SpeakerProfile]:
+    """Every enrolled profile made for these models (``--speaker auto`` picks among them).
+    Profiles of other models are left out; an unreadable file is left out with a ``warn``.
+    SpeakerError when none is left."""
+    folder = folder or speakers_dir()
+    fitting, other = [], []
+    for name in list_names(folder):
+        try:
+            p = load_profile(name, folder)
+        except SpeakerError as exc:
+            if warn is not None:
+                warn(f"--speaker {AUTO} leaves out {name}: {exc}")
+            continue
+        (fitting if p.fits(manifest) else other).append(p)
+    if not fitting:
+        why = (f"{', '.join(p.name for p in other)} were enrolled with other models"
+               if other else f"nobody is enrolled (in {folder})")
+        raise SpeakerError(f"--speaker {AUTO}: no enrolled speaker fits "
+                           f"{describe_models(manifest)}: {why}; `edge-ser enrol NAME FILE...` "
+                           "enrols one with these models")
+    return fitting
 
 
 def list_names(folder: Path | None = None) -> list[str]:

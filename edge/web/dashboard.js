@@ -43,6 +43,10 @@
     set("confidence", rec.label === "silence" ? "" : `confidence ${rec.confidence.toFixed(2)}`);
     set("clock", `at ${clock(rec.t)}`);
     set("speech", rec.speech ? "speech" : "no speech");
+    if ("speaker" in rec) {  // only with --speaker: the enrolled speaker in use
+      document.querySelectorAll(".who").forEach((e) => { e.hidden = false; });
+      set("speaker", rec.speaker === null ? "nobody" : rec.speaker);
+    }
     $("speech-ratio").value = rec.speech_ratio;
     const d = rec.dropped || {samples: 0, overflows: 0};
     set("dropped", `${d.samples} samples, ${d.overflows} overflows`);
