@@ -14,7 +14,6 @@ are optimistic) and left out of the mean.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.manifest import load_manifest
 from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline
@@ -80,13 +80,7 @@ def main() -> None:
     if unseen:
         lines += ["", f"Mean core-4 UAR over corpora the models never heard: "
                   f"**{100 * float(np.mean(unseen)):.1f} %**."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n",
-                                                 encoding="utf-8")
+    save_report(args.out, "\n".join(lines), rows)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import save_report
 from convert.runs import load_windows
 from convert.tfenv import import_tf
 from edge.calibration import apply_prior, prior_divisor
@@ -149,12 +150,7 @@ def main() -> None:
         gone = [f"{c} ({per[c]['skipped_speakers']})" for c in per if per[c]["skipped_speakers"]]
         if gone:
             lines.append(f"\nSpeakers with {k} files or fewer are left out: {', '.join(gone)}.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n",
-                                             encoding="utf-8")
+    save_report(args.out, "\n".join(lines), results)
 
 
 if __name__ == "__main__":

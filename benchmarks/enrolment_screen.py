@@ -19,7 +19,6 @@ clips per test speaker (drawn at random, any emotion, never scored), on the same
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import zlib
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import save_report
 from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames
 from edge.corpora import CORE_4
 
@@ -157,12 +157,7 @@ def main() -> None:
                 if per[c]["skipped_speakers"]]
         if gone:
             lines.append(f"\nSpeakers with {k} clips or fewer are left out: {', '.join(gone)}.")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(table.lstrip() + "\n", encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    save_report(args.out, "\n".join(lines), results)
 
 
 if __name__ == "__main__":

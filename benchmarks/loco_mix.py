@@ -13,7 +13,6 @@ device does) averaged over members. This scores that vote on the sets' validatio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import save_report
 from convert.runs import load_windows
 from convert.tfenv import import_tf
 from edge.calibration import apply_temperature, fit_temperature
@@ -108,12 +108,7 @@ def main() -> None:
         lines.append(f"| {combo} | {100 * r['val_uar_mean']:.1f} | "
                      + " | ".join(f"{100 * v:.1f}" for v in c4) + f" | {100 * np.mean(c4):.1f} | "
                      f"{100 * ece:.1f} → {100 * ece_cal:.1f} | {temps} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n",
-                                             encoding="utf-8")
+    save_report(args.out, "\n".join(lines), results)
 
 
 if __name__ == "__main__":

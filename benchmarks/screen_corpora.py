@@ -12,7 +12,6 @@ cache (``edge-ser train`` or ``/work/runs``-style extraction fills it).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import save_report
 from edge.corpora import CORE_4
 from edge.frontend import assemble
 from edge.metrics import score
@@ -75,12 +75,7 @@ def write_table(first: str, results: dict[str, dict[str, float]], corpora: list[
         if ref:
             row += f" {100 * (r['mean'] - results[ref]['mean']):+.1f} |"
         lines.append(row)
-    table = "\n".join(lines)
-    print(table)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    save_report(out, "\n".join(lines), results)
 
 
 def main() -> None:
