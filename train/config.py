@@ -75,6 +75,10 @@ class TrainConfig:
     #: and their share of each training target (0: the labels alone)
     teacher_labels: str = ""
     teacher_weight: float = 0.0
+    #: domain-adversarial training: strength of the gradient reversal (0: off) and what the
+    #: adversary tries to tell apart ("corpus" or "speaker")
+    adversarial_weight: float = 0.0
+    adversarial_domain: str = "corpus"
     n_folds: int = 5
     n_val_actors: int = 2
     vad: bool = True
@@ -149,6 +153,11 @@ class TrainConfig:
             problems.append("speaker_norm_clips must be at least 1")
         if not 0.0 <= self.teacher_weight <= 1.0:
             problems.append("teacher_weight must be in [0, 1]")
+        if self.adversarial_weight < 0:
+            problems.append("adversarial_weight must be >= 0")
+        if self.adversarial_domain not in ("corpus", "speaker"):
+            problems.append("adversarial_domain must be corpus or speaker, "
+                            f"got {self.adversarial_domain!r}")
         if self.teacher_weight > 0 and not self.teacher_labels:
             problems.append("teacher_weight > 0 needs teacher_labels (a soft-label .npz)")
         if self.loudness not in ("none", "rms", "peak"):

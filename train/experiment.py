@@ -27,6 +27,7 @@ from edge.frontend.config import FrontendConfig
 from edge.manifest import WindowSpec, window_frames
 from edge.metrics import score
 from train import folds as folds_mod
+from train.adversarial import domain_ids
 from train.augment import AugmentConfig, copies_for_split
 from train.config import MemberSpec, TrainConfig, sub_config
 from train.crosscorpus import per_corpus
@@ -364,8 +365,13 @@ class SetTrainer:
                                          cfg.corpus_balance, cfg.class_weights)
             targets = (mix_targets(tr[1], tr[2], teacher, cfg.teacher_weight, labels)
                        if teacher is not None else None)
-            fit_data[kind] = FitData.write(scratch / kind, tr, val, weights, targets)
-            del tr, targets
+            domains = None
+            if cfg.adversarial_weight > 0:  # the domain the adversary must not tell apart
+                names = (self.corpus_of if cfg.adversarial_domain == "corpus"
+                         else np.array([u.speaker for u in self.prep.utts]))[tr[2]]
+                domains = domain_ids(names)[0]
+            fit_data[kind] = FitData.write(scratch / kind, tr, val, weights, targets, domains)
+            del tr, targets, domains
             d["train"] = None  # the workers read the normalised copy on disk
         frames = self.window.frames
         names = [member_name(k, spec) for k, spec in enumerate(specs)]

@@ -77,9 +77,13 @@ def _batches(keras: Any) -> type:
 
         def __init__(self, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, n_classes: int,
                      seed: int, weights: np.ndarray | None = None,
-                     targets: np.ndarray | None = None) -> None:
+                     targets: np.ndarray | None = None,
+                     domains: np.ndarray | None = None) -> None:
             super().__init__()
             self.x, self.y, self.cfg = x, y, cfg
+            # a domain-adversarial member also gets each window's domain (corpus or speaker)
+            self.domains = (None if domains is None else
+                            np.eye(int(domains.max()) + 1, dtype=np.float32)[domains])
             # soft targets (a teacher's, distilled) or the labels one-hot
             self.onehot = (np.asarray(targets, np.float32) if targets is not None
                            else np.eye(n_classes, dtype=np.float32)[y])
@@ -95,14 +99,21 @@ def _batches(keras: Any) -> type:
         def __len__(self) -> int:
             return math.ceil(len(self.y) / self.cfg.batch_size)
 
-        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def __getitem__(self, i: int) -> tuple[Any, Any, Any]:
             idx = self.order[i * self.cfg.batch_size:(i + 1) * self.cfg.batch_size]
             xb = self.x[idx].astype(np.float32)
             yb = self.onehot[idx]
             if self.spec.time_masks or self.spec.freq_masks:
                 xb = spec_augment(xb, self.spec, self.rng)
-            xb, yb = mixup(xb, yb, self.cfg.mixup_alpha, self.rng)
-            return xb, yb, self.weights[idx]
+            if self.domains is None:
+                xb, yb = mixup(xb, yb, self.cfg.mixup_alpha, self.rng)
+                return xb, yb, self.weights[idx]
+            # one mixup for both targets: a mixed window is mixed in label and in domain
+            n = yb.shape[1]
+            xb, both = mixup(xb, np.concatenate([yb, self.domains[idx]], axis=1),
+                             self.cfg.mixup_alpha, self.rng)
+            w = self.weights[idx]
+            return xb, (both[:, :n], both[:, n:]), (w, w)
 
         def on_epoch_end(self) -> None:
             self.order = self.rng.permutation(len(self.y))
@@ -122,6 +133,8 @@ def _val_callback(keras: Any, x: np.ndarray, y: np.ndarray, file: np.ndarray, n_
             logs = logs if logs is not None else {}
             if len(y):
                 p = self.model.predict(x, batch_size=256, verbose=0)
+                if isinstance(p, list):  # a domain-adversarial model: emotions come first
+                    p = p[0]
                 _, fp = file_probs(p, file)
                 cm = confusion_matrix(file_labels(y, file), fp.argmax(1), n_classes)
                 logs["val_uar"] = uar(cm)
@@ -129,8 +142,10 @@ def _val_callback(keras: Any, x: np.ndarray, y: np.ndarray, file: np.ndarray, n_
                 p_true = np.clip(p[np.arange(len(y)), y], 1e-7, 1)
                 logs["val_loss"] = float(-np.mean(np.log(p_true)))
             nan = float("nan")
+            acc = logs.get("accuracy", logs.get("probs_accuracy", nan))
+            dom = (f" domain_loss {logs['domain_loss']:.3f}" if "domain_loss" in logs else "")
             log(f"  {name} epoch {epoch + 1}/{epochs}: loss {logs.get('loss', nan):.3f} "
-                f"acc {logs.get('accuracy', nan):.3f} val_uar {logs.get('val_uar', nan):.3f} "
+                f"acc {acc:.3f}{dom} val_uar {logs.get('val_uar', nan):.3f} "
                 f"val_loss {logs.get('val_loss', nan):.3f} ({time.time() - self.t0:.1f} s)")
 
     return ValidationActors()
@@ -149,12 +164,14 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
                val: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cfg: TrainConfig,
                n_classes: int, seed: int, out_dir: Path, name: str, strategy: str = "default",
                epochs: int | None = None, log: Callable[[str], None] | None = None,
-               weights: np.ndarray | None = None, targets: np.ndarray | None = None
-               ) -> FitResult:
+               weights: np.ndarray | None = None, targets: np.ndarray | None = None,
+               domains: np.ndarray | None = None) -> FitResult:
     """Build (inside the strategy's scope) and fit one member on normalised windows.
 
     ``val`` = (X, y, file) of the validation actors; without it (the ``final`` set) training
-    runs ``epochs`` epochs and keeps the last weights.
+    runs ``epochs`` epochs and keeps the last weights. ``domains`` (an index per training
+    window) with ``cfg.adversarial_weight > 0`` trains through a gradient-reversed domain head
+    (train.adversarial); the member returned has only its emotion output.
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -168,18 +185,31 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
     keras.utils.set_random_seed(seed)
     epochs = epochs or cfg.epochs
     out_dir.mkdir(parents=True, exist_ok=True)
+    adversarial = domains is not None and cfg.adversarial_weight > 0
     with scope:
         model = build()
+        trained = model
+        if adversarial:
+            from train.adversarial import with_domain_head
+
+            trained = with_domain_head(keras, model, int(domains.max()) + 1,
+                                       cfg.adversarial_weight)
         lr: Any = cfg.learning_rate
         if cfg.lr_schedule == "cosine":
             steps = max(1, epochs * math.ceil(len(y_train) / cfg.batch_size))
             lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
         opt = (keras.optimizers.Adam(lr) if cfg.optimizer == "adam"
                else keras.optimizers.RMSprop(lr))
-        model.compile(optimizer=opt,
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights, targets)
+        emotion_loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+        accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+        if adversarial:
+            trained.compile(optimizer=opt,
+                            loss=[emotion_loss, keras.losses.CategoricalCrossentropy()],
+                            metrics=[[accuracy], []])
+        else:
+            trained.compile(optimizer=opt, loss=emotion_loss, metrics=[accuracy])
+    data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights, targets,
+                           domains if adversarial else None)
     has_val = val is not None and len(val[1]) > 0
     if not has_val:  # the callback still logs progress and writes the history's columns
         val = (np.zeros((0,)), np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -193,9 +223,13 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
             str(out_dir / f"{name}.best.h5"), monitor=cfg.monitor, mode=mode, save_best_only=True))
     callbacks.append(keras.callbacks.CSVLogger(str(out_dir / f"{name}.history.csv")))
     t0 = time.time()
-    hist = model.fit(data, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
+    hist = trained.fit(data, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.time() - t0
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    if adversarial:  # the emotion head's figures under the usual names; the rest kept beside
+        history["total_loss"] = history.pop("loss")
+        history["loss"] = history.pop("probs_loss")
+        history["accuracy"] = history.pop("probs_accuracy")
     if stopping and cfg.monitor in history:
         series = history[cfg.monitor]
         best = int(np.argmin(series) if cfg.monitor == "val_loss" else np.argmax(series))

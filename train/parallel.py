@@ -36,16 +36,19 @@ class FitData:
     @classmethod
     def write(cls, prefix: Path, train: tuple[np.ndarray, np.ndarray, np.ndarray],
               val: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-              weights: np.ndarray | None = None, targets: np.ndarray | None = None
-              ) -> FitData:
+              weights: np.ndarray | None = None, targets: np.ndarray | None = None,
+              domains: np.ndarray | None = None) -> FitData:
         """``weights``: per training window (corpus and class balance); None = class weights.
-        ``targets``: soft training targets [windows, classes] (distillation); None = one-hot."""
+        ``targets``: soft training targets [windows, classes] (distillation); None = one-hot.
+        ``domains``: a domain index per training window (domain-adversarial members)."""
         prefix.parent.mkdir(parents=True, exist_ok=True)
         data = cls(str(prefix))
         if weights is not None:
             np.save(data.path("train", "w"), np.asarray(weights, np.float32))
         if targets is not None:
             np.save(data.path("train", "t"), np.asarray(targets, np.float32))
+        if domains is not None:
+            np.save(data.path("train", "d"), np.asarray(domains, np.int64))
         for split, arrays in (("train", train), ("val", val)):
             if arrays is None:
                 continue
@@ -64,6 +67,9 @@ class FitData:
 
     def targets(self) -> np.ndarray | None:
         return np.load(self.path("train", "t")) if self.path("train", "t").is_file() else None
+
+    def domains(self) -> np.ndarray | None:
+        return np.load(self.path("train", "d")) if self.path("train", "d").is_file() else None
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,13 @@ def fit_job(job: FitJob, cfg: TrainConfig, strategy: str = "default",
     if train is None:
         raise FileNotFoundError(job.data.path("train", "x"))
     x, y, file = train
-    weights, targets = job.data.weights(), job.data.targets()
+    weights, targets, domains = job.data.weights(), job.data.targets(), job.data.domains()
     if job.bag:
         idx = bootstrap_files(file, job.seed)
         x, y = x[idx], y[idx]
         weights = weights[idx] if weights is not None else None
         targets = targets[idx] if targets is not None else None
+        domains = domains[idx] if domains is not None else None
     val = job.data.load("val")
     dim = x.shape[-1]
     folder = Path(job.folder)
@@ -131,7 +138,7 @@ def fit_job(job: FitJob, cfg: TrainConfig, strategy: str = "default",
                                           name=keras_name(job.name)),
                      x, y, val, cfg, job.n_classes, job.seed, folder, job.name,
                      strategy=strategy, epochs=job.epochs, log=log, weights=weights,
-                     targets=targets)
+                     targets=targets, domains=domains)
     path = folder / f"{job.name}.h5"
     res.model.save(path)
     return FitSummary(job.name, str(path), res.history, res.best_epoch, res.best_val,
