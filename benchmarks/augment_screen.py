@@ -63,7 +63,7 @@ def main() -> None:
     fe = cfg.frontend_config()
     labels = list(CORE_4)
     ds = load_sources([CorpusSource.parse(d) for d in args.data], labels)
-    corpus = np.array([u.corpus for u in ds.utts])
+    corpus = ds.corpus_of()
     y = ds.y
     cols = [labels.index(c) for c in CORE_4]
     base = feature_settings(cfg, fe, [args.kind])

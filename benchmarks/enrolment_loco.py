@@ -65,7 +65,7 @@ def main() -> None:
     fe = FrontendConfig.from_dict(run.frontend)
     labels = run.labels
     ds = load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora], labels)
-    speaker = np.array([u.speaker for u in ds.utts])
+    speaker = ds.speaker_of()
     sets = [s for s in run.sets if s.startswith("loco-")]
     kinds = sorted({m.feature for s in sets for m in SetInfo.read(args.run / s).members})
     feats = extract(ds.utts, lambda i: [0], feature_settings(cfg, fe, kinds), cfg.seed,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,24 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import save_report
 from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames
 from edge.corpora import CORE_4
+from edge.frontend.windows import speaker_statistics as stats_of
+from train.speakernorm import enrolment_clips
 
 Stats = tuple[np.ndarray, np.ndarray]
-
-
-def stats_of(frames: list[np.ndarray]) -> Stats:
-    f = np.concatenate(frames)
-    return f.mean(0), np.maximum(f.std(0), 1e-3)
 
 
 def utt_vector(f: np.ndarray, st: Stats) -> np.ndarray:
     g = (f - st[0]) / st[1]
     return np.concatenate([g.mean(0), g.std(0)])
-
-
-def pick(ids: list[int], k: int, key: str, seed: int) -> list[int]:
-    """K clips of one speaker, the same for every method (seeded by the speaker's name)."""
-    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
-    return sorted(rng.choice(ids, size=k, replace=False).tolist())
 
 
 def log_softmax(d: np.ndarray) -> np.ndarray:
@@ -68,8 +58,8 @@ def main() -> None:
     from sklearn.svm import SVC
 
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
-    corpus = np.array([u.corpus for u in ds.utts])
-    speaker = np.array([u.speaker for u in ds.utts])
+    corpus = ds.corpus_of()
+    speaker = ds.speaker_of()
     y = ds.y
     by_speaker: dict[str, list[int]] = {}
     for i, s in enumerate(speaker):
@@ -102,7 +92,7 @@ def main() -> None:
                 if len(ids) <= k:
                     skipped += 1
                     continue
-                enrol[s] = pick(ids, k, s, args.seed)
+                enrol[s] = enrolment_clips(ids, s, k, args.seed)
                 scored += [i for i in ids if i not in enrol[s]]
             row: dict[str, float | int] = {"speakers": len(enrol), "skipped_speakers": skipped,
                                            "files": len(scored)}
@@ -115,7 +105,7 @@ def main() -> None:
             for s, ids in by_speaker.items():
                 if corpus[ids[0]] != held:
                     train_spk[s] = stats_of([frames[i] for i in
-                                             pick(ids, min(k, len(ids)), s, args.seed)])
+                                             enrolment_clips(ids, s, k, args.seed)])
             x_glob = np.stack([utt_vector(frames[i], glob) for i in tr])
             x_spk = np.stack([utt_vector(frames[i], train_spk[str(speaker[i])]) for i in tr])
             t_glob = np.stack([utt_vector(frames[i], glob) for i in te])

@@ -21,18 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
 from edge.corpora import CORE_4
-from edge.frontend import assemble
+from edge.frontend.config import FrontendConfig
 from edge.metrics import score
 from train.config import load_config
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
 from train.experiment import feature_settings
-from train.features import extract
+from train.features import FileFeatures, extract, speech_frames
 
 
-def frame_matrix(ff, fe, kind: str) -> np.ndarray:
-    m = np.asarray(assemble(ff.bases, fe, kind), dtype=np.float64)
-    sp = ff.speech[: len(m)]
-    return m[sp] if sp.sum() >= 5 else m
+def frame_matrix(ff: FileFeatures, fe: FrontendConfig, kind: str) -> np.ndarray:
+    """An utterance's speech frames for the screens (all frames under 5 speech frames)."""
+    return speech_frames(ff, fe, kind, min_speech=5).astype(np.float64)
 
 
 def load_frames(data: list[str], label_list: str, kind: str, cache: Path
@@ -93,8 +92,8 @@ def main() -> None:
 
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     cfg = load_config()
-    corpus = np.array([u.corpus for u in ds.utts])
-    speaker = np.array([u.speaker for u in ds.utts])
+    corpus = ds.corpus_of()
+    speaker = ds.speaker_of()
     y = ds.y
     rng = np.random.default_rng(cfg.seed)
 

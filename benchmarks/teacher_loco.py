@@ -238,7 +238,7 @@ def main() -> None:
     ds, x = load_embeddings(data, args.cache, context=args.context, labels=ALL_LABELS, log=log)
     _, y4 = core4_view(ds)
     corpus = ds.corpus_of()
-    speakers = np.array([u.speaker for u in ds.utts])
+    speakers = ds.speaker_of()
     feats = {"global": x, "speaker": speaker_standardise(x, speakers, n_clips=args.clips)}
     labels = {"global": "encoder mean/std",
               "speaker": f"encoder mean/std, per-speaker standardised ({args.clips} clips)"}

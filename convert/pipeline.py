@@ -30,7 +30,6 @@ from convert.quantize import (
 )
 from convert.runs import (
     MemberSet,
-    MemberSource,
     load_set,
     normalize,
     preprocessing_mismatches,
@@ -55,6 +54,7 @@ from edge.manifest import (
     make_member,
     write_manifest,
 )
+from train.runs import MemberRecord
 
 REPORT_MD = "conversion-report.md"
 REPORT_JSON = "conversion-report.json"
@@ -84,7 +84,7 @@ class ConvertResult:
 
 @dataclass
 class _Converted:
-    src: MemberSource
+    src: MemberRecord
     path: Path
     entry: Member
     keras: Any
@@ -101,15 +101,15 @@ def _reason(exc: BaseException) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
 
 
-def _load_keras(src: MemberSource) -> Any:
+def _load_keras(path: Path, src: MemberRecord) -> Any:
     from convert.tfenv import import_tf
 
     _, keras = import_tf()
     try:
-        return keras.models.load_model(src.path, compile=False)
+        return keras.models.load_model(path, compile=False)
     except Exception as exc:  # h5py, ValueError, unknown layers...: all mean "not loadable"
         raise ModelError(
-            f"member {src.name!r}: cannot load {src.path.name}: {_reason(exc)}") from None
+            f"member {src.name!r}: cannot load {path.name}: {_reason(exc)}") from None
 
 
 def _train_windows(ms: MemberSet, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +127,7 @@ def _check_labels(y: np.ndarray, ms: MemberSet, where: str) -> None:
         raise ConfigError(f"set {ms.name}: {where} has labels outside 0..{len(ms.info.labels) - 1}")
 
 
-def _check_member(ms: MemberSet, src: MemberSource, model: Any) -> tuple[int, int]:
+def _check_member(ms: MemberSet, src: MemberRecord, model: Any) -> tuple[int, int]:
     frames, dim = input_frames_dim(model, src.name)
     want_dim = feature_dim(ms.info.frontend, src.feature)
     if (frames, dim) != (ms.info.window.frames, want_dim):
@@ -145,11 +145,11 @@ def _check_member(ms: MemberSet, src: MemberSource, model: Any) -> tuple[int, in
     return frames, dim
 
 
-def _convert_member(ms: MemberSet, src: MemberSource, train: tuple[np.ndarray, np.ndarray],
+def _convert_member(ms: MemberSet, src: MemberRecord, train: tuple[np.ndarray, np.ndarray],
                     stage: Path, opts: ConvertOptions, say: Progress) -> _Converted:
     from edge.interpreter import MemberModel
 
-    model = _load_keras(src)
+    model = _load_keras(ms.member_path(src), src)
     frames, dim = _check_member(ms, src, model)
     X, y = train
     check_windows(X, frames, dim, src.name, "training")

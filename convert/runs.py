@@ -15,19 +15,7 @@ import numpy as np
 
 from edge.errors import ConfigError, ModelError
 from edge.frontend.windows import normalize as device_normalize
-from train.runs import RUN_FILE, SET_FILE, RunInfo, SetInfo, read_json
-
-
-@dataclass(frozen=True)
-class MemberSource:
-    """One trained member as the set lists it."""
-
-    name: str
-    feature: str
-    path: Path
-    weight: float = 1.0
-    arch: str = ""
-    seed: int | None = None
+from train.runs import RUN_FILE, SET_FILE, MemberRecord, RunInfo, SetInfo, read_json
 
 
 @dataclass(frozen=True)
@@ -43,14 +31,21 @@ class Windows:
 class MemberSet:
     """A member set: its folder, what training wrote of it (``info``: labels, front end,
     window, voting, normalisation, speakers, preprocessing, calibration, speaker
-    normalisation; one definition, :class:`train.runs.SetInfo`), its members' model files and
-    the run's record above it."""
+    normalisation, members; one definition, :class:`train.runs.SetInfo`) and the run's record
+    above it."""
 
     dir: Path
     name: str
     info: SetInfo
-    members: tuple[MemberSource, ...]
     run: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def members(self) -> tuple[MemberRecord, ...]:
+        return self.info.members
+
+    def member_path(self, member: MemberRecord) -> Path:
+        """A member's model file (set.json names it inside the set folder)."""
+        return self.dir / member.file
 
     @property
     def has_test(self) -> bool:
@@ -138,12 +133,7 @@ def load_set(set_dir: str | Path) -> MemberSet:
     d = Path(set_dir)
     info = SetInfo.read(d)
     run = read_json(d.parent / RUN_FILE) if (d.parent / RUN_FILE).is_file() else {}
-    return MemberSet(
-        dir=d, name=d.name, info=info,
-        members=tuple(MemberSource(m.name, m.feature, d / m.file, m.weight, m.arch, m.seed)
-                      for m in info.members),
-        run=run,
-    )
+    return MemberSet(dir=d, name=d.name, info=info, run=run)
 
 
 def load_windows(path: Path) -> Windows:

@@ -198,6 +198,23 @@ def _save_npy(path: Path, matrix: Any) -> None:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _progress_line(what: str, unit: str) -> Any:
+    """``progress(done, total)`` printing ``what: done/total unit (s)`` to stderr at the
+    start, the end and at most every 2 s between (long work shows it is alive)."""
+    import time
+
+    started = time.monotonic()
+    shown = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done in (0, total) or now - shown[0] >= 2.0:
+            shown[0] = now
+            click.echo(f"{what}: {done}/{total} {unit} ({now - started:.0f} s)", err=True)
+
+    return progress
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -690,7 +707,6 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
     flagged: their scores are optimistic. Progress goes to stderr.
     """
     import json
-    import time
 
     from edge.corpora import load_corpus
     from edge.evaluation import evaluate_corpus
@@ -711,14 +727,7 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
     if not auto_study:  # with --enrol, auto picks among the study's profiles
         _set_speaker(pipeline, speaker)
     data = load_corpus(corpus, "crema-d" if fmt == "cremad" else fmt)
-    started = time.monotonic()
-    shown = [started]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done in (0, total) or now - shown[0] >= 2.0:
-            shown[0] = now
-            click.echo(f"evaluate: {done}/{total} files ({now - started:.0f} s)", err=True)
+    progress = _progress_line("evaluate", "files")
 
     def failed(path: Path, exc: EdgeSerError) -> None:
         click.echo(f"edge-ser: error: {_named(path, exc)}", err=True)
@@ -731,17 +740,9 @@ def evaluate(corpus: Path, fmt: str, models: Path | None, profile_name: str | No
     if enrol_k is not None:
         from edge.enrol import enrolment_study, study_report
 
-        started = time.monotonic()
-        shown = [started]
-
-        def enrol_progress(done: int, total: int) -> None:
-            now = time.monotonic()
-            if done in (0, total) or now - shown[0] >= 2.0:
-                shown[0] = now
-                click.echo(f"enrol: {done}/{total} speakers ({now - started:.0f} s)", err=True)
-
         study = enrolment_study(pipeline, data, ev, enrol_k, seed,
-                                lambda p: _classify_file(pipeline, p), progress=enrol_progress,
+                                lambda p: _classify_file(pipeline, p),
+                                progress=_progress_line("enrol", "speakers"),
                                 auto=auto_study)
         record, text = study_report(study, ev, pipeline, str(corpus))
         click.echo(json.dumps(record) if as_json else text)

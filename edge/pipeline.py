@@ -265,8 +265,10 @@ class Pipeline:
         self.last_pick: Pick | None = None
         self._running = None
         if fixed is None and spec.features == "speaker" and spec.fallback == "running":
-            from edge.speakers import RunningMoments  # only then: classify stays lean
+            # only then: classify stays lean (and the window loop imports nothing)
+            from edge.speakers import RunningMoments, new_speech_rows
 
+            self._new_rows = new_speech_rows
             self._running = RunningMoments(self._global_stats,
                                            spec.running_seconds * self.cfg.frames_per_second)
         self._apply(fixed)
@@ -325,12 +327,10 @@ class Pipeline:
         running = self._running if self.applied is None else None
         if running is None:
             return {kind: normalize(x, *self._stats[kind]) for kind, x in raw.items()}
-        from edge.speakers import new_speech_rows
-
         out = {}
         for kind, x in raw.items():
             if new_speech is not None:
-                running.add(kind, new_speech_rows(x, new_speech))
+                running.add(kind, self._new_rows(x, new_speech))
             out[kind] = normalize(x, *running.stats(kind))
         return out
 

@@ -272,7 +272,7 @@ def test_unrolled_lstm_has_no_state_and_no_fused_op(run_dir: Path, tmp_path: Pat
 
     ms = load_set(run_dir / "fold-1")
     src = ms.members[0]
-    model = _keras_model(src.path)
+    model = _keras_model(ms.member_path(src))
     w = ms.windows("train", src.feature)
     x = normalize(w.X[:64], *ms.info.normalization[src.feature])
     fixed = fixed_batch(model, unroll=True)
@@ -298,7 +298,7 @@ def test_unsupported_op_version_is_flagged_for_tflite_runtime_2_14(run_dir: Path
     from convert.tflite_ops import read_ops, unsupported
 
     ms = load_set(run_dir / "fold-1")
-    data = to_tflite(fixed_batch(_keras_model(ms.members[0].path), unroll=True), None,
+    data = to_tflite(fixed_batch(_keras_model(ms.member_path(ms.members[0])), unroll=True), None,
                      QuantizeOptions(mode="dynamic"))
     ops = read_ops(data)
     fc = next(u for u in ops if u.name == "FULLY_CONNECTED")

@@ -69,9 +69,9 @@ def test_two_workers_train_one_member_together(tmp_path: Path) -> None:
     from convert.runs import load_set, normalize
 
     chief = load_set(tmp_path / "w0" / "fold-1")
-    model = keras.models.load_model(chief.members[0].path, compile=False)
-    other = keras.models.load_model(load_set(tmp_path / "w1" / "fold-1").members[0].path,
-                                    compile=False)
+    model = keras.models.load_model(chief.member_path(chief.members[0]), compile=False)
+    worker = load_set(tmp_path / "w1" / "fold-1")
+    other = keras.models.load_model(worker.member_path(worker.members[0]), compile=False)
     for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one model, trained together
     w = chief.windows("test", "mfcc")

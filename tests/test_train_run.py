@@ -82,7 +82,7 @@ def test_load_set_and_windows(run_dir: Path) -> None:
     assert set(s.info.val_actors).isdisjoint(s.info.test_actors)
     w = s.windows("test", "mfcc")
     assert w.X.shape[1:] == (default_frames(), 40) and len(w.y) == len(w.file) > 0
-    model = keras.models.load_model(s.members[0].path)
+    model = keras.models.load_model(s.member_path(s.members[0]))
     p = model.predict(normalize(w.X, *s.info.normalization["mfcc"]), verbose=0)
     assert p.shape == (len(w.X), 2)
     final = load_set(run_dir / "final")

@@ -58,6 +58,9 @@ class Dataset:
     def corpus_of(self) -> np.ndarray:
         return np.array([u.corpus for u in self.utts])
 
+    def speaker_of(self) -> np.ndarray:
+        return np.array([u.speaker for u in self.utts])
+
     def summary(self) -> list[str]:
         lines = []
         for name in dict.fromkeys(u.corpus for u in self.utts):

@@ -301,6 +301,7 @@ class SetTrainer:
         self.aug = augment_config(cfg)
         self.fitter = Fitter(cfg, opts.jobs, opts.strategy, log)
         self.corpus_of = prep.dataset.corpus_of()
+        self.speaker_of = prep.dataset.speaker_of()
 
     def close(self) -> None:
         self.fitter.close()
@@ -344,7 +345,7 @@ class SetTrainer:
                                      labels, held)
         spk = None
         if cfg.speaker_norm == "mixed":
-            spk = SpeakerNorm.fit(self.feats, [u.speaker for u in self.prep.utts],
+            spk = SpeakerNorm.fit(self.feats, self.speaker_of,
                                   (sp.train, sp.val, sp.test), kinds, self.fe,
                                   cfg.speaker_norm_clips, cfg.seed)
         for kind in kinds:
@@ -368,7 +369,7 @@ class SetTrainer:
             domains = None
             if cfg.adversarial_weight > 0:  # the domain the adversary must not tell apart
                 names = (self.corpus_of if cfg.adversarial_domain == "corpus"
-                         else np.array([u.speaker for u in self.prep.utts]))[tr[2]]
+                         else self.speaker_of)[tr[2]]
                 domains = domain_ids(names)[0]
             fit_data[kind] = FitData.write(scratch / kind, tr, val, weights, targets, domains)
             del tr, targets, domains

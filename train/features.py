@@ -238,13 +238,15 @@ def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.asarray(edge_normalize(x.astype(np.float32), mean, std), dtype=np.float32)
 
 
-def speech_frames(ff: FileFeatures, cfg: FrontendConfig, kind: str) -> np.ndarray:
-    """``kind`` assembled over a whole recording, its speech frames (all frames if none)."""
+def speech_frames(ff: FileFeatures, cfg: FrontendConfig, kind: str,
+                  min_speech: int = 1) -> np.ndarray:
+    """``kind`` assembled over a whole recording, its speech frames (all frames if it has
+    fewer than ``min_speech`` of them)."""
     from edge.frontend import assemble
 
     m = np.asarray(assemble(ff.bases, cfg, kind), dtype=np.float32)
     sp = ff.speech[: len(m)]
-    return m[sp] if sp.any() else m
+    return m[sp] if sp.sum() >= min_speech else m
 
 
 # ---- utterance statistics (baselines) ------------------------------------------------------
