@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import balanced_weights, core4_uar, frame_matrix, write_table
+from benchmarks.screen_corpora import fit_svm, frame_matrix, write_table
 from edge.corpora import CORE_4
 from train.augment import AugmentConfig
 from train.config import load_config
@@ -57,7 +57,6 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     args = ap.parse_args()
-    from sklearn.svm import SVC
 
     cfg = load_config(None, [f"labels={json.dumps(list(CORE_4))}"])
     fe = cfg.frontend_config()
@@ -80,12 +79,9 @@ def main() -> None:
                 xs.append(x_aug[tr])
                 ys.append(y[tr])
                 cs.append(corpus[tr])
-            x, yy, cc = np.concatenate(xs), np.concatenate(ys), np.concatenate(cs)
-            mu, sd = x.mean(0), x.std(0) + 1e-9
-            clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
-            clf.fit((x - mu) / sd, yy, sample_weight=balanced_weights(cc, yy, len(labels)))
-            dec = clf.decision_function((x_clean[te] - mu) / sd)
-            out[held] = core4_uar(dec, y[te], list(clf.classes_), cols)
+            svm = fit_svm(np.concatenate(xs), np.concatenate(ys), np.concatenate(cs),
+                          len(labels))
+            out[held] = svm.core4_uar(x_clean[te], y[te], cols)
         out["mean"] = float(np.mean([out[c] for c in corpora]))
         return out
 

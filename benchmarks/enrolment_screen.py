@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
-from benchmarks.screen_corpora import balanced_weights, core4_uar, load_frames
+from benchmarks.screen_corpora import core4_uar, fit_svm, load_frames
 from edge.corpora import CORE_4
 from edge.frontend.windows import speaker_statistics as stats_of
 from train.speakernorm import enrolment_clips
@@ -55,7 +55,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     args = ap.parse_args()
-    from sklearn.svm import SVC
 
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     corpus = ds.corpus_of()
@@ -64,17 +63,6 @@ def main() -> None:
     by_speaker: dict[str, list[int]] = {}
     for i, s in enumerate(speaker):
         by_speaker.setdefault(str(s), []).append(i)
-
-    def fit(x: np.ndarray, yy: np.ndarray, cc: np.ndarray) -> tuple[SVC, Stats]:
-        mu, sd = x.mean(0), x.std(0) + 1e-9
-        clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
-        clf.fit((x - mu) / sd, yy, sample_weight=balanced_weights(cc, yy, len(labels)))
-        return clf, (mu, sd)
-
-    def decide(model: tuple[SVC, Stats], x: np.ndarray) -> np.ndarray:
-        clf, (mu, sd) = model
-        d = clf.decision_function((x - mu) / sd)
-        return np.stack([-d, d], axis=1) if d.ndim == 1 else d
 
     results: dict[str, dict] = {}
     for k in [int(c) for c in args.clips.split(",")]:
@@ -112,23 +100,21 @@ def main() -> None:
             t_spk = np.stack([utt_vector(frames[i], spk_stats[str(speaker[i])]) for i in te])
             yt = y[te]
 
-            def uar(dec: np.ndarray, clf: SVC, yt: np.ndarray = yt) -> float:
-                return core4_uar(dec, yt, list(clf.classes_), cols)
-
-            m_glob = fit(x_glob, y[tr], corpus[tr])
-            d = decide(m_glob, t_glob)
-            row["global"] = uar(d, m_glob[0])
-            enrol_logp = {s: log_softmax(decide(m_glob, np.stack(
+            n = len(labels)
+            m_glob = fit_svm(x_glob, y[tr], corpus[tr], n)
+            d = m_glob.decide(t_glob)
+            row["global"] = core4_uar(d, yt, m_glob.classes, cols)
+            enrol_logp = {s: log_softmax(m_glob.decide(np.stack(
                 [utt_vector(frames[i], glob) for i in ids]))).mean(0) for s, ids in enrol.items()}
             prior = np.stack([enrol_logp[str(speaker[i])] for i in te])
-            row["global+prior"] = uar(log_softmax(d) - prior, m_glob[0])
-            m_spk = fit(x_spk, y[tr], corpus[tr])
-            row["speaker"] = uar(decide(m_spk, t_spk), m_spk[0])
-            row["speaker, none"] = uar(decide(m_spk, t_glob), m_spk[0])
-            m_mix = fit(np.concatenate([x_glob, x_spk]), np.concatenate([y[tr], y[tr]]),
-                        np.concatenate([corpus[tr], corpus[tr]]))
-            row["mixed"] = uar(decide(m_mix, t_spk), m_mix[0])
-            row["mixed, none"] = uar(decide(m_mix, t_glob), m_mix[0])
+            row["global+prior"] = core4_uar(log_softmax(d) - prior, yt, m_glob.classes, cols)
+            m_spk = fit_svm(x_spk, y[tr], corpus[tr], n)
+            row["speaker"] = m_spk.core4_uar(t_spk, yt, cols)
+            row["speaker, none"] = m_spk.core4_uar(t_glob, yt, cols)
+            m_mix = fit_svm(np.concatenate([x_glob, x_spk]), np.concatenate([y[tr], y[tr]]),
+                            np.concatenate([corpus[tr], corpus[tr]]), n)
+            row["mixed"] = m_mix.core4_uar(t_spk, yt, cols)
+            row["mixed, none"] = m_mix.core4_uar(t_glob, yt, cols)
             results[str(k)][held] = row
             print(k, held, {a: (round(b, 3) if isinstance(b, float) else b)
                             for a, b in row.items()}, flush=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,23 +36,60 @@ def frame_matrix(ff: FileFeatures, fe: FrontendConfig, kind: str) -> np.ndarray:
     return speech_frames(ff, fe, kind, min_speech=5).astype(np.float64)
 
 
-def load_frames(data: list[str], label_list: str, kind: str, cache: Path
+def load_frames(data: list[str], label_list: str, kind: str, cache: Path,
+                speech_only: bool = True
                 ) -> tuple[Dataset, list[np.ndarray], list[str], list[int]]:
-    """The corpora, each utterance's speech frames of ``kind`` (edge-ser's front end, through
-    the training feature cache), the label set and the core-4 columns in it."""
+    """The corpora, each utterance's speech frames of ``kind`` (every frame, silence too,
+    without ``speech_only``; edge-ser's front end through the training feature cache), the
+    label set and the core-4 columns in it."""
     cfg = load_config()
     fe = cfg.frontend_config()
     labels = label_list.split(",")
     ds = load_sources([CorpusSource.parse(d) for d in data], labels)
     settings = feature_settings(cfg, fe, [kind])
     feats = extract(ds.utts, lambda i: [0], settings, cfg.seed, cache, jobs=2)
-    frames = [frame_matrix(feats[(i, 0)], fe, kind) for i in range(len(ds.utts))]
+    if speech_only:
+        frames = [frame_matrix(feats[(i, 0)], fe, kind) for i in range(len(ds.utts))]
+    else:
+        frames = [np.asarray(speech_frames(feats[(i, 0)], fe, kind, min_speech=10**9),
+                             dtype=np.float64) for i in range(len(ds.utts))]
     return ds, frames, labels, [labels.index(c) for c in CORE_4]
 
 
 def balanced_weights(corpus: np.ndarray, y: np.ndarray, n_labels: int) -> np.ndarray:
     """Every corpus carries the same total weight, classes balanced inside it (mean 1)."""
     return sample_weights(y, corpus, n_labels, balance=1.0)
+
+
+@dataclass
+class ScreenSvm:
+    """The screens' one classifier: an RBF SVM on standardised utterance statistics."""
+
+    clf: Any
+    mu: np.ndarray
+    sd: np.ndarray
+
+    @property
+    def classes(self) -> list[int]:
+        return list(self.clf.classes_)
+
+    def decide(self, x: np.ndarray) -> np.ndarray:
+        """Decision values [n, classes] (two columns for a two-class fit)."""
+        d = self.clf.decision_function((x - self.mu) / self.sd)
+        return np.stack([-d, d], axis=1) if d.ndim == 1 else d
+
+    def core4_uar(self, x: np.ndarray, y: np.ndarray, cols: list[int]) -> float:
+        return core4_uar(self.decide(x), y, self.classes, cols)
+
+
+def fit_svm(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n_labels: int) -> ScreenSvm:
+    """Fit the screen SVM, every corpus the same total weight, classes balanced inside it."""
+    from sklearn.svm import SVC
+
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
+    clf.fit((x - mu) / sd, y, sample_weight=balanced_weights(corpus, y, n_labels))
+    return ScreenSvm(clf, mu, sd)
 
 
 def core4_uar(dec: np.ndarray, y: np.ndarray, classes: list[int], cols: list[int]) -> float:
@@ -88,8 +127,6 @@ def main() -> None:
     ap.add_argument("--modes", default="global,corpus,speaker,speaker-mean")
     ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     args = ap.parse_args()
-    from sklearn.svm import SVC
-
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     cfg = load_config()
     corpus = ds.corpus_of()
@@ -132,12 +169,8 @@ def main() -> None:
         results[mode] = {}
         for held in corpora:
             tr, te = corpus != held, corpus == held
-            w = balanced_weights(corpus[tr], y[tr], len(labels))
-            mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-9
-            clf = SVC(C=1.0, kernel="rbf", gamma="scale", decision_function_shape="ovr")
-            clf.fit((x[tr] - mu) / sd, y[tr], sample_weight=w)
-            dec = clf.decision_function((x[te] - mu) / sd)
-            results[mode][held] = core4_uar(dec, y[te], list(clf.classes_), cols)
+            svm = fit_svm(x[tr], y[tr], corpus[tr], len(labels))
+            results[mode][held] = svm.core4_uar(x[te], y[te], cols)
         vals = list(results[mode].values())
         results[mode]["mean"] = float(np.mean(vals))
         print(mode, {k: round(v, 3) for k, v in results[mode].items()}, flush=True)

@@ -185,8 +185,15 @@ def main() -> int:
         "- Four emotions only; fear, disgust, surprise and calm are not recognised (calm "
         "speech reads as neutral).",
         "- Cross-corpus accuracy is modest (tables above) and below the goal of issue #13 "
-        "(mean ≥ 50 %, every corpus ≥ 40 %). Treat a single decision as a hint; `uncertain` is "
-        "the honest answer for much real-world audio.",
+        "(mean ≥ 50 %, every corpus ≥ 40 %). No model measured here reached it, even chosen "
+        "per corpus after the fact (best of 71 rows: mean 44.6 %, emotiontts 32.0 %; "
+        "`train/results/multicorpus/README.md`, \"How far the target is\"). Treat a single "
+        "decision as a hint; `uncertain` is the honest answer for much real-world audio.",
+        "- A speaker profile (`edge-ser enrol`, `--speaker`) changes nothing with these models "
+        "(`enrolment.features = \"global\"`, prior `none`): on people no model heard, every "
+        "use of it measured moved core-4 UAR by less than the issue's +5 points on average "
+        "(`train/results/enrolment/README.md`). `edge-ser evaluate DIR --enrol K --prior "
+        "divide` measures it on your own recordings.",
         "- Acted or semi-acted speech in five languages; spontaneous speech is represented by "
         "URDU's talk shows only. Children's and elderly voices are absent.",
         "- Not a diagnostic tool; labels are the speakers' intended (or judged) expressions.",

@@ -1,0 +1,144 @@
+"""The measurement helpers behind the multi-corpus and enrolment screens (benchmarks/)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+pytest.importorskip("sklearn")
+sys.path.insert(0, str(REPO))
+
+from benchmarks.enrolment_loco import moved_statistics, render
+from benchmarks.prior_adapt import running_divided
+from benchmarks.screen_corpora import fit_svm
+from benchmarks.screen_statistics import columns, level_free, rich
+from edge.frontend.config import FrontendConfig
+
+
+def _blobs(seed: int, n: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(4), n)
+    x = rng.normal(size=(len(y), 6)) + 4.0 * np.eye(4, 6)[y]
+    corpus = np.array(["a", "b"] * (len(y) // 2))
+    return x, y, corpus
+
+
+def test_screen_svm_separates_what_is_separable_and_not_what_is_not() -> None:
+    x, y, corpus = _blobs(0)
+    xt, yt, _ = _blobs(1)
+    cols = list(range(4))
+    svm = fit_svm(x, y, corpus, 4)
+    assert svm.classes == cols
+    assert svm.decide(xt).shape == (len(yt), 4)
+    assert svm.core4_uar(xt, yt, cols) > 0.95
+    shuffled = np.random.default_rng(2).permutation(yt)
+    assert svm.core4_uar(xt, shuffled, cols) < 0.5
+
+
+def test_level_free_statistics_ignore_the_microphone_gain() -> None:
+    fe = FrontendConfig()
+    col = columns(fe, "mfcc+pitch+rms")
+    assert col == {"mfcc": 0, "pitch": fe.n_mfcc, "rms": fe.n_mfcc + 1}
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=(80, fe.n_mfcc + 2))
+    f[:, col["pitch"]] = rng.uniform(80, 300, 80)
+    f[:, col["rms"]] = rng.uniform(0.001, 0.1, 80)
+    louder = f.copy()
+    louder[:, col["rms"]] *= 10.0          # +20 dB
+    louder[:, col["mfcc"]] += 46.0         # MFCC 0 moves with the log energy
+    np.testing.assert_allclose(level_free(louder, col), level_free(f, col), atol=1e-9)
+    assert not np.allclose(louder, f)
+    octave = f.copy()
+    octave[:, col["pitch"]] *= 2.0
+    np.testing.assert_allclose(level_free(octave, col)[:, col["pitch"]],
+                               level_free(f, col)[:, col["pitch"]] + 12.0)
+    assert rich(f).shape == (f.shape[1] * 6,)
+
+
+def test_moved_statistics() -> None:
+    g = (np.array([0.0, 10.0]), np.array([1.0, 2.0]))
+    s = (np.array([2.0, 14.0]), np.array([2.0, 1.0]))
+    m, sd = moved_statistics("shift", 0.5, g, s, None)
+    np.testing.assert_allclose(m, [1.0, 12.0])
+    np.testing.assert_array_equal(sd, g[1])
+    # a speaker exactly like the reference speakers leaves the global statistics alone
+    for how in ("offset", "offset+scale"):
+        m, sd = moved_statistics(how, 1.0, g, s, s)
+        np.testing.assert_allclose(m, g[0])
+        np.testing.assert_allclose(sd, g[1])
+    m, sd = moved_statistics("offset+scale", 1.0, g, s, (np.zeros(2), np.ones(2)))
+    np.testing.assert_allclose(m, [2.0, 24.0])
+    np.testing.assert_allclose(sd, [2.0, 2.0])
+
+
+def test_running_prior_removes_a_bias_the_corpus_prior_would() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 400)
+    p = np.full((400, 4), 0.1) + 0.3 * np.eye(4)[y]
+    p[:, 0] += 0.5                          # a model that over-calls class 0
+    p /= p.sum(1, keepdims=True)
+    assert (p.argmax(1) == 0).all()
+    order = rng.permutation(400)
+    out = running_divided(p, order, 1.0, prior_files=20.0)
+    np.testing.assert_allclose(out[order[0]], p[order[0]])  # the first file: uniform prior
+    late = order[100:]
+    assert (out[late].argmax(1) == y[late]).mean() > 0.95
+    np.testing.assert_allclose(running_divided(p, order, 0.0, 20.0), p)
+
+
+def test_enrolment_table_has_an_upper_bound_row() -> None:
+    per = {"x": {"speakers": 2, "skipped_speakers": 0, "files": 10, "without": 0.3,
+                 "features": 0.5, "prior 1": 0.2},
+           "z": {"speakers": 2, "skipped_speakers": 1, "files": 8, "without": 0.4,
+                 "features": 0.3, "prior 1": 0.6}}
+    text = render({"5": per}, "title")
+    best = [line for line in text.splitlines() if "best per corpus" in line]
+    assert best and "*50.0* | *60.0* | *55.0* | *+20.0*" in best[0]
+    assert "| features | 50.0 | 30.0 | 40.0 | +5.0 |" in text
+    assert "Speakers with 5 files or fewer are left out: z (1)." in text
+
+
+def test_best_of_reads_held_out_uar_rows_only(tmp_path) -> None:
+    from benchmarks.best_of import table_rows
+
+    md = tmp_path / "r.md"
+    md.write_text(
+        "### core-4 UAR %\n\n"
+        "| model | validation UAR % | ravdess | nemo | ased | urdu | emotiontts | mean |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| a | 90.0 | 51.0 | 30.0 | 40.0 | 35.0 | 31.0 | 37.4 |\n"
+        "| other speakers of all five corpora | – | 0.9 | 0.9 | 0.9 | 0.9 | 0.9 | 0.9 |\n"
+        "| b | – | 0.400 | 0.350 | 0.300 | 0.250 | – | – |\n\n"
+        "### ECE %\n\n"
+        "| model | ravdess | nemo | ased | urdu | emotiontts |\n|---|---|---|---|---|---|\n"
+        "| a | 99 | 99 | 99 | 99 | 99 |\n", encoding="utf-8")
+    rows = dict(table_rows(md))
+    assert set(rows) == {"a", "b"}
+    assert rows["a"] == {"ravdess": 51.0, "nemo": 30.0, "ased": 40.0, "urdu": 35.0,
+                         "emotiontts": 31.0}
+    assert rows["b"] == pytest.approx({"ravdess": 40.0, "nemo": 35.0, "ased": 30.0,
+                                       "urdu": 25.0})
+
+
+def test_window_statistics_leave_out_padding() -> None:
+    from benchmarks.screen_window_frames import PAD_MFCC0, frame_masks, window_stats
+
+    rng = np.random.default_rng(5)
+    raw = rng.normal(size=(3, 150, 42)).astype(np.float32)
+    raw[:, :, 0] = -200.0
+    raw[:, :, -1] = 0.05
+    raw[:, 100:, 0] = PAD_MFCC0 - 32.0      # the last third is zero padding
+    raw[:, 100:, -1] = 0.0
+    masks = frame_masks(raw)
+    assert masks["all"].all()
+    assert masks["no padding"][:, :100].all() and not masks["no padding"][:, 100:].any()
+    assert (masks["speech-ish"] == masks["no padding"]).all()
+    full = window_stats(raw, masks["all"])
+    np.testing.assert_allclose(full[:, :42], raw.mean(1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(full[:, 42:], np.abs(raw - raw.mean(1, keepdims=True)).mean(1),
+                               rtol=1e-5, atol=1e-4)
+    real = window_stats(raw, masks["no padding"])
+    np.testing.assert_allclose(real[:, :42], raw[:, :100].mean(1), rtol=1e-5, atol=1e-4)
