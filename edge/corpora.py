@@ -293,13 +293,21 @@ _EMOTIONTTS_GENDERS = {
     "nek": "male", "nel": "male", "nem": "male", "nen": "male", "neo": "male",
 }
 _EMOTIONTTS = re.compile(r"^([a-z]{3})(\d{5})$")
-_EMOTIONTTS_BLOCKS = ("neutral", "happy", "angry", "sad")  # 1-100, 101-200, 201-300, 301-400
+#: 1-100, 101-200, 201-300, 301-400. The corpus README (and CORPORA.md after it) says
+#: 201-300 angry and 301-400 sad; the recordings say the opposite. The emotional-script
+#: speakers' own scripts (``script/SPKnnnnn.txt``) for 201-205 are sad ("hearing that from you
+#: really hurts", "I got my draft notice, so depressed", a mother after a funeral) and for
+#: 301-305 angry ("how many more times must I tell you to stop drinking?"), and models that
+#: never heard the corpus read 201-300 as neutral/sad and 301-400 as angry, in both speaker
+#: groups (train/results/multicorpus/README.md, "The emotiontts labels").
+_EMOTIONTTS_BLOCKS = ("neutral", "happy", "sad", "angry")
 
 
 def parse_emotiontts(path: Path) -> Utterance:
     """``.../SPK/wav/SPKnnnnn.wav`` (emotiontts_open_db, Korean): the number's hundred gives
-    the emotion (1-100 neutral, 101-200 happy, 201-300 angry, 301-400 sad); the folder is
-    the speaker and must agree with the name."""
+    the emotion (1-100 neutral, 101-200 happy, 201-300 sad, 301-400 angry: see
+    ``_EMOTIONTTS_BLOCKS`` for why this is not the README's order); the folder is the speaker
+    and must agree with the name."""
     m = _EMOTIONTTS.match(path.stem)
     if not m:
         raise _Unparseable("not <speaker><nnnnn>")

@@ -104,8 +104,9 @@ def test_emotiontts_number_blocks(tmp_path: Path) -> None:
     c = load_corpus(tmp_path)
     assert c.format == "emotiontts"
     labels = {u.path.name: u.label for u in c.utterances}
+    # 201-300 sad, 301-400 angry: what the recordings' own scripts say, not the README
     assert labels == {"neo00001.wav": "neutral", "neo00150.wav": "happy",
-                      "ema00201.wav": "angry", "ema00400.wav": "sad"}
+                      "ema00201.wav": "sad", "ema00400.wav": "angry"}
     assert {u.speaker: u.gender for u in c.utterances} == {"neo": "male", "ema": "female"}
     assert len(c.skipped) == 1
 
