@@ -3,7 +3,8 @@
 Why: the multi-corpus issue's target (core-4 UAR mean >= 50 %, every corpus >= 40 %) is far
 from every model measured. This bounds what any choice among them could reach: for each
 held-out corpus separately it takes the best core-4 UAR of *any* row of *any* committed table
-(screens, members, ensembles, teacher, speaker-statistics rows included), chosen after seeing
+(screens, members, ensembles, teacher, speaker-statistics rows included; not the superseded
+ones in ``before-label-fix/``), chosen after seeing
 that corpus's test score, which no honest protocol allows. If even that misses the target, no
 selection among the measured recipes meets it.
 
@@ -19,10 +20,21 @@ import numpy as np
 
 CORPORA = ("ravdess", "nemo", "ased", "urdu", "emotiontts")
 #: tables and columns that hold something other than held-out core-4 UAR
-SKIP_HEADINGS = ("f1", "ece", "wa ", "calibration", "confusion")
+SKIP_HEADINGS = ("f1", "ece", "wa ", "calibration", "confusion", "before the label fix")
 SKIP_COLUMNS = ("valid", "ece", "f1", "wa")
-#: rows with the held-out corpus's own speakers in training (in-domain references)
-IN_DOMAIN = ("other speakers of",)
+#: rows with the held-out corpus's own speakers in training (in-domain references), and
+#: summary rows (this script's own results quoted in a README)
+IN_DOMAIN = ("other speakers of", "best of", "target")
+#: rows that use each test speaker's own statistics (the target is without them)
+
+
+def uses_speaker_statistics(name: str) -> bool:
+    n = name.lower().strip("* ")
+    return "per-speaker" in n or n.startswith("speaker") or "enrol" in n
+
+
+#: folders of results measured with emotiontts's sad and angry swapped (not comparable)
+SUPERSEDED = "before-label-fix"
 
 
 def table_rows(path: Path):
@@ -57,25 +69,35 @@ def table_rows(path: Path):
             yield cells[0], values
 
 
+def best(roots: list[Path], with_speaker: bool) -> tuple[dict[str, tuple[float, str]], int]:
+    """Per corpus: (best core-4 UAR %, where), and how many rows were read."""
+    out = {c: (0.0, "") for c in CORPORA}
+    n = 0
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*.md") if SUPERSEDED not in p.parts):
+            for name, values in table_rows(path):
+                if not with_speaker and uses_speaker_statistics(name):
+                    continue
+                n += 1
+                for c, v in values.items():
+                    if v > out[c][0]:
+                        out[c] = (v, f"{path}: {name[:60]}")
+    return out, n
+
+
 def main() -> None:
     roots = [Path(a) for a in sys.argv[1:]] or [Path("train/results/multicorpus"),
                                                Path("train/results/teacher")]
-    best = {c: (0.0, "") for c in CORPORA}
-    n = 0
-    for root in roots:
-        for path in sorted(root.rglob("*.md")):
-            for name, values in table_rows(path):
-                n += 1
-                for c, v in values.items():
-                    if v > best[c][0]:
-                        best[c] = (v, f"{path}: {name[:60]}")
-    print(f"{n} leave-one-corpus-out rows; the best of each corpus, chosen on its test score:")
-    for c in CORPORA:
-        print(f"  {c:10s} {best[c][0]:5.1f} %  ({best[c][1]})")
-    vals = [best[c][0] for c in CORPORA]
-    print(f"  mean       {np.mean(vals):5.1f} %, lowest {min(vals):.1f} % "
-          "(target: mean >= 50, every corpus >= 40)")
-
+    for with_speaker in (False, True):
+        top, n = best(roots, with_speaker)
+        what = "with" if with_speaker else "without"
+        print(f"{n} leave-one-corpus-out rows {what} speaker statistics; the best of each "
+              "corpus, chosen on its test score:")
+        for c in CORPORA:
+            print(f"  {c:10s} {top[c][0]:5.1f} %  ({top[c][1]})")
+        vals = [top[c][0] for c in CORPORA]
+        print(f"  mean       {np.mean(vals):5.1f} %, lowest {min(vals):.1f} % "
+              "(target, without: mean >= 50, every corpus >= 40)")
 
 if __name__ == "__main__":
     main()

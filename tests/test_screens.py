@@ -142,3 +142,16 @@ def test_window_statistics_leave_out_padding() -> None:
                                rtol=1e-5, atol=1e-4)
     real = window_stats(raw, masks["no padding"])
     np.testing.assert_allclose(real[:, :42], raw[:, :100].mean(1), rtol=1e-5, atol=1e-4)
+
+
+def test_label_check_finds_a_swap_and_leaves_agreement_alone() -> None:
+    from benchmarks.label_check import best_relabelling
+
+    agree = np.array([[0.6, 0.2, 0.1, 0.1], [0.2, 0.5, 0.2, 0.1],
+                      [0.2, 0.1, 0.5, 0.2], [0.1, 0.2, 0.1, 0.6]])
+    perm, score, ident = best_relabelling(agree)
+    assert perm == (0, 1, 2, 3) and score == pytest.approx(ident)
+    swapped = agree[:, [0, 1, 3, 2]]       # the corpus's sad and angry exchanged
+    perm, score, ident = best_relabelling(swapped)
+    assert perm == (0, 1, 3, 2)
+    assert score == pytest.approx(0.55) and ident == pytest.approx(0.35)
