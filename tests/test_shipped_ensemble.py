@@ -1,7 +1,9 @@
 """What the shipped ensemble (edge/models/default, int8) says about real recordings, pinned:
 the bundled example and an espeak-ng utterance made here (both synthetic voices the models
-never heard: they come out `uncertain`, where the RAVDESS-only models said `angry` at 0.85 and
-0.62). Figures recorded from the int8 run on
+never heard; the RAVDESS-only models said `angry` at 0.85 and 0.62, the multi-corpus models
+trained since the emotiontts label fix say `uncertain` (happy 0.30 against angry 0.30) and
+`happy` at 0.52, for a flat robotic voice reading sad words). Figures recorded from the int8
+run on
 x86_64 (ai-edge-litert 2.3, NumPy 2.4); the tolerance covers other NumPy builds and CPUs
 (aarch64 differs by at most one int8 output step, tools/arm64_check.sh). A retrained or
 re-quantized ensemble must update them on purpose; anything else that moves them is a bug in
@@ -26,11 +28,11 @@ pytestmark = pytest.mark.skipif(not (DEFAULT_MODELS_DIR / "manifest.json").is_fi
 TOL = 0.01  # absolute, per probability
 
 HELLO = REPO / "examples" / "hello.wav"
-HELLO_PROBS = {"neutral": 0.2051, "happy": 0.27, "sad": 0.1306, "angry": 0.3943}
+HELLO_PROBS = {"neutral": 0.2565, "happy": 0.3039, "sad": 0.1385, "angry": 0.3012}
 
 ESPEAK_TEXT = "I feel so tired and alone today, nothing matters anymore."
 ESPEAK_ARGS = ["-v", "en-us", "-s", "120", "-p", "30", "-a", "60"]
-ESPEAK_PROBS = {"neutral": 0.2196, "happy": 0.4543, "sad": 0.103, "angry": 0.2231}
+ESPEAK_PROBS = {"neutral": 0.219, "happy": 0.5229, "sad": 0.0371, "angry": 0.2209}
 
 
 def classify(path: Path) -> dict:
@@ -52,7 +54,10 @@ def assert_pinned(result: dict, expected: dict[str, float]) -> None:
     from edge.decisions import DecisionConfig
 
     top = max(expected, key=expected.__getitem__)
-    assert result["top"] == top
+    # a near tie (within the tolerance) may go either way on another CPU or NumPy build
+    tied = {k for k, p in expected.items() if expected[top] - p <= 2 * TOL}
+    assert result["top"] in tied
+    top = result["top"]
     # the models' best guess is named only above the threshold `listen` uses too
     sure = expected[top] >= DecisionConfig().threshold
     assert result["label"] == (top if sure else "uncertain")
@@ -64,8 +69,12 @@ def assert_pinned(result: dict, expected: dict[str, float]) -> None:
 def assert_listen_agrees(path: Path, result: dict) -> None:
     events, windows = listen(path)
     assert windows == result["windows"]  # both saw the same windows of the file
-    decided = {e["label"] for e in events} - {"uncertain", "silence"}
-    assert decided <= {result["top"]}  # live decisions never contradict the file's best guess
+    # a live decision names what its own (smoothed) window said, never another label; the
+    # file's mean over all windows may differ from single windows (hello.wav opens angry)
+    for e in events:
+        if e["label"] not in ("uncertain", "silence"):
+            assert e["label"] == max(e["probabilities"], key=e["probabilities"].__getitem__)
+            assert set(e["probabilities"]) == set(result["probabilities"])
 
 
 @pytest.fixture(scope="module")
