@@ -9,12 +9,12 @@ share of the row) and the relabelling of the corpus's classes that would agree b
 other corpora. A permutation that gains a lot over the labels as given is worth a look at the
 corpus's own transcripts or scripts; it is not proof (a corpus's style can differ honestly).
 
-    python benchmarks/label_check.py --data ravdess:DIR --data emotiontts:DIR ... [--cache C]
+    python benchmarks/label_check.py --data ravdess:DIR --data emotiontts:DIR ... [--cache C] \\
+        [--out train/results/multicorpus/label-check]   # writes OUT.txt
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 from pathlib import Path
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import fit_svm, load_frames
+from benchmarks.screen_corpora import fit_svm, load_frames, screen_arguments
 from edge.corpora import CORE_4
 
 #: a relabelling must beat the labels as given by this much mean recall to be flagged (the
@@ -46,9 +46,7 @@ def best_relabelling(confusion: np.ndarray) -> tuple[tuple[int, ...], float, flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap = screen_arguments(__doc__)
     args = ap.parse_args()
     labels = list(CORE_4)
     ds, frames, labels, _ = load_frames(args.data, ",".join(labels), "mfcc+pitch+rms",
@@ -56,6 +54,12 @@ def main() -> None:
     corpus, y = ds.corpus_of(), ds.y
     x = np.stack([np.concatenate([f.mean(0), f.std(0)]) for f in frames])
     flagged = 0
+    out: list[str] = []
+
+    def say(line: str) -> None:
+        print(line)
+        out.append(line)
+
     for held in sorted(set(corpus)):
         tr, te = corpus != held, corpus == held
         svm = fit_svm(x[tr], y[tr], corpus[tr], len(labels))
@@ -63,22 +67,25 @@ def main() -> None:
         present = [c for c in range(len(labels)) if (y[te] == c).any()]
         conf = np.array([[np.mean(pred[y[te] == a] == b) for b in present] for a in present])
         perm, score, ident = best_relabelling(conf)
-        print(f"{held}: rows = its label, columns = what the other corpora read (share)")
-        print("  " + " " * 9 + " ".join(f"{labels[b]:>8s}" for b in present))
+        say(f"{held}: rows = its label, columns = what the other corpora read (share)")
+        say("  " + " " * 9 + " ".join(f"{labels[b]:>8s}" for b in present))
         for i, a in enumerate(present):
-            print(f"  {labels[a]:>8s} " + " ".join(f"{v:8.2f}" for v in conf[i]))
+            say(f"  {labels[a]:>8s} " + " ".join(f"{v:8.2f}" for v in conf[i]))
         moved = [f"{labels[present[i]]} → {labels[present[j]]}" for i, j in enumerate(perm)
                  if i != j]
         if moved and score - ident >= FLAG_GAIN:
             flagged += 1
-            print(f"  CHECK: reading {', '.join(moved)} agrees better with the other corpora "
+            say(f"  CHECK: reading {', '.join(moved)} agrees better with the other corpora "
                   f"(mean recall {ident:.2f} → {score:.2f})")
         elif moved:
-            print(f"  ok: the best relabelling ({', '.join(moved)}) gains only "
+            say(f"  ok: the best relabelling ({', '.join(moved)}) gains only "
                   f"{score - ident:.2f} (as given {ident:.2f})")
         else:
-            print(f"  ok: the labels as given agree best (mean recall {ident:.2f})")
-    print(f"{flagged} corpus(es) to check")
+            say(f"  ok: the labels as given agree best (mean recall {ident:.2f})")
+    say(f"{flagged} corpus(es) to check")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".txt").write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

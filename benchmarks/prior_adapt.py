@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loco_mix import member_window_probs
-from benchmarks.report import save_report
+from benchmarks.report import percent_table, save_report
 from edge.calibration import apply_prior, prior_divisor
 from train.crosscorpus import core4_scores
 from train.fit import file_probs
@@ -85,17 +85,9 @@ def main() -> None:
         held = s.removeprefix("loco-")
         results[held] = row
         print(held, {k: round(v, 3) for k, v in row.items()}, flush=True)
-    corpora = list(results)
-    names = list(next(iter(results.values())))
     lines = [f"Runs: {', '.join(f'`{r.name}`' for r in args.run)} (soft vote of their members), "
              "leave-one-corpus-out; core-4 UAR % of each held-out corpus.", "",
-             "| method | " + " | ".join(corpora) + " | mean | vs without |",
-             "|---|" + "---|" * (len(corpora) + 2)]
-    base = np.mean([results[c]["without"] for c in corpora])
-    for n in names:
-        vals = [results[c][n] for c in corpora]
-        lines.append(f"| {n} | " + " | ".join(f"{100 * v:.1f}" for v in vals)
-                     + f" | {100 * np.mean(vals):.1f} | {100 * (np.mean(vals) - base):+.1f} |")
+             percent_table("method", results, ref="without")]
     save_report(args.out, "\n".join(lines), results)
 
 

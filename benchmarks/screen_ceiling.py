@@ -12,7 +12,6 @@ stays near 40 % will not pass 40 % when none of its speakers, sentences or micro
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,19 +19,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import core4_uar, fit_svm, load_frames, write_table
+from benchmarks.screen_corpora import core4_uar, fit_svm, load_frames, screen_arguments, write_table
 from edge.corpora import CORE_4
 
 FOLDS = 5
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap = screen_arguments(__doc__)
     ap.add_argument("--kind", default="mfcc+pitch+rms")
     ap.add_argument("--seed", type=int, default=0, help="deals the speakers into folds")
-    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     args = ap.parse_args()
     ds, frames, labels, cols = load_frames(args.data, ",".join(CORE_4), args.kind, args.cache)
     corpus, y = ds.corpus_of(), ds.y

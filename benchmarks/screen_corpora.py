@@ -116,16 +116,22 @@ def write_table(first: str, results: dict[str, dict[str, float]], corpora: list[
     save_report(out, "\n".join(lines), results)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def screen_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every screen takes: the corpora, the feature cache, where to write."""
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
+    return ap
+
+
+def main() -> None:
+    ap = screen_arguments(__doc__)
     ap.add_argument("--kind", default="mfcc+pitch+rms")
     ap.add_argument("--clips", type=int, default=20, help="clips per speaker for its statistics")
     ap.add_argument("--labels", default=",".join(CORE_4),
                     help="training label set (scored on the core four either way)")
     ap.add_argument("--modes", default="global,corpus,speaker,speaker-mean")
-    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     args = ap.parse_args()
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     cfg = load_config()

@@ -13,7 +13,6 @@ frame-to-frame change) carry better to a corpus no model saw.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import fit_svm, load_frames, write_table
+from benchmarks.screen_corpora import fit_svm, load_frames, screen_arguments, write_table
 from edge.corpora import CORE_4
 from edge.frontend.config import FrontendConfig
 from edge.frontend.kinds import base_dim, parse_kind
@@ -72,10 +71,7 @@ def variants(col: dict[str, int]) -> dict[str, tuple[bool, Callable[[np.ndarray]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
-    ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
+    ap = screen_arguments(__doc__)
     args = ap.parse_args()
     from train.config import load_config
 

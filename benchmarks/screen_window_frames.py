@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import save_report
+from benchmarks.report import percent_table, save_report
 from benchmarks.screen_corpora import fit_svm
 from convert.runs import load_windows
 from train.crosscorpus import core4_scores
@@ -92,16 +92,9 @@ def main() -> None:
             row[name] = core4_scores(t, full, run.labels).uar
         results[held] = row
         print(held, {k: round(v, 3) for k, v in row.items()}, flush=True)
-    corpora = list(results)
-    names = list(next(iter(results.values())))
     lines = [f"Run: `{args.run.name}` windows; SVM on window mean / mean absolute deviation of "
              f"{' and '.join(KINDS)}, leave-one-corpus-out; core-4 UAR % per held-out corpus.",
-             "", "| frames | " + " | ".join(corpora) + " | mean |",
-             "|---|" + "---|" * (len(corpora) + 1)]
-    for n in names:
-        vals = [results[c][n] for c in corpora]
-        lines.append(f"| {n} | " + " | ".join(f"{100 * v:.1f}" for v in vals)
-                     + f" | {100 * np.mean(vals):.1f} |")
+             "", percent_table("frames", results)]
     save_report(args.out, "\n".join(lines), results)
 
 
