@@ -27,10 +27,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loco_mix import member_window_probs
-from benchmarks.report import percent_table, save_report
+from benchmarks.report import by_setting, corpus_table, save_report
 from edge.calibration import apply_prior, prior_divisor
 from train.crosscorpus import core4_scores
-from train.fit import file_probs
+from train.fit import file_labels, file_probs
 from train.runs import RunInfo
 
 STRENGTHS = (0.5, 1.0)
@@ -67,9 +67,8 @@ def main() -> None:
     for s in sets:
         members = [v for r in args.run for v in member_window_probs(r / s, "test").values()]
         file, y = members[0][1], members[0][2]
-        ids, fp = file_probs(np.mean([m[0] for m in members], axis=0), file)
-        truth = dict(zip(file.tolist(), y.tolist(), strict=True))
-        t = np.array([truth[int(i)] for i in ids])
+        _, fp = file_probs(np.mean([m[0] for m in members], axis=0), file)
+        t = file_labels(y, file)
 
         def uar(p: np.ndarray, t: np.ndarray = t) -> float:
             c4 = core4_scores(t, p, labels)
@@ -87,7 +86,7 @@ def main() -> None:
         print(held, {k: round(v, 3) for k, v in row.items()}, flush=True)
     lines = [f"Runs: {', '.join(f'`{r.name}`' for r in args.run)} (soft vote of their members), "
              "leave-one-corpus-out; core-4 UAR % of each held-out corpus.", "",
-             percent_table("method", results, ref="without")]
+             corpus_table("method", by_setting(results), list(results), ref="without")]
     save_report(args.out, "\n".join(lines), results)
 
 

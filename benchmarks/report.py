@@ -18,24 +18,33 @@ def save_report(out: Path | None, markdown: str, data: Any) -> None:
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
-def percent_table(first: str, results: dict[str, dict[str, float]], ref: str | None = None
-                  ) -> str:
-    """A markdown table of fractions as %: a row per method, a column per corpus
-    (``results[corpus][method]``), their mean and, with ``ref``, the mean's change against
-    that method."""
+def corpus_table(first: str, rows: dict[str, dict[str, float]], corpora: list[str],
+                 ref: str | None = None, percent: bool = True, ref_header: str | None = None
+                 ) -> str:
+    """The screens' and studies' one markdown table: a row per setting (``rows[name][corpus]``,
+    fractions), a column per corpus, their mean and, with ``ref``, the mean's change against
+    that row in points (headed ``vs REF_HEADER``, default the row's name). ``percent``: cells
+    as % with one decimal, else fractions with three."""
     import numpy as np
 
-    corpora = list(results)
-    names = list(next(iter(results.values())))
-    lines = [f"| {first} | " + " | ".join(corpora) + " | mean |" + (" vs " + ref + " |"
-                                                                    if ref else ""),
+    def cell(v: float) -> str:
+        return f"{100 * v:.1f}" if percent else f"{v:.3f}"
+
+    def mean(r: dict[str, float]) -> float:
+        return float(np.mean([r[c] for c in corpora]))
+
+    lines = [f"| {first} | " + " | ".join(corpora) + " | mean |"
+             + (f" vs {ref_header or ref} |" if ref else ""),
              "|---|" + "---|" * (len(corpora) + 1 + bool(ref))]
-    base = np.mean([results[c][ref] for c in corpora]) if ref else 0.0
-    for n in names:
-        vals = [results[c][n] for c in corpora]
-        row = f"| {n} | " + " | ".join(f"{100 * v:.1f}" for v in vals) + \
-            f" | {100 * np.mean(vals):.1f} |"
+    for name, r in rows.items():
+        row = f"| {name} | " + " | ".join(cell(r[c]) for c in corpora) + f" | {cell(mean(r))} |"
         if ref:
-            row += f" {100 * (np.mean(vals) - base):+.1f} |"
+            row += f" {100 * (mean(r) - mean(rows[ref])):+.1f} |"
         lines.append(row)
     return "\n".join(lines)
+
+
+def by_setting(per_corpus: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``results[corpus][setting]`` turned into ``rows[setting][corpus]``."""
+    names = list(next(iter(per_corpus.values())))
+    return {n: {c: r[n] for c, r in per_corpus.items()} for n in names}

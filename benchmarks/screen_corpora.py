@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import save_report
+from benchmarks.report import corpus_table, save_report
 from edge.corpora import CORE_4
 from edge.frontend.config import FrontendConfig
 from edge.metrics import score
@@ -106,14 +106,8 @@ def write_table(first: str, results: dict[str, dict[str, float]], corpora: list[
                 out: Path | None, ref: str | None = None) -> None:
     """Print (and with ``out`` write as .md and .json) one row per setting, a column per
     held-out corpus, the mean, and with ``ref`` the mean's change against that row."""
-    head = f"| {first} | " + " | ".join(corpora) + " | mean |" + (" vs ref |" if ref else "")
-    lines = [head, "|---|" + "---|" * (len(corpora) + 1 + bool(ref))]
-    for name, r in results.items():
-        row = f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in corpora) + f" | {r['mean']:.3f} |"
-        if ref:
-            row += f" {100 * (r['mean'] - results[ref]['mean']):+.1f} |"
-        lines.append(row)
-    save_report(out, "\n".join(lines), results)
+    save_report(out, corpus_table(first, results, corpora, ref, percent=False,
+                                  ref_header="ref"), results)
 
 
 def screen_arguments(doc: str | None) -> argparse.ArgumentParser:

@@ -23,19 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.screen_corpora import fit_svm, load_frames, screen_arguments, write_table
 from edge.corpora import CORE_4
-from edge.frontend.config import FrontendConfig
-from edge.frontend.kinds import base_dim, parse_kind
+from edge.frontend.kinds import base_columns
 
 KIND = "mfcc+pitch+rms"
-
-
-def columns(fe: FrontendConfig, kind: str) -> dict[str, int]:
-    """The first column of each base feature of ``kind`` (no deltas)."""
-    out, at = {}, 0
-    for part in parse_kind(kind):
-        out[part.base] = at
-        at += base_dim(fe, part.base) * (1 + part.delta_order)
-    return out
 
 
 def level_free(f: np.ndarray, col: dict[str, int]) -> np.ndarray:
@@ -75,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     from train.config import load_config
 
-    col = columns(load_config().frontend_config(), KIND)
+    col = base_columns(load_config().frontend_config(), KIND)
     frames = {}
     for speech_only in (True, False):
         ds, frames[speech_only], labels, cols = load_frames(

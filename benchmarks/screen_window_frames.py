@@ -26,12 +26,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import percent_table, save_report
+from benchmarks.report import by_setting, corpus_table, save_report
 from benchmarks.screen_corpora import fit_svm
 from convert.runs import load_windows
 from train.crosscorpus import core4_scores
 from train.datasets import CorpusSource, load_sources
 from train.features import normalize
+from train.fit import file_labels, file_probs
 from train.runs import RunInfo, SetInfo
 
 KINDS = ("mfcc+pitch+rms", "logmel+pitch+rms")
@@ -82,19 +83,17 @@ def main() -> None:
         row = {}
         for name in x["train"]:
             svm = fit_svm(x["train"][name], y_tr, corpus_of[f_tr], len(run.labels))
-            d = svm.decide(x["test"][name])
-            ids = np.unique(f_te)
-            fd = np.stack([d[f_te == i].mean(0) for i in ids])
+            _, fd = file_probs(svm.decide(x["test"][name]), f_te)  # mean decision per file
             p = np.exp(fd - fd.max(1, keepdims=True))
-            t = np.array([y_te[f_te == i][0] for i in ids])
-            full = np.zeros((len(ids), len(run.labels)))
+            t = file_labels(y_te, f_te)
+            full = np.zeros((len(t), len(run.labels)))
             full[:, svm.classes] = p / p.sum(1, keepdims=True)
             row[name] = core4_scores(t, full, run.labels).uar
         results[held] = row
         print(held, {k: round(v, 3) for k, v in row.items()}, flush=True)
     lines = [f"Run: `{args.run.name}` windows; SVM on window mean / mean absolute deviation of "
              f"{' and '.join(KINDS)}, leave-one-corpus-out; core-4 UAR % per held-out corpus.",
-             "", percent_table("frames", results)]
+             "", corpus_table("frames", by_setting(results), list(results))]
     save_report(args.out, "\n".join(lines), results)
 
 

@@ -259,7 +259,8 @@ class Pipeline:
 
             picker = profile if isinstance(profile, SpeakerPicker) else None
         fixed = None if picker is not None else profile
-        for p in picker.profiles if picker is not None else [fixed] if fixed else []:
+        profiles = picker.profiles if picker is not None else (fixed,) if fixed else ()
+        for p in profiles:
             p.check_fits(self.manifest)
         self.speaker, self.picker = fixed, picker
         self.last_pick: Pick | None = None
@@ -520,10 +521,9 @@ class _FileTotals:
             speaker: str | None = None) -> None:
         assert probs is not None  # files always run the members (the no-speech policy)
         self.n += 1
-        if speech:
-            self.speakers[speaker] = self.speakers.get(speaker, 0) + 1
         self.all_sum += probs
         if speech:
+            self.speakers[speaker] = self.speakers.get(speaker, 0) + 1
             self.speech_sum += probs
             self.n_speech += 1
         if ratio > self.best_ratio:  # the first window with the most speech, as in training

@@ -14,8 +14,9 @@ sys.path.insert(0, str(REPO))
 from benchmarks.enrolment_loco import moved_statistics, render
 from benchmarks.prior_adapt import running_divided
 from benchmarks.screen_corpora import fit_svm
-from benchmarks.screen_statistics import columns, level_free, rich
+from benchmarks.screen_statistics import level_free, rich
 from edge.frontend.config import FrontendConfig
+from edge.frontend.kinds import base_columns
 
 
 def _blobs(seed: int, n: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +41,7 @@ def test_screen_svm_separates_what_is_separable_and_not_what_is_not() -> None:
 
 def test_level_free_statistics_ignore_the_microphone_gain() -> None:
     fe = FrontendConfig()
-    col = columns(fe, "mfcc+pitch+rms")
+    col = base_columns(fe, "mfcc+pitch+rms")
     assert col == {"mfcc": 0, "pitch": fe.n_mfcc, "rms": fe.n_mfcc + 1}
     rng = np.random.default_rng(3)
     f = rng.normal(size=(80, fe.n_mfcc + 2))

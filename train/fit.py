@@ -81,9 +81,8 @@ def _batches(keras: Any) -> type:
                      domains: np.ndarray | None = None) -> None:
             super().__init__()
             self.x, self.y, self.cfg = x, y, cfg
-            # a domain-adversarial member also gets each window's domain (corpus or speaker)
-            self.domains = (None if domains is None else
-                            np.eye(int(domains.max()) + 1, dtype=np.float32)[domains])
+            # a domain-adversarial member also gets each window's domain, one-hot
+            self.domains = domains
             # soft targets (a teacher's, distilled) or the labels one-hot
             self.onehot = (np.asarray(targets, np.float32) if targets is not None
                            else np.eye(n_classes, dtype=np.float32)[y])
@@ -186,13 +185,15 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
     epochs = epochs or cfg.epochs
     out_dir.mkdir(parents=True, exist_ok=True)
     adversarial = domains is not None and cfg.adversarial_weight > 0
+    domain_targets = (np.eye(int(domains.max()) + 1, dtype=np.float32)[domains]
+                      if adversarial else None)
     with scope:
         model = build()
         trained = model
-        if adversarial:
+        if domain_targets is not None:
             from train.adversarial import with_domain_head
 
-            trained = with_domain_head(keras, model, int(domains.max()) + 1,
+            trained = with_domain_head(keras, model, domain_targets.shape[1],
                                        cfg.adversarial_weight)
         lr: Any = cfg.learning_rate
         if cfg.lr_schedule == "cosine":
@@ -209,7 +210,7 @@ def fit_member(build: Callable[[], Any], x_train: np.ndarray, y_train: np.ndarra
         else:
             trained.compile(optimizer=opt, loss=emotion_loss, metrics=[accuracy])
     data = _batches(keras)(x_train, y_train, cfg, n_classes, seed, weights, targets,
-                           domains if adversarial else None)
+                           domain_targets)
     has_val = val is not None and len(val[1]) > 0
     if not has_val:  # the callback still logs progress and writes the history's columns
         val = (np.zeros((0,)), np.zeros(0, np.int64), np.zeros(0, np.int64))

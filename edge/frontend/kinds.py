@@ -64,6 +64,16 @@ def feature_dim(cfg: FrontendConfig, kind: str) -> int:
     return sum(base_dim(cfg, p.base) * (1 + p.delta_order) for p in parse_kind(kind))
 
 
+def base_columns(cfg: FrontendConfig, kind: str) -> dict[str, int]:
+    """The first column of each base feature in ``kind``'s frames (the order ``assemble``
+    writes them: the kind's parts, each followed by its deltas)."""
+    out, at = {}, 0
+    for part in parse_kind(kind):
+        out[part.base] = at
+        at += base_dim(cfg, part.base) * (1 + part.delta_order)
+    return out
+
+
 def base_kinds_of(kinds: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The base features a set of kinds needs, in canonical order (computed once each)."""
     needed = {p.base for k in kinds for p in parse_kind(k)}
