@@ -46,7 +46,7 @@ from convert.tfenv import import_tf
 from edge.calibration import apply_prior, prior_divisor
 from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import speaker_statistics
-from train.config import load_config
+from train.config import TrainConfig, load_config
 from train.crosscorpus import core4_scores
 from train.datasets import CorpusSource, load_sources
 from train.ensemble import vote_windows
@@ -77,6 +77,13 @@ def moved_statistics(how: str, amount: float, glob: Stats, spk: Stats,
 
 
 ROW_INFO = ("speakers", "skipped_speakers", "files")
+
+
+def run_config(run: RunInfo) -> TrainConfig:
+    """The configuration a run's features were extracted with (to share its feature cache)."""
+    return load_config(None, [f"{k}={json.dumps(v)}" for k, v in run.config.items()
+                              if k in ("labels", "vad", "loudness", "target_dbfs", "denoise",
+                                       "resampler", "window_seconds", "seed")])
 
 
 def render(results: dict[str, dict[str, dict]], title: str) -> str:
@@ -128,9 +135,7 @@ def main() -> None:
         ap.error("give a run (or --from-json)")
     _, keras = import_tf()
     run = RunInfo.read(args.run)
-    cfg = load_config(None, [f"{k}={json.dumps(v)}" for k, v in run.config.items()
-                             if k in ("labels", "vad", "loudness", "target_dbfs", "denoise",
-                                      "resampler", "window_seconds", "seed")])
+    cfg = run_config(run)
     fe = FrontendConfig.from_dict(run.frontend)
     labels = run.labels
     ds = load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora], labels)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,15 @@ from train.features import normalize
 from train.fit import file_probs
 from train.runs import RunInfo, SetInfo
 
+Stats = tuple[np.ndarray, np.ndarray]
 
-def member_window_probs(set_dir: Path, split: str
+
+def member_window_probs(set_dir: Path, split: str,
+                        statistics: Callable[[str, np.ndarray, Stats], Stats] | None = None
                         ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per member: ([windows, classes], the windows' file ids, their labels) on ``split``."""
+    """Per member: ([windows, classes], the windows' file ids, their labels) on ``split``.
+    ``statistics(kind, raw windows, the set's statistics)`` may replace the set's normalisation
+    statistics (a test-time normalisation); by default they are used as trained."""
     _, keras = import_tf()
     info = SetInfo.read(set_dir)
     out = {}
@@ -43,19 +49,26 @@ def member_window_probs(set_dir: Path, split: str
             continue
         w = load_windows(path)
         model = keras.models.load_model(set_dir / m.file, compile=False)
-        p = model.predict(normalize(w.X, *info.normalization[m.feature]), batch_size=256,
-                          verbose=0)
+        stats = info.normalization[m.feature]
+        if statistics is not None:
+            stats = statistics(m.feature, w.X, stats)
+        p = model.predict(normalize(w.X, *stats), batch_size=256, verbose=0)
         out[m.name] = (p, w.file, w.y)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", action="append", required=True, metavar="NAME=RUN")
+    ap.add_argument("--run", action="append", required=True, metavar="NAME=RUN[:M1,M2]",
+                    help="a run, optionally only some of its members (by name prefix)")
     ap.add_argument("--combo", action="append", required=True, metavar="NAME+NAME")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
-    runs = dict(r.split("=", 1) for r in args.run)
+    runs, only = {}, {}
+    for r in args.run:
+        name, _, rest = r.partition("=")
+        runs[name], _, picked = rest.partition(":")
+        only[name] = tuple(picked.split(",")) if picked else ()
     infos = {n: RunInfo.read(Path(d)) for n, d in runs.items()}
     first = next(iter(infos.values()))
     labels = first.labels
@@ -63,7 +76,8 @@ def main() -> None:
             and all((Path(runs[n]) / s / "set.json").is_file() for n in runs)]
     results: dict[str, dict] = {c: {"val_uar": [], "per_corpus": {}} for c in args.combo}
     for s in sets:
-        probs = {n: {sp: member_window_probs(Path(runs[n]) / s, sp) for sp in ("val", "test")}
+        probs = {n: {sp: {m: v for m, v in member_window_probs(Path(runs[n]) / s, sp).items()
+                          if not only[n] or m.startswith(only[n])} for sp in ("val", "test")}
                  for n in runs}
         truth: dict[str, dict[int, int]] = {}  # file → label, from the windows just read
         for sp in ("val", "test"):

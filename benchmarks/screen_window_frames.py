@@ -12,6 +12,14 @@ held-out corpus file by file (mean decision over its windows).
 - ``no padding``: frames whose MFCC 0 is above the digital-silence floor;
 - ``speech-ish``: of those, frames within 30 dB of the window's 95th-percentile RMS.
 
+With ``--enrol K`` (the enrolment question: why do members lose when an enrolled speaker's
+statistics replace the global ones?), every speaker gives K random clips whose speech frames
+(VAD) give their statistics, training speakers included, and the rest of each held-out
+speaker's files are scored; rows add the windows normalised by their speaker's statistics over
+all frames (``all, speaker``), over speech-ish frames (``speech-ish, speaker``), and speech-ish
+frames by the speaker's statistics with the other frames by the global ones (``all, speaker on
+speech-ish``). Speakers with K files or fewer are left out.
+
     python benchmarks/screen_window_frames.py RUN \\
         --out train/results/multicorpus/screen-window-frames
 """
@@ -26,14 +34,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.enrolment_loco import run_config
 from benchmarks.report import by_setting, corpus_table, save_report
 from benchmarks.screen_corpora import fit_svm
 from convert.runs import load_windows
+from edge.frontend.config import FrontendConfig
+from edge.frontend.windows import speaker_statistics
 from train.crosscorpus import core4_scores
-from train.datasets import CorpusSource, load_sources
-from train.features import normalize
+from train.datasets import CorpusSource, Dataset, load_sources
+from train.experiment import feature_settings
+from train.features import extract, normalize, speech_frames
 from train.fit import file_labels, file_probs
 from train.runs import RunInfo, SetInfo
+from train.speakernorm import enrolment_clips
+
+Stats = tuple[np.ndarray, np.ndarray]
 
 KINDS = ("mfcc+pitch+rms", "logmel+pitch+rms")
 PAD_MFCC0 = -600.0   # MFCC 0 of digital silence is about -632 with this front end
@@ -57,15 +72,48 @@ def frame_masks(raw_mfcc: np.ndarray) -> dict[str, np.ndarray]:
     return {"all": np.ones(real.shape, bool), "no padding": real, "speech-ish": real & loud}
 
 
+def speaker_profiles(args: argparse.Namespace, run: RunInfo, ds: Dataset
+                     ) -> tuple[np.ndarray, dict[str, dict[str, Stats]]]:
+    """The files that may be scored (not enrolment, speaker has more than K files) and every
+    speaker's statistics of each kind from K of their clips' speech frames."""
+    cfg = run_config(run)
+    fe = FrontendConfig.from_dict(run.frontend)
+    feats = extract(ds.utts, lambda i: [0], feature_settings(cfg, fe, list(KINDS)), cfg.seed,
+                    args.cache, jobs=2)
+    by: dict[str, list[int]] = {}
+    for i, s in enumerate(ds.speaker_of()):
+        by.setdefault(str(s), []).append(i)
+    enrol = {s: enrolment_clips(ids, s, args.enrol, args.seed) for s, ids in by.items()}
+    scorable = np.array([i for s, ids in by.items() if len(ids) > args.enrol
+                         for i in ids if i not in enrol[s]], dtype=np.int64)
+    return scorable, {k: {s: speaker_statistics([speech_frames(feats[(i, 0)], fe, k)
+                                                 for i in ids]) for s, ids in enrol.items()}
+                      for k in KINDS}
+
+
+def by_speaker(x: np.ndarray, who: np.ndarray, stats: dict[str, Stats]) -> np.ndarray:
+    """Each window normalised by its own speaker's statistics."""
+    out = np.empty(x.shape, np.float32)
+    for s in np.unique(who):
+        out[who == s] = normalize(x[who == s], *stats[str(s)])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a leave-one-corpus-out run with both kinds")
+    ap.add_argument("--enrol", type=int, default=0, metavar="K",
+                    help="also normalise by each speaker's statistics from K clips")
+    ap.add_argument("--cache", type=Path, default=Path("/work/cache"))
+    ap.add_argument("--seed", type=int, default=7, help="picks the enrolment clips")
     ap.add_argument("--out", type=Path, default=None, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
     run = RunInfo.read(args.run)
     ds = load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora],
                       run.labels)
     corpus_of = ds.corpus_of()
+    speaker = np.asarray(ds.speaker_of())
+    profiles = speaker_profiles(args, run, ds) if args.enrol else None
     results: dict[str, dict[str, float]] = {}
     for s in [s for s in run.sets if s.startswith("loco-")]:
         info = SetInfo.read(args.run / s)
@@ -74,11 +122,26 @@ def main() -> None:
         for split in ("train", "test"):
             w = {k: load_windows(args.run / s / "data" / f"{split}-{k}.npz") for k in KINDS}
             masks = frame_masks(w[KINDS[0]].X)
-            x[split] = {name: np.concatenate(
-                [window_stats(normalize(w[k].X, *info.normalization[k]), m) for k in KINDS],
-                axis=1) for name, m in masks.items()}
+            glob = {k: normalize(w[k].X, *info.normalization[k]) for k in KINDS}
+            x[split] = {name: np.concatenate([window_stats(glob[k], m) for k in KINDS], axis=1)
+                        for name, m in masks.items()}
+            if profiles is not None:
+                who = speaker[w[KINDS[0]].file]
+                own = {k: by_speaker(w[k].X, who, profiles[1][k]) for k in KINDS}
+                speechy = masks["speech-ish"][..., None]
+                for name, norm, m in (
+                        ("all, speaker", own, masks["all"]),
+                        ("speech-ish, speaker", own, masks["speech-ish"]),
+                        ("all, speaker on speech-ish",
+                         {k: np.where(speechy, own[k], glob[k]) for k in KINDS}, masks["all"])):
+                    x[split][name] = np.concatenate([window_stats(norm[k], m) for k in KINDS],
+                                                    axis=1)
             meta[split] = (w[KINDS[0]].file, w[KINDS[0]].y)
         (f_tr, y_tr), (f_te, y_te) = meta["train"], meta["test"]
+        if profiles is not None:  # enrolment files are never scored
+            keep = np.isin(f_te, profiles[0])
+            x["test"] = {name: v[keep] for name, v in x["test"].items()}
+            f_te, y_te = f_te[keep], y_te[keep]
         held = s.removeprefix("loco-")
         row = {}
         for name in x["train"]:

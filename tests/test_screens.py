@@ -156,3 +156,73 @@ def test_label_check_finds_a_swap_and_leaves_agreement_alone() -> None:
     perm, score, ident = best_relabelling(swapped)
     assert perm == (0, 1, 3, 2)
     assert score == pytest.approx(0.55) and ident == pytest.approx(0.35)
+
+
+def _speakers_with_offsets(seed: int) -> dict:
+    """Generated utterance moments: each speaker a voice offset, each class an emotion offset;
+    speaker ``skewed`` speaks one emotion only (as URDU's talk-show speakers do)."""
+    rng = np.random.default_rng(seed)
+    dim, n_lab = 5, 4
+    emotion = rng.normal(scale=2.0, size=(n_lab, dim))
+    emotion -= emotion.mean(0)
+    voices = {f"s{k}": rng.normal(scale=3.0, size=dim) for k in range(6)}
+    voices["skewed"] = rng.normal(scale=3.0, size=dim)
+    u, y, spk = [], [], []
+    for s, v in voices.items():
+        classes = [3] * 8 if s == "skewed" else list(range(n_lab)) * 2
+        for c in classes:
+            u.append(v + emotion[c] + rng.normal(scale=0.05, size=dim))
+            y.append(c)
+            spk.append(s)
+    return {"u": np.array(u), "y": np.array(y), "spk": np.array(spk), "voices": voices,
+            "emotion": emotion}
+
+
+def test_compensation_recovers_a_voice_that_plain_statistics_confuse_with_its_emotion() -> None:
+    from benchmarks.enrolment_screen import class_offsets, compensated
+
+    d = _speakers_with_offsets(4)
+    u, y, spk = d["u"], d["y"], d["spk"]
+    ls = np.zeros_like(u)
+    enrol = {s: list(np.flatnonzero(spk == s)) for s in d["voices"]}
+    pooled = {s: (u[ids].mean(0), np.ones(u.shape[1])) for s, ids in enrol.items()}
+    corpus = np.array(["a"] * len(y))
+    delta, rho = class_offsets(u, ls, y, corpus, spk, enrol, pooled, 4)
+    np.testing.assert_allclose(delta, d["emotion"], atol=0.3)
+    np.testing.assert_allclose(rho, 0.0, atol=1e-9)
+    skewed = enrol["skewed"]
+    truth = np.eye(4)[y[skewed]]
+    mean, std = compensated(pooled["skewed"], truth, delta, rho)
+    assert np.abs(mean - d["voices"]["skewed"]).max() < 0.3      # the voice, not the anger
+    plain_error = np.abs(pooled["skewed"][0] - d["voices"]["skewed"]).max()
+    assert plain_error > 1.0                                      # plain statistics hold the anger
+    np.testing.assert_allclose(std, 1.0)
+    uniform = np.full((len(skewed), 4), 0.25)                     # no idea of the emotions:
+    np.testing.assert_allclose(compensated(pooled["skewed"], uniform, delta, rho)[0],
+                               pooled["skewed"][0])               # plain statistics
+
+
+def test_projection_keeps_only_the_departure_along_the_emotions() -> None:
+    from benchmarks.enrolment_screen import projected
+
+    delta = np.zeros((4, 6))
+    delta[:, 0] = [1.0, -1.0, 2.0, -2.0]                 # the emotions move coefficient 0 only
+    rho = np.zeros((4, 6))
+    rho[:, 1] = [1.0, -1.0, 0.5, -0.5]                   # and the spread of coefficient 1
+    centre = (np.zeros(6), np.ones(6))
+    scale = np.ones(6)
+    voice = np.array([3.0, 0.0, -2.0, 1.0, 0.0, 5.0])
+    spread = np.exp(np.array([0.0, 0.7, 0.3, 0.0, 0.0, 0.0]))
+    mean, std = projected((voice, spread), centre, scale, delta, rho)
+    # what normalisation takes away: the voice's departure, but not along the emotions
+    np.testing.assert_allclose(mean, [0, 0, -2.0, 1.0, 0, 5.0], atol=1e-9)
+    np.testing.assert_allclose(np.log(std), [0, 0, 0.3, 0, 0, 0], atol=1e-9)
+
+
+def test_half_way_statistics_sit_between_the_trained_and_the_corpus_own() -> None:
+    from benchmarks.corpus_norm_loco import half_way
+
+    mean, std = half_way((np.array([0.0, 2.0]), np.array([1.0, 4.0])),
+                         (np.array([2.0, -2.0]), np.array([4.0, 1.0])))
+    np.testing.assert_allclose(mean, [1.0, 0.0])
+    np.testing.assert_allclose(std, [2.0, 2.0])      # half way in log: the geometric mean
