@@ -3,6 +3,7 @@ that measure generalisation (leave-one-corpus-out, folds inside each corpus)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -234,3 +235,73 @@ def test_per_corpus_scores_core4_restricted_to_core_columns() -> None:
     assert out["x"]["uar"] == pytest.approx((0 + 1 + 1) / 3)
     assert out["x"]["core4_uar"] == pytest.approx(1.0)  # ... but neutral among the core four
     assert core4_scores(np.array([0]), probs[:1], ["a", "b"]) is None
+
+
+def test_each_corpus_is_normalised_by_its_own_statistics() -> None:
+    from train.features import Windows, corpus_statistics, normalize_by
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(6, 20, 3)).astype(np.float32)
+    x = np.concatenate([a, 3.0 * a + 40.0])          # corpus b: a louder, brighter copy of a
+    corpus_of = np.array(["a"] * 6 + ["b"] * 6)
+    w = Windows(x, np.zeros(12, np.int64), np.arange(12))
+    stats = corpus_statistics(w, corpus_of)
+    assert sorted(stats) == ["a", "b"]
+    out = normalize_by(x, corpus_of, stats)
+    np.testing.assert_allclose(out[6:], out[:6], atol=1e-4)   # the offset and gain are gone
+    assert abs(float(x[6:].mean()) - float(x[:6].mean())) > 30
+
+
+def test_corpus_norm_trains_no_final_set(tmp_path: Path) -> None:
+    from edge.errors import ConfigError
+    from train.experiment import plan_sets
+
+    srcs, load_config, prepare = _dataset(tmp_path)
+    cfg = load_config(None, ["split=loco", "corpus_norm=true", "n_val_actors=1",
+                             'labels=["neutral","happy","sad","angry"]'])
+    prep = prepare(srcs, "auto", cfg, log=lambda s: None)
+    sets = plan_sets(prep, cfg, None, (), False)[0]
+    assert [s.name for s in sets] == ["loco-nemo", "loco-urdu", "loco-emotiontts"]
+    with pytest.raises(ConfigError, match="--no-final"):
+        plan_sets(prep, cfg, None, (), True)
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_a_corpus_normalised_loco_run_scores_each_held_out_corpus(tmp_path: Path) -> None:
+    """Two generated corpora, one recorded 12 dB quieter: a real leave-one-corpus-out run with
+    per-corpus statistics trains, scores both, and keeps the setting in its record; asking it
+    for a final set is a one-line refusal."""
+    from conftest import TINY_TRAIN
+
+    from edge.cli import main
+    from edge.wav import read_wav, write_wav
+    from train.synthetic import make_corpus
+
+    make_corpus(tmp_path / "a", actors=3, repeats=2, seed=1)
+    # the second corpus in nEMO's layout: the same kind of voices, 12 dB quieter
+    nemo = tmp_path / "b"
+    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
+    for p in make_corpus(tmp_path / "b-src", actors=3, repeats=2, seed=2):
+        audio = read_wav(p)
+        spk, emo = f"SP{p.stem[-1]}", ("anger" if p.stem.split("-")[2] == "05" else "neutral")
+        name = f"{spk}_{emo}_{p.stem.replace('-', '')}.wav"
+        (nemo / "samples").mkdir(parents=True, exist_ok=True)
+        write_wav(nemo / "samples" / name, (0.25 * audio.samples).astype(np.float32), audio.sr)
+        lines.append(f"{name}\t{emo}\tTekst.\ttekst\t{spk}\tmale\t30")
+    (nemo / "data.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["train", "--data", f"ravdess:{tmp_path / 'a'}", "--data", f"nemo:{nemo}",
+            "--out", str(out), "--cache", str(tmp_path / "cache"),
+            "--set", "members=stats:mfcc+pitch+rms:1", "--set", "corpus_norm=true",
+            "--set", "split=loco", "--set", "baselines=[]", "--no-compare", *TINY_TRAIN]
+    assert main([*args, "--no-final"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["corpus_norm"] is True
+    assert run["sets"] == ["loco-ravdess", "loco-nemo"]
+    for held in ("ravdess", "nemo"):
+        fold = json.loads((out / "results" / "folds" / f"loco-{held}.json").read_text())
+        assert set(fold["per_corpus"]) == {held}
+        assert 0.0 <= fold["per_corpus"][held]["uar"] <= 1.0
+    rc = main([*args, "--out", str(tmp_path / "run2"), "--final"])
+    assert rc != 0

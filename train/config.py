@@ -71,6 +71,10 @@ class TrainConfig:
     #: that they work with an enrolled speaker's statistics and without (global statistics)
     speaker_norm: str = "none"
     speaker_norm_clips: int = 10
+    #: a study setting: each corpus's windows normalised by that corpus's own statistics, a
+    #: held-out corpus by its own test windows' (the limit of a device's running mean and
+    #: variance). The device has no running normaliser, so a run with it trains no final set.
+    corpus_norm: bool = False
     #: distillation: a teacher's soft labels (``python -m train.teacher soft-labels``, .npz)
     #: and their share of each training target (0: the labels alone)
     teacher_labels: str = ""

@@ -39,9 +39,11 @@ from train.features import (
     FeatureSettings,
     FileFeatures,
     build_windows,
+    corpus_statistics,
     extract,
     fit_normalization,
     normalize,
+    normalize_by,
     utterance_stats,
 )
 from train.fit import file_probs
@@ -191,6 +193,9 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
         if missing:
             raise ConfigError(f"unknown fold(s): {', '.join(sorted(missing))}")
         sets = [s for s in sets if s.name in wanted]
+    if final and cfg.corpus_norm:
+        raise ConfigError("corpus_norm is a study setting (the device has no running "
+                          "normaliser to match it): train with --no-final")
     if final:
         speakers = sorted({u.speaker for u in utts})
         sets.append(SetPlan("final", list(range(len(utts))), [], [], speakers, [], []))
@@ -322,11 +327,23 @@ class SetTrainer:
         norm: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         data: dict[str, dict[str, Any]] = {}
         t_set = time.time()
+        by_corpus: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+        def scale(w: Any, kind: str) -> np.ndarray:
+            """Windows normalised as the run's setting says (global or per corpus)."""
+            if not cfg.corpus_norm:
+                return normalize(w.x, *norm[kind])
+            return normalize_by(w.x, self.corpus_of[w.file], by_corpus[kind])
+
         for kind in kinds:
             clean = self.windows(sp.train, kind, "train", hop=self.train_hop)
             norm[kind] = fit_normalization(clean.x)
             val = self.windows(sp.val, kind, "val")
             test = self.windows(sp.test, kind, "test")
+            if cfg.corpus_norm:  # training corpora from their training windows, others their own
+                by_corpus[kind] = corpus_statistics(clean, self.corpus_of)
+                for c, st in corpus_statistics(test, self.corpus_of).items():
+                    by_corpus[kind].setdefault(c, st)
             train_aug = self.windows(sp.train, kind, "train", augmented=True, hop=self.train_hop)
             for split_name, w in (("train", clean), ("val", val), ("test", test)):
                 if len(w) or split_name == "train":
@@ -349,10 +366,9 @@ class SetTrainer:
                                   (sp.train, sp.val, sp.test), kinds, self.fe,
                                   cfg.speaker_norm_clips, cfg.seed)
         for kind in kinds:
-            mean, std = norm[kind]
             d = data[kind]
-            tr = (normalize(d["train"].x, mean, std), d["train"].y, d["train"].file)
-            val = ((normalize(d["val"].x, mean, std), d["val"].y, d["val"].file)
+            tr = (scale(d["train"], kind), d["train"].y, d["train"].file)
+            val = ((scale(d["val"], kind), d["val"].y, d["val"].file)
                    if len(d["val"]) else None)
             if spk is not None:  # every window twice: global and its speaker's statistics
                 tr = (np.concatenate([tr[0], spk.normalize(d["train"], kind)]),
@@ -405,7 +421,7 @@ class SetTrainer:
                                  "fit_seconds": round(res.seconds, 1)})
             if sp.test:
                 te = data[spec.feature]["test"]
-                p = _predict(models[k], normalize(te.x, *norm[spec.feature]))
+                p = _predict(models[k], scale(te, spec.feature))
                 test_probs.append(p)
                 if spk is not None:
                     enrolled_probs.append(_predict(models[k], spk.normalize(te, spec.feature)))
@@ -420,7 +436,7 @@ class SetTrainer:
             mj["weight"] = round(w, 4)
         temperature = 1.0
         if sp.val:
-            result.extra["val"] = self._val_scores(sp, specs, fitted, models, data, norm)
+            result.extra["val"] = self._val_scores(sp, specs, fitted, models, data, scale)
             temperature = result.extra["val"].pop("temperature")
         if sp.test and test_file is not None:
             for rule in ("hard", "soft", "weighted"):
@@ -440,7 +456,7 @@ class SetTrainer:
                 te = data[specs[0].feature]["test"]
                 for job, res in zip(compare, fitted[len(jobs):], strict=True):
                     histories[res.name] = res.history
-                    p = _predict(_load(res.model_path), normalize(te.x, *norm[specs[0].feature]))
+                    p = _predict(_load(res.model_path), scale(te, specs[0].feature))
                     result.scores[job.arch] = score_windows(p, te.file, truth, labels)
                 self._baselines(sp, specs[0].feature, result)
         set_json = {
@@ -469,7 +485,7 @@ class SetTrainer:
 
     def _val_scores(self, sp: SetPlan, specs: Sequence[MemberSpec], fitted: Sequence[Any],
                     models: Sequence[Any], data: dict[str, dict[str, Any]],
-                    norm: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+                    scale: Callable[[Any, str], np.ndarray]) -> dict[str, Any]:
         """File-level UAR of each member and of their soft vote on the validation actors (for
         choosing recipes; with early stopping the members' figures are the chosen epochs')."""
         truth = {int(i): int(self.prep.y[i]) for i in sp.val}
@@ -477,7 +493,7 @@ class SetTrainer:
         members = {}
         for spec, res, model in zip(specs, fitted, models, strict=False):
             va = data[spec.feature]["val"]
-            probs.append(_predict(model, normalize(va.x, *norm[spec.feature])))
+            probs.append(_predict(model, scale(va, spec.feature)))
             file = va.file
             members[res.name] = score_windows(probs[-1], file, truth, self.prep.labels).uar
         ids, fp = vote_files(probs, file, "soft")

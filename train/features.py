@@ -238,6 +238,23 @@ def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return np.asarray(edge_normalize(x.astype(np.float32), mean, std), dtype=np.float32)
 
 
+def corpus_statistics(w: Windows, corpus_of: np.ndarray
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Normalisation statistics of each corpus's windows (``corpus_norm``)."""
+    names = np.asarray(corpus_of)[w.file]
+    return {str(c): fit_normalization(w.x[names == c]) for c in np.unique(names)}
+
+
+def normalize_by(x: np.ndarray, corpus: np.ndarray,
+                 stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Each window normalised by its own corpus's statistics."""
+    out = np.empty(x.shape, np.float32)
+    for c in np.unique(corpus):
+        sel = corpus == c
+        out[sel] = normalize(x[sel], *stats[str(c)])
+    return out
+
+
 def speech_frames(ff: FileFeatures, cfg: FrontendConfig, kind: str,
                   min_speech: int = 1) -> np.ndarray:
     """``kind`` assembled over a whole recording, its speech frames (all frames if it has
