@@ -25,10 +25,12 @@ clips per test speaker (drawn at random, any emotion, never scored), on the same
   ``decided twice`` those of the compensated model after one such pass;
 - ``projected``: label-free; a speaker's departure from the training speakers' mean is
   normalised away except along the emotions' directions (``delta``, ``rho``);
-- with ``--neutral``, also a guided enrolment: each test speaker's K enrolment clips are drawn
-  from their *neutral* clips and known to be neutral (``compensated (neutral clips)``; what
-  "speak in your usual voice for 30 s" would give), scored on their other files against
-  ``global`` on the same files (corpora whose scored files miss a core class are left out).
+- with ``--guided``, two enrolments that ask the user for known emotions, each scored on the
+  speaker's other files against ``global`` on the same files (corpora whose scored files miss
+  a core class are left out): ``neutral``, K of their neutral clips (what "speak in your
+  usual voice for 30 s" would give), and ``balanced``, K/4 clips of each core emotion (what
+  "say this calmly, happily, sadly, angrily" would give); with plain (``speaker``) and
+  compensated statistics (``compensated (known emotions)``).
 
 With ``--all-frames`` the utterance statistics run over every frame, silence too (as the members'
 windows do), while speakers' statistics stay on speech frames (as enrolment computes them).
@@ -60,6 +62,28 @@ Stats = tuple[np.ndarray, np.ndarray]
 def utt_vector(f: np.ndarray, st: Stats) -> np.ndarray:
     g = (f - st[0]) / st[1]
     return np.concatenate([g.mean(0), g.std(0)])
+
+
+GUIDED = {"neutral": "K neutral clips known to be neutral",
+          "balanced": "K/4 clips of each core emotion, known"}
+
+
+def guided_clips(by_speaker: dict[str, list[int]], corpus: np.ndarray, y: np.ndarray, held: str,
+                 k: int, cols: list[int], neutral: int, seed: int
+                 ) -> dict[str, dict[str, list[int]]]:
+    """For each guided enrolment, the clips of each held-out speaker who can give them."""
+    out: dict[str, dict[str, list[int]]] = {"neutral": {}, "balanced": {}}
+    for s, ids in by_speaker.items():
+        if corpus[ids[0]] != held or len(ids) <= k:
+            continue
+        calm = [i for i in ids if y[i] == neutral]
+        if len(calm) >= k:
+            out["neutral"][s] = enrolment_clips(calm, s, k, seed)
+        per = [[i for i in ids if y[i] == c] for c in cols]
+        if all(len(p) > k // 4 for p in per):  # one clip of each left to score
+            out["balanced"][s] = sorted(i for p in per
+                                        for i in enrolment_clips(p, s, max(1, k // 4), seed))
+    return out
 
 
 def decisions(model: ScreenSvm, x: np.ndarray, n_labels: int) -> np.ndarray:
@@ -131,8 +155,8 @@ def main() -> None:
     ap.add_argument("--clips", default="5,10,20", help="enrolment clips per test speaker")
     ap.add_argument("--labels", default=",".join(CORE_4))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--neutral", action="store_true",
-                    help="also enrol from K neutral clips known to be neutral")
+    ap.add_argument("--guided", action="store_true",
+                    help="also enrol from K clips of known emotions (neutral; balanced)")
     ap.add_argument("--all-frames", action="store_true",
                     help="utterance statistics over every frame, silence too")
     ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
@@ -236,36 +260,36 @@ def main() -> None:
                                                     enrol.items()}, te, pooled)
             row["compensated (decided)"] = comp_uar(decided, te, pooled)
             row["compensated (decided twice)"] = comp_uar(twice, te, pooled)
-            if args.neutral:  # a guided enrolment: K clips known to be neutral
-                calm = {s: enrolment_clips(n_ids, s, k, args.seed)
-                        for s, ids in by_speaker.items() if corpus[ids[0]] == held
-                        for n_ids in [[i for i in ids if y[i] == neutral]]
-                        if len(n_ids) >= k and len(ids) > k}
-                rest = np.array([i for s, ids in calm.items() for i in by_speaker[s]
-                                 if i not in ids], dtype=np.int64)
-                if len(rest) and set(cols) <= {int(c) for c in y[rest]}:
-                    calm_stats = {s: stats_of([frames[i] for i in ids]) for s, ids in calm.items()}
-                    row["neutral: files"] = len(rest)
-                    row["neutral: global"] = m_glob.core4_uar(
+            if args.guided:  # enrolments that ask the user for known emotions
+                for how, picked in guided_clips(by_speaker, corpus, y, held, k, cols,
+                                                neutral, args.seed).items():
+                    rest = np.array([i for s, ids in picked.items() for i in by_speaker[s]
+                                     if i not in ids], dtype=np.int64)
+                    if not len(rest) or not set(cols) <= {int(c) for c in y[rest]}:
+                        continue
+                    own = {s: stats_of([frames[i] for i in ids]) for s, ids in picked.items()}
+                    row[f"{how}: files"] = len(rest)
+                    row[f"{how}: global"] = m_glob.core4_uar(
                         np.stack([vec(i, glob) for i in rest]), y[rest], cols)
-                    row["neutral: compensated (neutral clips)"] = comp_uar(
-                        {s: onehot[[neutral] * len(ids)] for s, ids in calm.items()}, rest,
-                        calm_stats)
+                    row[f"{how}: speaker"] = m_spk.core4_uar(
+                        np.stack([vec(i, own[str(speaker[i])]) for i in rest]), y[rest], cols)
+                    row[f"{how}: compensated (known emotions)"] = comp_uar(
+                        {s: onehot[y[ids]] for s, ids in picked.items()}, rest, own)
             results[str(k)][held] = row
             print(k, held, {a: (round(b, 3) if isinstance(b, float) else b)
                             for a, b in row.items()}, flush=True)
     lines = []
     for k, per in results.items():
         for prefix, title in (("", "core-4 UAR of the other clips"),
-                              ("neutral: ", "K neutral clips known to be neutral; core-4 UAR "
-                                            "of the other clips")):
+                              *((f"{how}: ", f"{what}; core-4 UAR of the other clips")
+                                for how, what in GUIDED.items())):
             corpora = [c for c in sorted(per) if f"{prefix}global" in per[c]]
             if not corpora:
                 continue
-            methods = [m for m in per[corpora[0]] if m.startswith(prefix)
-                       and m not in ROW_INFO and (prefix or not m.startswith("neutral: "))
-                       and m != "neutral: files"]
-            files = "neutral: files" if prefix else "files"
+            methods = [m for m in per[corpora[0]] if m not in ROW_INFO
+                       and not m.endswith(": files")
+                       and (m.startswith(prefix) if prefix else ": " not in m)]
+            files = f"{prefix}files"
             lines += [f"\n### {k} enrolment clips per test speaker ({title})\n",
                       "| method | " + " | ".join(f"{c} ({per[c][files]} files)" for c in corpora)
                       + " | mean | vs global |", "|---|" + "---|" * (len(corpora) + 2)]

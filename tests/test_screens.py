@@ -226,3 +226,19 @@ def test_half_way_statistics_sit_between_the_trained_and_the_corpus_own() -> Non
                          (np.array([2.0, -2.0]), np.array([4.0, 1.0])))
     np.testing.assert_allclose(mean, [1.0, 0.0])
     np.testing.assert_allclose(std, [2.0, 2.0])      # half way in log: the geometric mean
+
+
+def test_guided_enrolments_take_the_emotions_they_ask_for() -> None:
+    from benchmarks.enrolment_screen import guided_clips
+
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3, 3] + [3] * 10)   # speaker "one": all four
+    corpus = np.array(["c"] * 20)
+    by = {"one": list(range(10)), "angry-only": list(range(10, 20))}
+    picked = guided_clips(by, corpus, y, "c", 4, [0, 1, 2, 3], 0, seed=3)
+    assert sorted(y[picked["balanced"]["one"]]) == [0, 1, 2, 3]   # one of each
+    assert "angry-only" not in picked["balanced"]                # cannot give the others
+    assert "one" not in picked["neutral"]                        # 3 neutral clips < K = 4
+    picked = guided_clips(by, corpus, y, "c", 2, [0, 1, 2, 3], 0, seed=3)
+    assert set(y[picked["neutral"]["one"]]) == {0} and len(picked["neutral"]["one"]) == 2
+    assert guided_clips(by, corpus, y, "elsewhere", 2, [0, 1, 2, 3], 0, 3) == \
+        {"neutral": {}, "balanced": {}}
