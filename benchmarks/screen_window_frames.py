@@ -20,6 +20,12 @@ all frames (``all, speaker``), over speech-ish frames (``speech-ish, speaker``),
 frames by the speaker's statistics with the other frames by the global ones (``all, speaker on
 speech-ish``). Speakers with K files or fewer are left out.
 
+With ``--corpus`` (why did ``corpus_norm`` members lose?), rows add each corpus's windows
+normalised by that corpus's own statistics (training corpora from their training windows, the
+held-out corpus from its test windows): over all frames (``all, corpus``: what ``corpus_norm``
+does), and with the statistics taken over speech-ish frames only (``all, corpus of
+speech-ish``; ``speech-ish, corpus of speech-ish``).
+
     python benchmarks/screen_window_frames.py RUN \\
         --out train/results/multicorpus/screen-window-frames
 """
@@ -39,7 +45,7 @@ from benchmarks.report import by_setting, corpus_table, save_report
 from benchmarks.screen_corpora import fit_svm
 from convert.runs import load_windows
 from edge.frontend.config import FrontendConfig
-from edge.frontend.windows import speaker_statistics
+from edge.frontend.windows import fit_normalization, speaker_statistics
 from train.crosscorpus import core4_scores
 from train.datasets import CorpusSource, Dataset, load_sources
 from train.experiment import feature_settings
@@ -99,11 +105,22 @@ def by_speaker(x: np.ndarray, who: np.ndarray, stats: dict[str, Stats]) -> np.nd
     return out
 
 
+def by_corpus(x: np.ndarray, names: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Each window normalised by its corpus's statistics over the ``mask`` frames."""
+    out = np.empty(x.shape, np.float32)
+    for c in np.unique(names):
+        sel = names == c
+        out[sel] = normalize(x[sel], *fit_normalization(x[sel][mask[sel]]))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a leave-one-corpus-out run with both kinds")
     ap.add_argument("--enrol", type=int, default=0, metavar="K",
                     help="also normalise by each speaker's statistics from K clips")
+    ap.add_argument("--corpus", action="store_true",
+                    help="also normalise each corpus by its own statistics")
     ap.add_argument("--cache", type=Path, default=Path("/work/cache"))
     ap.add_argument("--seed", type=int, default=7, help="picks the enrolment clips")
     ap.add_argument("--out", type=Path, default=None, help="writes OUT.md and OUT.json")
@@ -136,6 +153,16 @@ def main() -> None:
                          {k: np.where(speechy, own[k], glob[k]) for k in KINDS}, masks["all"])):
                     x[split][name] = np.concatenate([window_stats(norm[k], m) for k in KINDS],
                                                     axis=1)
+            if args.corpus:
+                names = corpus_of[w[KINDS[0]].file]
+                for name, stats_mask, m in (
+                        ("all, corpus", masks["all"], masks["all"]),
+                        ("all, corpus of speech-ish", masks["speech-ish"], masks["all"]),
+                        ("speech-ish, corpus of speech-ish", masks["speech-ish"],
+                         masks["speech-ish"])):
+                    x[split][name] = np.concatenate(
+                        [window_stats(by_corpus(w[k].X, names, stats_mask), m) for k in KINDS],
+                        axis=1)
             meta[split] = (w[KINDS[0]].file, w[KINDS[0]].y)
         (f_tr, y_tr), (f_te, y_te) = meta["train"], meta["test"]
         if profiles is not None:  # enrolment files are never scored

@@ -242,3 +242,21 @@ def test_guided_enrolments_take_the_emotions_they_ask_for() -> None:
     assert set(y[picked["neutral"]["one"]]) == {0} and len(picked["neutral"]["one"]) == 2
     assert guided_clips(by, corpus, y, "elsewhere", 2, [0, 1, 2, 3], 0, 3) == \
         {"neutral": {}, "balanced": {}}
+
+
+def test_corpus_statistics_over_speech_frames_ignore_how_much_silence_a_corpus_keeps() -> None:
+    from benchmarks.screen_window_frames import by_corpus
+
+    rng = np.random.default_rng(6)
+    speech = rng.normal(5.0, 1.0, size=(200, 30, 2))
+    padded = speech.copy()
+    padded[:, :10] = -60.0                               # corpus b: a third of each window pads
+    x = np.concatenate([speech, padded]).astype(np.float32)
+    names = np.array(["a"] * 200 + ["b"] * 200)
+    mask = np.ones(x.shape[:2], bool)
+    mask[200:, :10] = False                              # the padding is not speech-ish
+    whole = by_corpus(x, names, np.ones_like(mask))
+    speechy = by_corpus(x, names, mask)
+    # the same speech frames: placed alike only when the statistics skip the padding
+    assert np.abs(speechy[200:, 10:] - speechy[:200, 10:]).mean() < 0.05
+    assert np.abs(whole[200:, 10:] - whole[:200, 10:]).mean() > 0.5
