@@ -48,10 +48,10 @@ from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import speaker_statistics
 from train.config import TrainConfig, load_config
 from train.crosscorpus import core4_scores
-from train.datasets import CorpusSource, load_sources
+from train.datasets import CorpusSource, Dataset, files_by_speaker, load_sources
 from train.ensemble import vote_windows
 from train.experiment import feature_settings
-from train.features import extract, normalize, speech_frames
+from train.features import FileFeatures, extract, normalize, normalize_by, speech_frames
 from train.fit import file_probs
 from train.runs import RunInfo, SetInfo
 from train.speakernorm import enrolment_clips
@@ -84,6 +84,30 @@ def run_config(run: RunInfo) -> TrainConfig:
     return load_config(None, [f"{k}={json.dumps(v)}" for k, v in run.config.items()
                               if k in ("labels", "vad", "loudness", "target_dbfs", "denoise",
                                        "resampler", "window_seconds", "seed")])
+
+
+def run_dataset(run: RunInfo) -> Dataset:
+    """The corpora a run was trained on, read with its labels (its file indices)."""
+    return load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora],
+                        run.labels)
+
+
+def run_features(run: RunInfo, ds: Dataset, kinds: list[str], cache: Path
+                 ) -> tuple[FrontendConfig, dict[tuple[int, int], FileFeatures]]:
+    """The run's front end and every file's clean features, through the feature cache."""
+    cfg = run_config(run)
+    fe = FrontendConfig.from_dict(run.frontend)
+    return fe, extract(ds.utts, lambda i: [0], feature_settings(cfg, fe, kinds), cfg.seed,
+                       cache, jobs=2)
+
+
+def enrolled_normalisation(x: np.ndarray, who: np.ndarray, glob: Stats,
+                           per_speaker: dict[str, Stats]) -> np.ndarray:
+    """Windows normalised by the global statistics, an enrolled speaker's by their own."""
+    out = normalize(x, *glob)
+    sel = np.isin(who, list(per_speaker))
+    out[sel] = normalize_by(x[sel], who[sel], per_speaker)
+    return out
 
 
 def render(results: dict[str, dict[str, dict]], title: str) -> str:
@@ -135,15 +159,12 @@ def main() -> None:
         ap.error("give a run (or --from-json)")
     _, keras = import_tf()
     run = RunInfo.read(args.run)
-    cfg = run_config(run)
-    fe = FrontendConfig.from_dict(run.frontend)
     labels = run.labels
-    ds = load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora], labels)
+    ds = run_dataset(run)
     speaker = ds.speaker_of()
     sets = [s for s in run.sets if s.startswith("loco-")]
     kinds = sorted({m.feature for s in sets for m in SetInfo.read(args.run / s).members})
-    feats = extract(ds.utts, lambda i: [0], feature_settings(cfg, fe, kinds), cfg.seed,
-                    args.cache, jobs=2)
+    fe, feats = run_features(run, ds, kinds, args.cache)
     results: dict[str, dict] = {}
     for s in sets:
         held = s.removeprefix("loco-")
@@ -171,9 +192,9 @@ def main() -> None:
         reference = {kind: speaker_statistics([speech_frames(feats[(int(i), 0)], fe, kind)
                                                for i in pool]) for kind in windows} \
             if args.variants else {}
-        by_spk: dict[str, list[int]] = {}
-        for f in np.unique(file):
-            by_spk.setdefault(str(speaker[f]), []).append(int(f))
+        tested = np.unique(file)
+        by_spk = {sp: [int(tested[i]) for i in ids]
+                  for sp, ids in files_by_speaker(speaker[tested]).items()}
         for k in [int(c) for c in args.clips.split(",")]:
             enrol = {sp: enrolment_clips(ids, sp, k, args.seed)
                      for sp, ids in by_spk.items() if len(ids) > k}
@@ -182,14 +203,10 @@ def main() -> None:
                             for sp, ids in enrol.items()} for kind in windows}
             enrolled = np.isin(file, [i for ids in enrol.values() for i in ids])
             scored = np.isin(speaker[file], list(enrol)) & ~enrolled
-            spk_norm = {}
-            for kind, w in windows.items():
-                x = normalize(w.X, *info.normalization[kind])
-                for sp in enrol:
-                    sel = speaker[file] == sp
-                    x[sel] = normalize(w.X[sel], *stats[kind][sp])
-                spk_norm[kind] = x
-            with_feats = vote(spk_norm)
+            who = speaker[file]
+            with_feats = vote({kind: enrolled_normalisation(w.X, who, info.normalization[kind],
+                                                            stats[kind])
+                               for kind, w in windows.items()})
             methods = {"without": plain, "features": with_feats}
             for name, how, a in [(f"{how} {a:g}", how, a) for how in
                                  (("shift", "offset", "offset+scale") if args.variants else ())
@@ -197,13 +214,9 @@ def main() -> None:
                 moved = {}
                 for kind, w in windows.items():
                     gm, gs = (np.asarray(v, dtype=np.float32) for v in info.normalization[kind])
-                    x = normalize(w.X, gm, gs)
-                    for sp in enrol:
-                        sel = speaker[file] == sp
-                        sm, ss = stats[kind][sp]
-                        x[sel] = normalize(w.X[sel], *moved_statistics(
-                            how, a, (gm, gs), (sm, ss), reference.get(kind)))
-                    moved[kind] = x
+                    moved[kind] = enrolled_normalisation(w.X, who, (gm, gs), {
+                        sp: moved_statistics(how, a, (gm, gs), st, reference.get(kind))
+                        for sp, st in stats[kind].items()})
                 methods[name] = vote(moved)
             for base_name, base in (("without", plain), ("features", with_feats)):
                 for strength in STRENGTHS:

@@ -54,6 +54,7 @@ from benchmarks.screen_corpora import ScreenSvm, core4_uar, fit_svm, load_frames
 from edge.corpora import CORE_4
 from edge.frontend.windows import SPEAKER_MIN_STD
 from edge.frontend.windows import speaker_statistics as stats_of
+from train.datasets import files_by_speaker
 from train.speakernorm import enrolment_clips
 
 Stats = tuple[np.ndarray, np.ndarray]
@@ -173,9 +174,7 @@ def main() -> None:
     u = np.stack([f.mean(0) for f in frames])
     ls = np.log(np.stack([np.maximum(f.std(0), SPEAKER_MIN_STD) for f in frames]))
     neutral = labels.index("neutral")
-    by_speaker: dict[str, list[int]] = {}
-    for i, s in enumerate(speaker):
-        by_speaker.setdefault(str(s), []).append(i)
+    by_speaker = files_by_speaker(speaker)
 
     def vec(i: int, st: Stats) -> np.ndarray:
         return utt_vector(seen[i], st)

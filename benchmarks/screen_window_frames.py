@@ -40,16 +40,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.enrolment_loco import run_config
+from benchmarks.enrolment_loco import run_dataset, run_features
 from benchmarks.report import by_setting, corpus_table, save_report
 from benchmarks.screen_corpora import fit_svm
 from convert.runs import load_windows
-from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import fit_normalization, speaker_statistics
 from train.crosscorpus import core4_scores
-from train.datasets import CorpusSource, Dataset, load_sources
-from train.experiment import feature_settings
-from train.features import extract, normalize, speech_frames
+from train.datasets import Dataset, files_by_speaker
+from train.features import normalize, normalize_by, speech_frames
 from train.fit import file_labels, file_probs
 from train.runs import RunInfo, SetInfo
 from train.speakernorm import enrolment_clips
@@ -82,13 +80,8 @@ def speaker_profiles(args: argparse.Namespace, run: RunInfo, ds: Dataset
                      ) -> tuple[np.ndarray, dict[str, dict[str, Stats]]]:
     """The files that may be scored (not enrolment, speaker has more than K files) and every
     speaker's statistics of each kind from K of their clips' speech frames."""
-    cfg = run_config(run)
-    fe = FrontendConfig.from_dict(run.frontend)
-    feats = extract(ds.utts, lambda i: [0], feature_settings(cfg, fe, list(KINDS)), cfg.seed,
-                    args.cache, jobs=2)
-    by: dict[str, list[int]] = {}
-    for i, s in enumerate(ds.speaker_of()):
-        by.setdefault(str(s), []).append(i)
+    fe, feats = run_features(run, ds, list(KINDS), args.cache)
+    by = files_by_speaker(ds.speaker_of())
     enrol = {s: enrolment_clips(ids, s, args.enrol, args.seed) for s, ids in by.items()}
     scorable = np.array([i for s, ids in by.items() if len(ids) > args.enrol
                          for i in ids if i not in enrol[s]], dtype=np.int64)
@@ -97,21 +90,10 @@ def speaker_profiles(args: argparse.Namespace, run: RunInfo, ds: Dataset
                       for k in KINDS}
 
 
-def by_speaker(x: np.ndarray, who: np.ndarray, stats: dict[str, Stats]) -> np.ndarray:
-    """Each window normalised by its own speaker's statistics."""
-    out = np.empty(x.shape, np.float32)
-    for s in np.unique(who):
-        out[who == s] = normalize(x[who == s], *stats[str(s)])
-    return out
-
-
 def by_corpus(x: np.ndarray, names: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Each window normalised by its corpus's statistics over the ``mask`` frames."""
-    out = np.empty(x.shape, np.float32)
-    for c in np.unique(names):
-        sel = names == c
-        out[sel] = normalize(x[sel], *fit_normalization(x[sel][mask[sel]]))
-    return out
+    return normalize_by(x, names, {str(c): fit_normalization(x[names == c][mask[names == c]])
+                                   for c in np.unique(names)})
 
 
 def main() -> None:
@@ -126,8 +108,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
     run = RunInfo.read(args.run)
-    ds = load_sources([CorpusSource(c["format"], Path(c["root"])) for c in run.corpora],
-                      run.labels)
+    ds = run_dataset(run)
     corpus_of = ds.corpus_of()
     speaker = np.asarray(ds.speaker_of())
     profiles = speaker_profiles(args, run, ds) if args.enrol else None
@@ -144,7 +125,7 @@ def main() -> None:
                         for name, m in masks.items()}
             if profiles is not None:
                 who = speaker[w[KINDS[0]].file]
-                own = {k: by_speaker(w[k].X, who, profiles[1][k]) for k in KINDS}
+                own = {k: normalize_by(w[k].X, who, profiles[1][k]) for k in KINDS}
                 speechy = masks["speech-ish"][..., None]
                 for name, norm, m in (
                         ("all, speaker", own, masks["all"]),

@@ -260,3 +260,14 @@ def test_corpus_statistics_over_speech_frames_ignore_how_much_silence_a_corpus_k
     # the same speech frames: placed alike only when the statistics skip the padding
     assert np.abs(speechy[200:, 10:] - speechy[:200, 10:]).mean() < 0.05
     assert np.abs(whole[200:, 10:] - whole[:200, 10:]).mean() > 0.5
+
+
+def test_enrolled_speakers_take_their_own_statistics_the_rest_the_global_ones() -> None:
+    from benchmarks.enrolment_loco import enrolled_normalisation
+
+    x = np.array([[[10.0]], [[20.0]], [[30.0]]], np.float32)
+    who = np.array(["ann", "bob", "cy"])
+    out = enrolled_normalisation(x, who, (np.array([0.0]), np.array([10.0])),
+                                 {"ann": (np.array([10.0]), np.array([1.0])),
+                                  "cy": (np.array([20.0]), np.array([5.0]))})
+    np.testing.assert_allclose(out.ravel(), [0.0, 2.0, 2.0])   # ann own, bob global, cy own

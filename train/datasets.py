@@ -44,6 +44,14 @@ class CorpusSource:
         return f"{self.fmt}:{self.path}"
 
 
+def files_by_speaker(speakers: Sequence[str]) -> dict[str, list[int]]:
+    """File indices of each speaker, in file order (``speakers``: one id per file)."""
+    out: dict[str, list[int]] = {}
+    for i, s in enumerate(speakers):
+        out.setdefault(str(s), []).append(i)
+    return out
+
+
 @dataclass
 class Dataset:
     """The utterances of every corpus, labels as indices into ``labels``."""

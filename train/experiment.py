@@ -31,7 +31,7 @@ from train.adversarial import domain_ids
 from train.augment import AugmentConfig, copies_for_split
 from train.config import MemberSpec, TrainConfig, sub_config
 from train.crosscorpus import per_corpus
-from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
+from train.datasets import CorpusSource, Dataset, files_by_speaker, load_sources, sample_weights
 from train.distill import mix_targets, teacher_matrix
 from train.ensemble import uar_weights, vote_files, vote_windows
 from train.evaluate import FoldResult, aggregate, score_file_probs, score_windows
@@ -177,9 +177,7 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
         if unknown:
             raise ConfigError(f"the folds do not match the corpus speakers: {sorted(unknown)[:5]}")
         split = f"speaker-independent ({len(plan.folds)} folds of actors, {len(genders)} actors)"
-        by_spk: dict[str, list[int]] = {}
-        for i, u in enumerate(utts):
-            by_spk.setdefault(u.speaker, []).append(i)
+        by_spk = files_by_speaker([u.speaker for u in utts])
         for f in plan.folds:
             sets.append(SetPlan(f.name, [i for s in f.train for i in by_spk[s]],
                                 [i for s in f.val for i in by_spk[s]],
@@ -202,19 +200,12 @@ def plan_sets(prep: Prepared, cfg: TrainConfig, folds_file: Path | None, only: S
     return sets, split
 
 
-def _by_speaker(utts: Sequence[Utterance]) -> dict[str, list[int]]:
-    by_spk: dict[str, list[int]] = {}
-    for i, u in enumerate(utts):
-        by_spk.setdefault(u.speaker, []).append(i)
-    return by_spk
-
-
 def _loco_sets(prep: Prepared, cfg: TrainConfig) -> tuple[str, list[SetPlan]]:
     """Leave one corpus out: train on the others, test on all of the held-out corpus.
 
     Validation speakers (``n_val_actors`` per training corpus, alternating genders) come from
     the training corpora, so nothing about the held-out corpus steers training."""
-    by_spk = _by_speaker(prep.utts)
+    by_spk = files_by_speaker([u.speaker for u in prep.utts])
     names = prep.corpus_names
     sets = []
     for held in names:
@@ -238,7 +229,7 @@ def _loco_sets(prep: Prepared, cfg: TrainConfig) -> tuple[str, list[SetPlan]]:
 
 def _multi_corpus_folds(prep: Prepared, cfg: TrainConfig) -> tuple[str, list[SetPlan]]:
     """Speaker-independent folds inside each corpus; fold k tests chunk k of every corpus."""
-    by_spk = _by_speaker(prep.utts)
+    by_spk = files_by_speaker([u.speaker for u in prep.utts])
     plans = []
     for name in prep.corpus_names:
         genders = {u.speaker: u.gender for u in prep.utts if u.corpus == name}

@@ -245,13 +245,14 @@ def corpus_statistics(w: Windows, corpus_of: np.ndarray
     return {str(c): fit_normalization(w.x[names == c]) for c in np.unique(names)}
 
 
-def normalize_by(x: np.ndarray, corpus: np.ndarray,
+def normalize_by(x: np.ndarray, groups: np.ndarray,
                  stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Each window normalised by its own corpus's statistics."""
+    """Each window normalised by its own group's statistics (``groups``: a corpus or speaker
+    name per window, keys of ``stats``)."""
     out = np.empty(x.shape, np.float32)
-    for c in np.unique(corpus):
-        sel = corpus == c
-        out[sel] = normalize(x[sel], *stats[str(c)])
+    for g in np.unique(groups):
+        sel = groups == g
+        out[sel] = normalize(x[sel], *stats[str(g)])
     return out
 
 

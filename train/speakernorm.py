@@ -18,7 +18,7 @@ import numpy as np
 
 from edge.frontend.config import FrontendConfig
 from edge.frontend.windows import speaker_statistics
-from train.features import FileFeatures, Windows, normalize, speech_frames
+from train.features import FileFeatures, Windows, normalize_by, speech_frames
 
 Stats = tuple[np.ndarray, np.ndarray]
 
@@ -59,12 +59,7 @@ class SpeakerNorm:
 
     def normalize(self, w: Windows, kind: str) -> np.ndarray:
         """Each window normalised by its own speaker's statistics."""
-        out = np.empty(w.x.shape, np.float32)
-        who = self.speaker_of[w.file]
-        for s in np.unique(who):
-            sel = who == s
-            out[sel] = normalize(w.x[sel], *self.stats[kind][str(s)])
-        return out
+        return normalize_by(w.x, self.speaker_of[w.file], self.stats[kind])
 
     def scored(self, file: np.ndarray) -> np.ndarray:
         """Windows of files that were not used for enrolment."""
