@@ -71,14 +71,14 @@ def cost(models: Path | None, windows: int = 400,
     for i in range(0, audio.size, round(FILE_BLOCK_SECONDS * sr)):
         cut += [w for w in stream.feed(audio[i:i + round(FILE_BLOCK_SECONDS * sr)])]
     cut = cut[:windows]
-    outs = [plain._run_members(plain._features(w[1])) for w in cut[:50]]
+    outs = [plain._run_members(plain._features(w[1], flags=w[3])) for w in cut[:50]]
 
     def stages(p: Pipeline) -> float:
         best = float("inf")
         for _ in range(5):
             t0 = time.perf_counter()
             for k, w in enumerate(cut):
-                p._features(w[1], w[3][-p.hop_frames:])
+                p._features(w[1], w[3][-p.hop_frames:], flags=w[3])
                 p._vote(outs[k % len(outs)])
             best = min(best, (time.perf_counter() - t0) / len(cut))
         return best
@@ -88,7 +88,7 @@ def cost(models: Path | None, windows: int = 400,
         for _ in range(3):
             t0 = time.perf_counter()
             for w in cut:
-                p._classify_window(w[1], w[3][-p.hop_frames:])
+                p._classify_window(w[1], w[3][-p.hop_frames:], flags=w[3])
             best = min(best, (time.perf_counter() - t0) / len(cut))
         return best
 

@@ -31,7 +31,7 @@ from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
 from edge.frontend.kinds import feature_dim
 from edge.frontend.vad import VadConfig, speech_gate
-from edge.frontend.windows import window_frames
+from edge.frontend.windows import WINDOW_FILLS, window_frames
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "edge-ser-manifest"
@@ -71,11 +71,17 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """The analysis window a member classifies, and how far it moves between decisions."""
+    """The analysis window a member classifies, and how far it moves between decisions;
+    ``fill``: what its non-speech frames hold (:data:`WINDOW_FILLS`; absent means ``none``)."""
 
     seconds: float
     hop_seconds: float
     frames: int
+    fill: str = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "hop_seconds": self.hop_seconds, "frames": self.frames,
+                **({"fill": self.fill} if self.fill != "none" else {})}
 
 
 # ---- optional sections ------------------------------------------------------------------
@@ -374,11 +380,7 @@ class Manifest:
             "version": self.version,
             "labels": list(self.labels),
             "frontend": self.frontend.to_dict(),
-            "window": {
-                "seconds": self.window.seconds,
-                "hop_seconds": self.window.hop_seconds,
-                "frames": self.window.frames,
-            },
+            "window": self.window.to_dict(),
             "features": {
                 k: {"dim": f.dim, "mean": list(f.mean), "std": list(f.std)}
                 for k, f in self.features.items()
@@ -509,6 +511,7 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
         float(_req(w, "seconds", float, "manifest.window")),
         float(_req(w, "hop_seconds", float, "manifest.window")),
         int(_req(w, "frames", int, "manifest.window")),
+        str(_req(w, "fill", str, "manifest.window")) if "fill" in w else "none",
     )
     features = {}
     for kind, fd in _req(data, "features", dict, "manifest").items():
@@ -574,6 +577,9 @@ def _validate(m: Manifest) -> None:
     w = m.window
     if not (0 < w.hop_seconds <= w.seconds <= 3600):
         raise ModelError(f"manifest.window needs 0 < hop_seconds <= seconds <= 3600, got {w}")
+    if w.fill not in WINDOW_FILLS:
+        raise ModelError(f"manifest.window.fill must be one of {', '.join(WINDOW_FILLS)}, "
+                         f"got {w.fill!r}")
     expected = window_frames(m.frontend, w.seconds)
     if w.frames != expected:
         raise ModelError(

@@ -38,13 +38,19 @@ import numpy as np
 
 from edge.calibration import apply_prior, apply_temperature, prior_divisor
 from edge.decisions import Decision, DecisionConfig, RecognizeEmotions, name_result
-from edge.errors import AudioError
+from edge.errors import AudioError, ConfigError
 from edge.frontend import StreamingFrontend, assemble, base_kinds_of
 from edge.frontend.config import BASE_KINDS, FrontendConfig
 from edge.frontend.features import validate_audio
 from edge.frontend.kinds import base_dim
 from edge.frontend.vad import StreamingVad, VadConfig
-from edge.frontend.windows import min_samples, normalize, pad_to_window, window_frames
+from edge.frontend.windows import (
+    fill_with_speech,
+    min_samples,
+    normalize,
+    pad_to_window,
+    window_frames,
+)
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import EnrolmentSpec, Manifest
 from edge.vote import Voter
@@ -214,6 +220,7 @@ class Pipeline:
         needed = set(base_kinds_of(self.kinds)) | set(VAD_BASES)
         self.bases = tuple(b for b in BASE_KINDS if b in needed)
         self.window_frames = manifest.window.frames
+        self._fill = manifest.window.fill == "speech"
         hop = manifest.window.hop_seconds if hop_seconds is None else hop_seconds
         self.hop_frames = max(1, window_frames(self.cfg, hop))
         self._file_hop_frames = max(1, window_frames(self.cfg, manifest.window.hop_seconds))
@@ -315,14 +322,22 @@ class Pipeline:
 
     # ---- the core: one window ---------------------------------------------------------------
     def _features(self, window: dict[str, np.ndarray], new_speech: np.ndarray | None = None,
-                  speech: bool = True) -> dict[str, np.ndarray]:
+                  speech: bool = True, flags: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
         """Each member kind assembled over the window and normalised, once per kind.
+
+        ``flags``: the window's speech flags; with the manifest's ``window.fill = "speech"``
+        its non-speech frames are replaced by its speech frames, as in training.
 
         With the ``running`` fallback, ``new_speech`` (the speech flags of the frames this
         window adds) first updates the running statistics, which then normalise the window.
         With a picker (``--speaker auto``) a ``speech`` window's new speech frames first go to
         the picker, whose pick then normalises the window (and divides its vote)."""
         raw = {kind: assemble(window, self.cfg, kind) for kind in self.kinds}
+        if self._fill:
+            if flags is None:
+                raise ConfigError("these models fill windows with speech: pass the speech flags")
+            raw = {kind: fill_with_speech(x, flags) for kind, x in raw.items()}
         if self.picker is not None and speech:
             self._pick(raw, new_speech)
         running = self._running if self.applied is None else None
@@ -349,21 +364,23 @@ class Pipeline:
         return probs
 
     def _classify_window(self, window: dict[str, np.ndarray],
-                         new_speech: np.ndarray | None = None, speech: bool = True
-                         ) -> np.ndarray:
+                         new_speech: np.ndarray | None = None, speech: bool = True,
+                         flags: np.ndarray | None = None) -> np.ndarray:
         """The ensemble's probabilities for one window of base frames."""
-        return self._vote(self._run_members(self._features(window, new_speech, speech)))
+        return self._vote(self._run_members(self._features(window, new_speech, speech, flags)))
 
     def analyse(self, window: dict[str, np.ndarray], ratio: float, *, always: bool = False,
-                new_speech: np.ndarray | None = None) -> tuple[bool, np.ndarray | None]:
+                new_speech: np.ndarray | None = None, flags: np.ndarray | None = None
+                ) -> tuple[bool, np.ndarray | None]:
         """``(speech, probabilities)`` of one window: the one place the speech gate is
         checked. The members run only on speech windows, unless ``always``. ``new_speech``:
-        the speech flags of the frames the window adds (for the running fallback)."""
+        the speech flags of the frames the window adds (for the running fallback); ``flags``:
+        all of the window's (for a speech fill)."""
         speech = self.speech.gate(ratio)
         if not speech and self.picker is not None:
             self._pick(None, None)  # the utterance is over
-        return speech, (self._classify_window(window, new_speech, speech) if speech or always
-                        else None)
+        return speech, (self._classify_window(window, new_speech, speech, flags)
+                        if speech or always else None)
 
     def new_frames(self, end: int, hop_frames: int) -> int:
         """Frames the window ending at ``end`` adds to the stream: all of the first window's,
@@ -421,7 +438,8 @@ class Pipeline:
         start_s = self._t_offset + (end - self.window_frames) * self.cfg.hop_length / self.cfg.sr
         end_s = start_s + self.manifest.window.seconds
         new = flags[-self.new_frames(end, self.hop_frames):]
-        speech, probs = self.analyse(window, ratio, always=self.run_on_silence, new_speech=new)
+        speech, probs = self.analyse(window, ratio, always=self.run_on_silence, new_speech=new,
+                                     flags=flags)
         decision = self._decide(probs if speech else None, ratio, end_s)
         if self.speaker is not None or self.picker is not None:
             decision = self._name_speaker(decision)
@@ -472,7 +490,8 @@ class Pipeline:
         def feed(x: np.ndarray | None) -> None:
             for end, window, ratio, flags in stream.feed(x):
                 new = flags[-self.new_frames(end, hop):]
-                totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new),
+                totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new,
+                                                flags=flags),
                            speaker=self.applied.name if self.applied is not None else None)
 
         head: list[np.ndarray] | None = []  # held until there is one window's worth

@@ -73,6 +73,15 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.to_dict()["members"] == original.to_dict()["members"]
 
 
+def test_window_fill_round_trips_and_is_absent_from_older_manifests(tmp_path: Path) -> None:
+    build(tmp_path)
+    assert load_manifest(tmp_path).window.fill == "none"
+    assert "fill" not in json.loads((tmp_path / MANIFEST_NAME).read_text())["window"]
+    edit(tmp_path, lambda d: d["window"].update(fill="speech"))
+    loaded = load_manifest(tmp_path)
+    assert loaded.window.fill == "speech" and loaded.to_dict()["window"]["fill"] == "speech"
+
+
 def test_flipped_byte_is_refused_naming_the_file(tmp_path: Path) -> None:
     build(tmp_path)
     p = tmp_path / "member-1.tflite"
@@ -98,6 +107,8 @@ def test_missing_member_file(tmp_path: Path) -> None:
         (lambda d: d.update(labels=["a", "a", "b", "c"]), "duplicates"),
         (lambda d: d.update(labels=[]), "non-empty"),
         (lambda d: d.update(voting="majority"), "voting must be one of"),
+        (lambda d: d["window"].update(fill="noise"), "window.fill must be one of"),
+        (lambda d: d["window"].update(fill=1), r"window\.fill has the wrong type"),
         (
             lambda d: d["members"][0]["input"].update(shape=[1, 100, 13]),
             "does not match the front end",

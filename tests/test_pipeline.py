@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge.decisions import SILENCE, DecisionConfig
-from edge.errors import DeviceError
+from edge.errors import ConfigError, DeviceError
 from edge.frontend.features import compute_bases
 from edge.frontend.windows import window_starts
 from edge.live import run_stream
@@ -61,6 +61,33 @@ def test_streaming_equals_batch_whatever_the_chunking(manifest, members) -> None
     for k, s in enumerate(window_starts(bases["mfcc"].shape[0], 100, 50)):
         window = {b: v[s:s + 100] for b, v in bases.items()}
         np.testing.assert_array_equal(pipe._classify_window(window), runs[0][k])
+
+
+def test_a_speech_fill_manifest_fills_streamed_and_file_windows_alike(manifest, members) -> None:
+    import dataclasses
+
+    from edge.frontend.windows import fill_with_speech
+
+    filled = dataclasses.replace(manifest, window=dataclasses.replace(manifest.window,
+                                                                      fill="speech"))
+    y = np.concatenate([silence(0.6), syllables(3, 1.2, seed=2), silence(0.8)])
+    plain = np.stack([r.probs for r in stream(Pipeline(manifest, members, run_on_silence=True),
+                                              y)])
+    runs = [np.stack([r.probs for r in stream(Pipeline(filled, members, run_on_silence=True), y,
+                                              chunks)]) for chunks in ([1600], [777])]
+    pipe = Pipeline(filled, members)
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], plain)
+    # each window is the plain pipeline's window with its non-speech frames filled
+    ref = Pipeline(manifest, members)
+    for k, (_, window, _, flags) in enumerate(ref._live.feed(y) + ref._live.feed(None)):
+        feats = {kind: fill_with_speech(x, flags) for kind, x in ref._features(window).items()}
+        np.testing.assert_array_equal(pipe._features(window, flags=flags)["mfcc"],
+                                      feats["mfcc"])
+        np.testing.assert_array_equal(ref._vote(ref._run_members(feats)), runs[0][k])
+    # a file is classified from the same filled windows
+    assert pipe.classify_audio(y).probs is not None
+    with pytest.raises(ConfigError, match="pass the speech flags"):
+        pipe._features(window)
 
 
 def test_silence_yields_no_emotion_and_skips_the_models(manifest, members) -> None:

@@ -73,6 +73,7 @@ def test_a_mixed_run_scores_the_same_files_with_and_without_enrolment(
     rc = main(["train", "--data", str(tiny_corpus), "--out", str(out), "--cache",
                str(tmp_path / "cache"), "--set", "members=stats:mfcc+pitch+rms:1",
                "--set", "speaker_norm=mixed", "--set", "speaker_norm_clips=1",
+               "--set", "window_fill=speech",
                "--set", "baselines=[]", "--no-compare", *TINY_TRAIN])
     assert rc == 0
     fold = json.loads((out / "results" / "folds" / "fold-1.json").read_text())
@@ -82,6 +83,7 @@ def test_a_mixed_run_scores_the_same_files_with_and_without_enrolment(
     n_without = sum(c["files"] for c in enrol["without"].values())
     s = json.loads((out / "fold-1" / "set.json").read_text())
     assert s["speaker_norm"] == {"mode": "mixed", "clips": 1}
+    assert s["window"]["fill"] == "speech"
     # the same files both ways: every test file but one enrolment clip per test speaker
     n_test = sum(c["files"] for c in fold["per_corpus"].values())
     assert n_with == n_without == n_test - len(s["test_actors"]) > 0
@@ -91,5 +93,10 @@ def test_a_mixed_run_scores_the_same_files_with_and_without_enrolment(
     rc = main(["convert", str(out), "--out", str(tmp_path / "models"), "--sparsity", "0",
                "--representative", "20", "--verify-windows", "20"])
     assert rc == 0
-    enrol = load_manifest(tmp_path / "models").enrolment
+    manifest = load_manifest(tmp_path / "models")
+    enrol = manifest.enrolment
     assert enrol is not None and (enrol.features, enrol.fallback) == ("speaker", "global")
+    # ... and to fill windows with speech as training did; classify runs on it
+    assert manifest.window.fill == "speech"
+    wav = sorted(tiny_corpus.rglob("*.wav"))[0]
+    assert main(["classify", str(wav), "--models", str(tmp_path / "models")]) == 0

@@ -27,7 +27,8 @@ def test_overrides_are_typed() -> None:
 
 
 @pytest.mark.parametrize("bad", ["nope=1", "epochs=abc", "monitor=loss", "members=rnn:mfcc:1",
-                                 "pool_sizes=2", "split=whatever", "novalue"])
+                                 "pool_sizes=2", "split=whatever", "novalue",
+                                 "window_fill=noise"])
 def test_bad_overrides(bad: str) -> None:
     with pytest.raises(ConfigError):
         load_config(None, [bad])

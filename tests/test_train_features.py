@@ -81,6 +81,24 @@ def test_windows_are_what_the_device_sees(corpus) -> None:
     assert not ff.speech.all() and ff.speech.any()  # the recording has silence around speech
 
 
+def test_speech_filled_windows_are_the_device_fill_of_the_same_windows(corpus) -> None:
+    from edge.frontend.windows import fill_with_speech, window_starts
+
+    s = settings()
+    ff = feat.compute_file(corpus.utterances[0], 0, s, 1)
+    wf, hf = 300, 50
+    plain = feat.file_windows(ff, s.frontend, "mfcc", wf, hf, 0.25)
+    filled = feat.file_windows(ff, s.frontend, "mfcc", wf, hf, 0.25, fill="speech")
+    starts = window_starts(len(ff.speech), wf, hf)
+    keep = feat.select_windows(ff.speech, wf, hf, 0.25)
+    assert filled.shape == plain.shape and not np.array_equal(filled, plain)
+    for j, k in enumerate(keep):
+        flags = ff.speech[starts[k]:starts[k] + wf]
+        np.testing.assert_array_equal(filled[j], fill_with_speech(plain[j], flags))
+        speech_rows = {r.tobytes() for r in plain[j][flags]}
+        assert all(r.tobytes() in speech_rows for r in filled[j])
+
+
 def test_gate_keeps_best_window_when_nothing_passes() -> None:
     speech = np.zeros(500, bool)
     speech[420:440] = True

@@ -10,6 +10,7 @@ from edge.errors import ConfigError
 from edge.frontend import FrontendConfig, feature_dim
 from edge.frontend.features import assemble, compute_bases, delta
 from edge.frontend.windows import (
+    fill_with_speech,
     fit_normalization,
     frame_windows,
     min_samples,
@@ -117,3 +118,17 @@ def test_pad_to_window_centres_short_audio_in_exactly_one_window(center: bool) -
         assert frame_windows(bases, cfg, "mfcc", frames, frames).shape[0] == 1
     long = audio(1.5)
     np.testing.assert_array_equal(pad_to_window(long, cfg, seconds), long)
+
+
+def test_fill_with_speech_leaves_only_speech_frames_in_order() -> None:
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    flags = np.array([0, 0, 1, 1, 1, 0, 0, 1, 0, 0], bool)
+    out = fill_with_speech(x, flags)
+    assert out.shape == x.shape
+    np.testing.assert_array_equal(out[:, 0] // 2, [2, 3, 4, 7, 2, 3, 4, 7, 2, 3])
+    # the window's statistics become those of its speech (up to the repeat's remainder)
+    assert set(out[:, 0] // 2) == {2, 3, 4, 7}
+    for flags in (np.zeros(10, bool), np.ones(10, bool)):  # nothing to fill from / to
+        assert fill_with_speech(x, flags) is x
+    with pytest.raises(ConfigError, match="one speech flag per frame"):
+        fill_with_speech(x, flags[:5])

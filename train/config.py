@@ -19,6 +19,7 @@ from typing import Any
 from edge.corpora import LABELS_8
 from edge.errors import ConfigError
 from edge.frontend.config import FrontendConfig
+from edge.frontend.windows import WINDOW_FILLS
 
 CONFIGS = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = CONFIGS / "default.toml"
@@ -60,6 +61,9 @@ class TrainConfig:
     hop_seconds: float = 0.5
     train_hop_seconds: float = 1.0
     min_speech_fraction: float = 0.25
+    #: what a window's non-speech frames hold: "none" (as heard) or "speech" (its own speech
+    #: frames repeated, edge.frontend.windows.fill_with_speech); the manifest tells the device
+    window_fill: str = "none"
     split: str = "speaker"
     #: corpora to train on, ``FORMAT:PATH`` each (``--data`` adds to / replaces this list)
     corpora: list[str] = field(default_factory=list)
@@ -151,6 +155,9 @@ class TrainConfig:
             problems.append(f"split must be speaker, random or loco, got {self.split!r}")
         if not 0.0 <= self.corpus_balance <= 1.0:
             problems.append("corpus_balance must be in [0, 1]")
+        if self.window_fill not in WINDOW_FILLS:
+            problems.append(f"window_fill must be one of {', '.join(WINDOW_FILLS)}, "
+                            f"got {self.window_fill!r}")
         if self.speaker_norm not in ("none", "mixed"):
             problems.append(f"speaker_norm must be none or mixed, got {self.speaker_norm!r}")
         if self.speaker_norm_clips < 1:

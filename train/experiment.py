@@ -57,7 +57,6 @@ from train.runs import (
     previous_run,
     read_json,
     save_windows,
-    window_dict,
     write_json,
 )
 from train.speakernorm import SpeakerNorm
@@ -278,6 +277,12 @@ def feature_settings(cfg: TrainConfig, fe: FrontendConfig, kinds: Sequence[str])
     )
 
 
+def train_window(cfg: TrainConfig, fe: FrontendConfig) -> WindowSpec:
+    """The window the members learn on (and the manifest gives the device)."""
+    return WindowSpec(cfg.window_seconds, cfg.hop_seconds, window_frames(fe, cfg.window_seconds),
+                      cfg.window_fill)
+
+
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
     return sub_config(AugmentConfig, cfg, "aug_", seed=cfg.seed)
 
@@ -290,8 +295,7 @@ class SetTrainer:
         self.cfg, self.opts, self.prep, self.feats, self.log = cfg, opts, prep, feats, log
         fe = opts.frontend
         self.fe = fe
-        self.window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
-                                 window_frames(fe, cfg.window_seconds))
+        self.window = train_window(cfg, fe)
         self.hop = max(1, round(cfg.hop_seconds * fe.sr / fe.hop_length))
         self.train_hop = max(1, round(cfg.train_hop_seconds * fe.sr / fe.hop_length))
         self.aug = augment_config(cfg)
@@ -306,7 +310,8 @@ class SetTrainer:
                 hop: int | None = None) -> Any:
         copies = copies_for_split(split, self.aug) if augmented else [0]
         return build_windows(self.feats, files, copies, self.prep.y, self.fe, kind,
-                             self.window.frames, hop or self.hop, self.cfg.min_speech_fraction)
+                             self.window.frames, hop or self.hop, self.cfg.min_speech_fraction,
+                             fill=self.window.fill)
 
     def run(self, sp: SetPlan, out_dir: Path, epochs: int | None = None
             ) -> tuple[FoldResult, dict[str, dict[str, list[float]]], dict[str, Any]]:
@@ -453,7 +458,7 @@ class SetTrainer:
         set_json = {
             "labels": labels,
             "frontend": self.fe.to_dict(),
-            "window": window_dict(self.window),
+            "window": self.window.to_dict(),
             "voting": cfg.voting,
             "normalization": {k: {"mean": [float(v) for v in m], "std": [float(v) for v in s]}
                               for k, (m, s) in norm.items()},
@@ -577,8 +582,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
     sets, split = plan_sets(prep, cfg, opts.folds_file, opts.only_folds, opts.final)
     if cfg.train_on_val_actors:  # a fixed schedule needs no validation actors: they may train
         sets = [s.with_val_in_train() for s in sets]
-    window = WindowSpec(cfg.window_seconds, cfg.hop_seconds,
-                        window_frames(opts.frontend, cfg.window_seconds))
+    window = train_window(cfg, opts.frontend)
     corpus_roots = ", ".join(
         str(c.root) for c in prep.dataset.corpora)
     info = RunInfo(
@@ -590,7 +594,7 @@ def run(cfg: TrainConfig, opts: RunOptions, log: Log = _log) -> dict[str, Any]:
                   "files": sum(u.corpus == n for u in prep.utts),
                   "speakers": len({u.speaker for u in prep.utts if u.corpus == n})}
                  for n, c in zip(prep.corpus_names, prep.dataset.corpora, strict=True)],
-        labels=prep.labels, frontend=opts.frontend.to_dict(), window=window_dict(window),
+        labels=prep.labels, frontend=opts.frontend.to_dict(), window=window.to_dict(),
         voting=cfg.voting, split=split, sets=[s.name for s in sets],
         preprocessing=preprocessing_record(cfg, opts.frontend), command=opts.command,
         strategy=opts.strategy)

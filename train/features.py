@@ -178,13 +178,20 @@ def select_windows(speech: np.ndarray, window_frames: int, hop_frames: int,
 
 
 def file_windows(ff: FileFeatures, cfg: FrontendConfig, kind: str, window_frames: int,
-                 hop_frames: int, min_speech_fraction: float) -> np.ndarray:
-    """The gated windows of one file: [n, window_frames, dim] float32."""
-    from edge.frontend.windows import frame_windows
+                 hop_frames: int, min_speech_fraction: float, fill: str = "none"
+                 ) -> np.ndarray:
+    """The gated windows of one file: [n, window_frames, dim] float32 (``fill``: see
+    edge.frontend.windows.WINDOW_FILLS)."""
+    from edge.frontend.windows import fill_with_speech, frame_windows, window_starts
 
     wins = np.asarray(frame_windows(ff.bases, cfg, kind, window_frames, hop_frames))
     keep = select_windows(ff.speech, window_frames, hop_frames, min_speech_fraction)
-    return wins[keep].astype(np.float32)
+    out = wins[keep].astype(np.float32)
+    if fill == "speech":
+        starts = window_starts(len(ff.speech), window_frames, hop_frames)
+        for j, k in enumerate(keep):
+            out[j] = fill_with_speech(out[j], ff.speech[starts[k]:starts[k] + window_frames])
+    return out
 
 
 @dataclass
@@ -202,7 +209,7 @@ class Windows:
 def build_windows(feats: dict[tuple[int, int], FileFeatures], files: Sequence[int],
                   copies: Sequence[int], labels: Sequence[int], cfg: FrontendConfig, kind: str,
                   window_frames: int, hop_frames: int, min_speech_fraction: float,
-                  dtype: Any = np.float32) -> Windows:
+                  dtype: Any = np.float32, fill: str = "none") -> Windows:
     """Stack the gated windows of ``files`` × ``copies`` (file index = corpus index)."""
     xs, ys, fs = [], [], []
     for i in files:
@@ -210,7 +217,7 @@ def build_windows(feats: dict[tuple[int, int], FileFeatures], files: Sequence[in
             if (i, c) not in feats:
                 continue
             w = file_windows(feats[(i, c)], cfg, kind, window_frames, hop_frames,
-                             min_speech_fraction)
+                             min_speech_fraction, fill)
             xs.append(w.astype(dtype))
             ys.append(np.full(len(w), labels[i], dtype=np.int64))
             fs.append(np.full(len(w), i, dtype=np.int64))

@@ -32,6 +32,7 @@ import numpy as np
 
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
+from edge.frontend.windows import WINDOW_FILLS
 from edge.fsutil import atomic_write
 from edge.manifest import VOTING_RULES, WindowSpec, window_frames
 
@@ -45,10 +46,6 @@ def write_json(path: Path, data: Any) -> None:
     """Atomic JSON write (a crashed run never leaves half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(data, indent=2) + "\n")
-
-
-def window_dict(w: WindowSpec) -> dict[str, Any]:
-    return {"seconds": w.seconds, "hop_seconds": w.hop_seconds, "frames": w.frames}
 
 
 def save_windows(path: Path, x: np.ndarray, y: np.ndarray, file: np.ndarray) -> None:
@@ -241,7 +238,7 @@ class SetInfo:
         return {
             "labels": list(self.labels),
             "frontend": self.frontend.to_dict(),
-            "window": window_dict(self.window),
+            "window": self.window.to_dict(),
             "voting": self.voting,
             "normalization": {k: {"mean": [float(v) for v in m], "std": [float(v) for v in s]}
                               for k, (m, s) in self.normalization.items()},
@@ -292,9 +289,12 @@ class SetInfo:
             raise ConfigError(f"{where}: {exc}") from None
         w = need("window")
         try:
-            window = WindowSpec(float(w["seconds"]), float(w["hop_seconds"]), int(w["frames"]))
-        except (KeyError, TypeError, ValueError):
+            window = WindowSpec(float(w["seconds"]), float(w["hop_seconds"]), int(w["frames"]),
+                                str(w.get("fill", "none")))
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ConfigError(f"{where}: window needs seconds, hop_seconds and frames") from None
+        if window.fill not in WINDOW_FILLS:
+            raise ConfigError(f"{where}: window.fill must be one of {', '.join(WINDOW_FILLS)}")
         expected = window_frames(frontend, window.seconds)
         if window.frames != expected:
             raise ConfigError(f"{where}: window.frames is {window.frames} but {window.seconds} s "

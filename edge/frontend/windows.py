@@ -63,6 +63,29 @@ def frame_windows(bases: dict[str, np.ndarray], cfg: FrontendConfig, kind: str,
     return out
 
 
+#: What a window's non-speech frames hold: ``none`` (the frames as heard: silence, and the zero
+#: padding of short clips) or ``speech`` (the window's own speech frames, repeated in order).
+WINDOW_FILLS = ("none", "speech")
+
+
+def fill_with_speech(x: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """The window ``x`` (``[frames, dim]``) with its non-speech frames replaced by its speech
+    frames, in order and repeated to the window's length (unchanged if all or none are speech).
+
+    Why: statistics over a window are statistics of how much silence and padding it holds as
+    much as of the voice (28 % of one corpus's window frames are padding), and an enrolled
+    speaker's statistics, taken over speech, fit speech frames only. Filling keeps the
+    members' fixed input shape while every frame they see is speech.
+    """
+    flags = np.asarray(flags, dtype=bool)
+    if flags.shape != (x.shape[0],):
+        raise ConfigError(f"need one speech flag per frame: {flags.shape} for {x.shape[0]} frames")
+    idx = np.flatnonzero(flags)
+    if idx.size in (0, x.shape[0]):
+        return x
+    return x[idx[np.arange(x.shape[0]) % idx.size]]
+
+
 def normalize(x: np.ndarray, mean: np.ndarray | list[float] | tuple[float, ...],
               std: np.ndarray | list[float] | tuple[float, ...]) -> np.ndarray:
     """``(x - mean) / std`` per feature (last axis), float32.
