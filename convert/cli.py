@@ -47,11 +47,18 @@ INSTALL_HINT = "`edge-ser convert` needs TensorFlow: pip install -r requirements
 @click.option("--temperature", type=click.FloatRange(0.05, 100), default=None,
               help="Calibration temperature for the manifest (default: the set's own, fitted on "
                    "its validation speakers; a final set has none: give the folds' figure).")
+@click.option("--enrol-features", type=click.Choice(("auto", "global", "speaker")),
+              default="auto", show_default=True,
+              help="Whether an enrolled speaker's statistics replace the manifest's (auto: if "
+                   "the members learnt speaker-normalised windows, speaker_norm = mixed).")
+@click.option("--enrol-prior", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              metavar="S",
+              help="Divide the vote by an enrolled speaker's prior at strength S (0: never).")
 @click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's own log output.")
 def convert(run_dir: Path, out: Path, set_name: str | None, mode: str, sparsity: float,
             prune_epochs: int, unroll: bool | None, representative: int, verify_set: str | None,
             verify_windows: int, seed: int, force: bool, strict: bool, temperature: float | None,
-            verbose: bool) -> None:
+            enrol_features: str, enrol_prior: float, verbose: bool) -> None:
     """Prune and quantize RUN_DIR's members into MODELS_DIR, verified against Keras.
 
     RUN_DIR is a run folder written by `edge-ser train` (its `final` set unless --set) or
@@ -72,7 +79,7 @@ def convert(run_dir: Path, out: Path, set_name: str | None, mode: str, sparsity:
                               representative=representative, seed=seed),
         prune=PruneOptions(sparsity=sparsity, epochs=prune_epochs, seed=seed),
         verify_set=verify_set, verify_windows=verify_windows, force=force, strict=strict,
-        temperature=temperature)
+        temperature=temperature, enrol_features=enrol_features, enrol_prior=enrol_prior)
 
     def say(line: str) -> None:
         click.echo(line)

@@ -73,6 +73,10 @@ class ConvertOptions:
     force: bool = False
     strict: bool = False  # fail (and write nothing) when a target is missed
     temperature: float | None = None  # calibration; None: the set's own (set.json)
+    #: an enrolled speaker's statistics: "auto" (used if the members learnt speaker-normalised
+    #: windows), "global" (never), "speaker" (always)
+    enrol_features: str = "auto"
+    enrol_prior: float = 0.0  # > 0: an enrolled speaker's prior divides the vote, this strength
 
 
 @dataclass
@@ -357,10 +361,17 @@ def manifest_sections(ms: MemberSet, opts: ConvertOptions) -> dict[str, Any]:
         calibration = CalibrationSpec(float(cal["temperature"]), str(cal.get("fitted_on", "")))
     else:
         calibration = None
-    # members that learned speaker-normalised windows take an enrolled speaker's statistics;
-    # without a profile they get the global ones, as half their training windows had
-    enrolment = EnrolmentSpec(features="speaker", fallback="global") if ms.info.speaker_norm \
-        else None
+    # members that learned speaker-normalised windows take an enrolled speaker's statistics
+    # (unless told otherwise, by measurement); without a profile they get the global ones, as
+    # half their training windows had
+    features = opts.enrol_features
+    if features == "auto":
+        features = "speaker" if ms.info.speaker_norm else "global"
+    enrolment = None
+    if features != "global" or opts.enrol_prior > 0:
+        enrolment = EnrolmentSpec(features=features, fallback="global",
+                                  prior="divide" if opts.enrol_prior > 0 else "none",
+                                  prior_strength=opts.enrol_prior or 1.0)
     return {"speech": speech, "preprocessing": preprocessing, "training": training,
             "calibration": calibration, "enrolment": enrolment}
 

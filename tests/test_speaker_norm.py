@@ -100,3 +100,11 @@ def test_a_mixed_run_scores_the_same_files_with_and_without_enrolment(
     assert manifest.window.fill == "speech"
     wav = sorted(tiny_corpus.rglob("*.wav"))[0]
     assert main(["classify", str(wav), "--models", str(tmp_path / "models")]) == 0
+    # what enrolment does is the converter's to say, from measurement
+    rc = main(["convert", str(out), "--out", str(tmp_path / "models-prior"), "--sparsity", "0",
+               "--representative", "20", "--verify-windows", "20", "--enrol-features",
+               "global", "--enrol-prior", "0.5"])
+    assert rc == 0
+    enrol = load_manifest(tmp_path / "models-prior").enrolment
+    assert enrol is not None and (enrol.features, enrol.prior, enrol.prior_strength) == (
+        "global", "divide", 0.5)

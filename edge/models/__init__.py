@@ -34,7 +34,8 @@ def describe_manifest(m: Manifest) -> str:
         f"manifest: version {m.version}",
         f"labels:   {', '.join(m.labels)}",
         f"window:   {m.window.seconds:g} s ({m.window.frames} frames), "
-        f"hop {m.window.hop_seconds:g} s",
+        f"hop {m.window.hop_seconds:g} s"
+        + (", silence filled with the window's speech" if m.window.fill == "speech" else ""),
         f"voting:   {m.voting}",
         f"front end: sr={m.frontend.sr} n_fft={m.frontend.n_fft} win={m.frontend.win_length} "
         f"hop={m.frontend.hop_length} n_mels={m.frontend.n_mels} n_mfcc={m.frontend.n_mfcc}",
