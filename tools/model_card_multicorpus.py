@@ -170,10 +170,7 @@ def main() -> int:
         f"±{cfg['aug_pitch_semitones']} semitones, stretch {cfg['aug_stretch_min']}–"
         f"{cfg['aug_stretch_max']}, noise {cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB "
         f"SNR, gain ±{cfg['aug_gain_db']} dB), SpecAugment, mixup {cfg['mixup_alpha']}",
-        "- normalisation: global statistics of the training windows (per-speaker and "
-        "per-corpus statistics, screened with an SVM, add 2.4 and 1.6 points on average, the "
-        "per-speaker ones at a cost of 17 on URDU; not in these members yet: "
-        "`train/results/multicorpus/screen-normalisation.md`)",
+        normalisation_line(cfg),
         "",
         "## Size and speed",
         "",
@@ -189,11 +186,7 @@ def main() -> int:
         "(mean ≥ 50 %, every corpus ≥ 40 %; `train/results/multicorpus/README.md`, \"How far "
         "the target is\"). Treat a single decision as a hint; `uncertain` is the honest answer "
         "for much real-world audio.",
-        "- A speaker profile (`edge-ser enrol`, `--speaker`) changes nothing with these models "
-        "(`enrolment.features = \"global\"`, prior `none`): on people no model heard, every "
-        "use of it measured moved core-4 UAR by less than the issue's +5 points on average "
-        "(`train/results/enrolment/README.md`). `edge-ser evaluate DIR --enrol K --prior "
-        "divide` measures it on your own recordings.",
+        enrolment_line(manifest),
         "- Acted or semi-acted speech in five languages; spontaneous speech is represented by "
         "URDU's talk shows only. Children's and elderly voices are absent.",
         "- Not a diagnostic tool; labels are the speakers' intended (or judged) expressions.",
@@ -202,6 +195,38 @@ def main() -> int:
     (args.models / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.models / 'MODEL_CARD.md'}")
     return 0
+
+
+def normalisation_line(cfg: dict[str, Any]) -> str:
+    """How the members' windows were made and normalised, from the final run's config."""
+    fill = cfg.get("window_fill", "none") == "speech"
+    mixed = cfg.get("speaker_norm", "none") == "mixed"
+    text = "- windows: " + ("each window's non-speech frames (silence, the padding of short "
+                            "clips) hold its own speech frames (`window_fill = \"speech\"`); "
+                            if fill else "every frame as heard; ")
+    text += ("normalisation: every training window twice, by the global statistics of the "
+             "training windows and by its speaker's own statistics from "
+             f"{cfg.get('speaker_norm_clips')} of their clips (`speaker_norm = \"mixed\"`); "
+             "the device uses the global ones" if mixed else
+             "normalisation: global statistics of the training windows")
+    return text + " (`train/results/multicorpus/README.md`)"
+
+
+def enrolment_line(manifest: dict[str, Any]) -> str:
+    """What a speaker profile does with these models, from the manifest."""
+    e = manifest.get("enrolment") or {}
+    features, prior = e.get("features", "global"), e.get("prior", "none")
+    if features == "global" and prior == "none":
+        what = "changes nothing with these models (`enrolment.features = \"global\"`, prior `none`)"
+    else:
+        what = (f"applies as the manifest says (`enrolment.features = \"{features}\"`, prior "
+                f"`{prior}`" + (f" at strength {e.get('prior_strength'):g}" if prior != "none"
+                                else "") + ")")
+    return ("- A speaker profile (`edge-ser enrol`, `--speaker`) " + what + ": on people no "
+            "model heard it moved core-4 UAR by less than the issue's +5 points on average, and "
+            "it costs speakers whose enrolment is all one emotion "
+            "(`train/results/enrolment/README.md`). `edge-ser evaluate DIR --enrol K` measures "
+            "it on your own recordings.")
 
 
 def span(rows: list[dict[str, Any]], key: str) -> str:
