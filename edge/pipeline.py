@@ -334,21 +334,18 @@ class Pipeline:
         With a picker (``--speaker auto``) a ``speech`` window's new speech frames first go to
         the picker, whose pick then normalises the window (and divides its vote)."""
         raw = {kind: assemble(window, self.cfg, kind) for kind in self.kinds}
+        if self.picker is not None and speech:
+            self._pick(raw, new_speech)  # the frames as heard: new_speech indexes them
+        running = self._running if self.applied is None else None
+        if running is not None and new_speech is not None:
+            for kind, x in raw.items():
+                running.add(kind, self._new_rows(x, new_speech))
         if self._fill:
             if flags is None:
                 raise ConfigError("these models fill windows with speech: pass the speech flags")
             raw = {kind: fill_with_speech(x, flags) for kind, x in raw.items()}
-        if self.picker is not None and speech:
-            self._pick(raw, new_speech)
-        running = self._running if self.applied is None else None
-        if running is None:
-            return {kind: normalize(x, *self._stats[kind]) for kind, x in raw.items()}
-        out = {}
-        for kind, x in raw.items():
-            if new_speech is not None:
-                running.add(kind, self._new_rows(x, new_speech))
-            out[kind] = normalize(x, *running.stats(kind))
-        return out
+        return {kind: normalize(x, *(self._stats[kind] if running is None
+                                     else running.stats(kind))) for kind, x in raw.items()}
 
     def _run_members(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         return np.stack([predict(feats[kind])

@@ -86,6 +86,18 @@ def test_a_speech_fill_manifest_fills_streamed_and_file_windows_alike(manifest, 
         np.testing.assert_array_equal(ref._vote(ref._run_members(feats)), runs[0][k])
     # a file is classified from the same filled windows
     assert pipe.classify_audio(y).probs is not None
+    # what learns from the stream's new speech frames (the running fallback) sees them as
+    # heard, not where the fill moved them
+    from edge.manifest import EnrolmentSpec
+
+    running = EnrolmentSpec(features="speaker", fallback="running")
+    moments = []
+    for m in (manifest, filled):
+        p = Pipeline(dataclasses.replace(m, enrolment=running), members)
+        stream(p, y)
+        moments.append(p._running.stats("mfcc"))
+    np.testing.assert_array_equal(moments[0][0], moments[1][0])
+    np.testing.assert_array_equal(moments[0][1], moments[1][1])
     with pytest.raises(ConfigError, match="pass the speech flags"):
         pipe._features(window)
 
