@@ -21,7 +21,8 @@ decide whether they should be):
 - ``offset a``: the global statistics move by a times the speaker's departure from the
   training speakers' own speech-frame statistics (global statistics include silence and
   padding, a profile only speech frames: this compares like with like);
-- ``offset+scale a``: the same for the spread, as a ratio.
+- ``offset+scale a``: the same for the spread, as a ratio;
+- ``VARIANT 0.5+prior s``: the prior correction on top of a half-way variant.
 
 Float (Keras) members, soft vote with the set's weights, file = mean of its windows (as the
 device), core-4 UAR per held-out corpus.
@@ -218,7 +219,9 @@ def main() -> None:
                         sp: moved_statistics(how, a, (gm, gs), st, reference.get(kind))
                         for sp, st in stats[kind].items()})
                 methods[name] = vote(moved)
-            for base_name, base in (("without", plain), ("features", with_feats)):
+            bases = [("without", plain), ("features", with_feats)] + [
+                (name, methods[name]) for name in methods if name.endswith(" 0.5")]
+            for base_name, base in bases:
                 for strength in STRENGTHS:
                     out = base.copy()
                     for sp, ids in enrol.items():
@@ -226,7 +229,7 @@ def main() -> None:
                         divisor = prior_divisor(base[np.isin(file, ids)].mean(axis=0), strength)
                         out[mine] = apply_prior(base[mine], divisor)
                     name = f"prior {strength:g}" if base_name == "without" \
-                        else f"features+prior {strength:g}"
+                        else f"{base_name}+prior {strength:g}"
                     methods[name] = out
             row: dict[str, float | int] = {"speakers": len(enrol),
                                            "skipped_speakers": len(by_spk) - len(enrol),
