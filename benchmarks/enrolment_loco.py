@@ -209,6 +209,7 @@ def main() -> None:
                                                             stats[kind])
                                for kind, w in windows.items()})
             methods = {"without": plain, "features": with_feats}
+            bases = [("without", plain), ("features", with_feats)]  # the prior goes on these
             for name, how, a in [(f"{how} {a:g}", how, a) for how in
                                  (("shift", "offset", "offset+scale") if args.variants else ())
                                  for a in VARIANT_AMOUNTS]:
@@ -219,8 +220,8 @@ def main() -> None:
                         sp: moved_statistics(how, a, (gm, gs), st, reference.get(kind))
                         for sp, st in stats[kind].items()})
                 methods[name] = vote(moved)
-            bases = [("without", plain), ("features", with_feats)] + [
-                (name, methods[name]) for name in methods if name.endswith(" 0.5")]
+                if a == 0.5:  # the half-way variants, with the prior on top too
+                    bases.append((name, methods[name]))
             for base_name, base in bases:
                 for strength in STRENGTHS:
                     out = base.copy()

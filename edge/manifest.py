@@ -79,6 +79,19 @@ class WindowSpec:
     frames: int
     fill: str = "none"
 
+    def __post_init__(self) -> None:
+        if self.fill not in WINDOW_FILLS:
+            raise ModelError(f"window.fill must be one of {', '.join(WINDOW_FILLS)}, "
+                             f"got {self.fill!r}")
+
+    @classmethod
+    def from_dict(cls, w: Any, where: str) -> WindowSpec:
+        """The window as a manifest or a run folder's set.json writes it (:meth:`to_dict`)."""
+        return cls(float(_req(w, "seconds", float, where)),
+                   float(_req(w, "hop_seconds", float, where)),
+                   int(_req(w, "frames", int, where)),
+                   str(_req(w, "fill", str, where)) if "fill" in w else "none")
+
     def to_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "hop_seconds": self.hop_seconds, "frames": self.frames,
                 **({"fill": self.fill} if self.fill != "none" else {})}
@@ -506,13 +519,7 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
         frontend = FrontendConfig.from_dict(_req(data, "frontend", dict, "manifest"))
     except ConfigError as exc:
         raise ModelError(f"manifest frontend: {exc}") from None
-    w = _req(data, "window", dict, "manifest")
-    window = WindowSpec(
-        float(_req(w, "seconds", float, "manifest.window")),
-        float(_req(w, "hop_seconds", float, "manifest.window")),
-        int(_req(w, "frames", int, "manifest.window")),
-        str(_req(w, "fill", str, "manifest.window")) if "fill" in w else "none",
-    )
+    window = WindowSpec.from_dict(_req(data, "window", dict, "manifest"), "manifest.window")
     features = {}
     for kind, fd in _req(data, "features", dict, "manifest").items():
         where = f"manifest.features[{kind!r}]"
@@ -577,9 +584,6 @@ def _validate(m: Manifest) -> None:
     w = m.window
     if not (0 < w.hop_seconds <= w.seconds <= 3600):
         raise ModelError(f"manifest.window needs 0 < hop_seconds <= seconds <= 3600, got {w}")
-    if w.fill not in WINDOW_FILLS:
-        raise ModelError(f"manifest.window.fill must be one of {', '.join(WINDOW_FILLS)}, "
-                         f"got {w.fill!r}")
     expected = window_frames(m.frontend, w.seconds)
     if w.frames != expected:
         raise ModelError(

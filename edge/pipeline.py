@@ -45,10 +45,10 @@ from edge.frontend.features import validate_audio
 from edge.frontend.kinds import base_dim
 from edge.frontend.vad import StreamingVad, VadConfig
 from edge.frontend.windows import (
-    fill_with_speech,
     min_samples,
     normalize,
     pad_to_window,
+    speech_fill_rows,
     window_frames,
 )
 from edge.interpreter import MemberModel, load_members
@@ -343,7 +343,9 @@ class Pipeline:
         if self._fill:
             if flags is None:
                 raise ConfigError("these models fill windows with speech: pass the speech flags")
-            raw = {kind: fill_with_speech(x, flags) for kind, x in raw.items()}
+            rows = speech_fill_rows(flags)  # once per window, for every kind
+            if rows is not None:
+                raw = {kind: x[rows] for kind, x in raw.items()}
         return {kind: normalize(x, *(self._stats[kind] if running is None
                                      else running.stats(kind))) for kind, x in raw.items()}
 

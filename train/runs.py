@@ -32,7 +32,6 @@ import numpy as np
 
 from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
-from edge.frontend.windows import WINDOW_FILLS
 from edge.fsutil import atomic_write
 from edge.manifest import VOTING_RULES, WindowSpec, window_frames
 
@@ -287,14 +286,10 @@ class SetInfo:
             frontend = FrontendConfig.from_dict(need("frontend"))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        w = need("window")
         try:
-            window = WindowSpec(float(w["seconds"]), float(w["hop_seconds"]), int(w["frames"]),
-                                str(w.get("fill", "none")))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise ConfigError(f"{where}: window needs seconds, hop_seconds and frames") from None
-        if window.fill not in WINDOW_FILLS:
-            raise ConfigError(f"{where}: window.fill must be one of {', '.join(WINDOW_FILLS)}")
+            window = WindowSpec.from_dict(need("window"), "window")
+        except ModelError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
         expected = window_frames(frontend, window.seconds)
         if window.frames != expected:
             raise ConfigError(f"{where}: window.frames is {window.frames} but {window.seconds} s "

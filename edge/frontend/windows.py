@@ -80,10 +80,17 @@ def fill_with_speech(x: np.ndarray, flags: np.ndarray) -> np.ndarray:
     flags = np.asarray(flags, dtype=bool)
     if flags.shape != (x.shape[0],):
         raise ConfigError(f"need one speech flag per frame: {flags.shape} for {x.shape[0]} frames")
+    rows = speech_fill_rows(flags)
+    return x if rows is None else x[rows]
+
+
+def speech_fill_rows(flags: np.ndarray) -> np.ndarray | None:
+    """The rows :func:`fill_with_speech` takes from a window with these speech flags (None:
+    the window stays as it is), so that a window's feature kinds share one computation."""
     idx = np.flatnonzero(flags)
-    if idx.size in (0, x.shape[0]):
-        return x
-    return x[idx[np.arange(x.shape[0]) % idx.size]]
+    if idx.size in (0, len(flags)):
+        return None
+    return idx[np.arange(len(flags)) % idx.size]
 
 
 def normalize(x: np.ndarray, mean: np.ndarray | list[float] | tuple[float, ...],
