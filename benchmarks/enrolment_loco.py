@@ -27,7 +27,11 @@ decide whether they should be):
 Float (Keras) members, soft vote with the set's weights, file = mean of its windows (as the
 device), core-4 UAR per held-out corpus.
 
-    python benchmarks/enrolment_loco.py RUN [--clips 5,10,20] [--cache /work/cache] --out OUT
+    python benchmarks/enrolment_loco.py RUN [RUN...] [--clips 5,10,20] [--cache /work/cache] \
+        --out OUT
+
+Several runs (their windows of the same test files) vote as one ensemble: each run's
+windows normalised by its own statistics (or the speaker's), as a merged model folder does.
 """
 
 from __future__ import annotations
@@ -140,7 +144,8 @@ def render(results: dict[str, dict[str, dict]], title: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", type=Path, nargs="?", help="a leave-one-corpus-out run")
+    ap.add_argument("run", type=Path, nargs="*",
+                    help="leave-one-corpus-out runs: their members vote together")
     ap.add_argument("--clips", default="5,10,20")
     ap.add_argument("--cache", type=Path, default=Path("/work/cache"))
     ap.add_argument("--seed", type=int, default=7, help="picks the enrolment clips")
@@ -156,42 +161,60 @@ def main() -> None:
             if args.out.with_suffix(".md").is_file() else f"From `{args.from_json.name}`."
         save_report(args.out, render(results, first), results)
         return
-    if args.run is None:
+    if not args.run:
         ap.error("give a run (or --from-json)")
     _, keras = import_tf()
-    run = RunInfo.read(args.run)
+    runs = [RunInfo.read(r) for r in args.run]
+    if len(runs) > 1 and args.variants:
+        ap.error("--variants takes one run")
+    run = runs[0]
     labels = run.labels
     ds = run_dataset(run)
     speaker = ds.speaker_of()
     sets = [s for s in run.sets if s.startswith("loco-")]
-    kinds = sorted({m.feature for s in sets for m in SetInfo.read(args.run / s).members})
-    fe, feats = run_features(run, ds, kinds, args.cache)
+    parts = []  # per run: its front end and features, per set its members and windows
+    for path, r in zip(args.run, runs, strict=True):
+        if r.labels != labels or [s for s in r.sets if s.startswith("loco-")] != sets:
+            sys.exit(f"{path}: its labels or leave-one-corpus-out sets differ from {args.run[0]}")
+        kinds = sorted({m.feature for s in sets for m in SetInfo.read(path / s).members})
+        parts.append((path, *run_features(r, ds, kinds, args.cache)))
     results: dict[str, dict] = {}
     for s in sets:
         held = s.removeprefix("loco-")
-        info = SetInfo.read(args.run / s)
-        windows = {k: load_windows(args.run / s / "data" / f"test-{k}.npz") for k in kinds
-                   if (args.run / s / "data" / f"test-{k}.npz").is_file()}
-        file = next(iter(windows.values())).file
-        truth = {int(f): int(t) for f, t in zip(file, next(iter(windows.values())).y,
-                                                strict=True)}
-        models = [keras.models.load_model(args.run / s / m.file, compile=False)
-                  for m in info.members]
-        weights = [m.weight for m in info.members]
+        sides = []  # per run: (set info, its windows per kind, its models)
+        for path, _, _ in parts:
+            info = SetInfo.read(path / s)
+            kinds = sorted({m.feature for m in info.members})
+            windows = {k: load_windows(path / s / "data" / f"test-{k}.npz") for k in kinds}
+            sides.append((info, windows, [keras.models.load_model(path / s / m.file,
+                                                                  compile=False)
+                                          for m in info.members]))
+        first = next(iter(sides[0][1].values()))
+        file = first.file
+        if any(not np.array_equal(w.file, file) for _, ws, _ in sides for w in ws.values()):
+            sys.exit(f"{s}: the runs' test windows are not the same windows of the same files")
+        truth = {int(f): int(t) for f, t in zip(file, first.y, strict=True)}
+        weights = [m.weight for info, _, _ in sides for m in info.members]
 
-        def vote(norm_of: dict[str, np.ndarray], models=models, info=info,
-                 weights=weights) -> np.ndarray:
-            return vote_windows([mdl.predict(norm_of[m.feature], batch_size=256, verbose=0)
-                                 for mdl, m in zip(models, info.members, strict=True)],
-                                run.voting, weights)
+        def vote(norm_of, sides=sides, weights=weights) -> np.ndarray:  # type: ignore[no-untyped-def]
+            """The soft vote of every run's members, each run's windows normalised by
+            ``norm_of(run index, kind, windows, global statistics)``."""
+            outs = [mdl.predict(norm_of(r, m.feature, ws[m.feature].X,
+                                        info.normalization[m.feature]),
+                                batch_size=256, verbose=0)
+                    for r, (info, ws, models) in enumerate(sides)
+                    for mdl, m in zip(models, info.members, strict=True)]
+            return vote_windows(outs, run.voting, weights)
 
-        plain = vote({k: normalize(w.X, *info.normalization[k]) for k, w in windows.items()})
+        plain = vote(lambda r, kind, x, glob: normalize(x, *glob))
         corpus = ds.corpus_of()
         pool = np.flatnonzero(corpus != held)
         pool = np.random.default_rng(args.seed).choice(
             pool, size=min(REFERENCE_FILES, len(pool)), replace=False)
+        _, fe, feats = parts[0]
+        kinds = sorted(sides[0][1])
         reference = {kind: speaker_statistics([speech_frames(feats[(int(i), 0)], fe, kind)
-                                               for i in pool]) for kind in windows} \
+                                               for i in pool]) for kind in kinds} \
             if args.variants else {}
         tested = np.unique(file)
         by_spk = {sp: [int(tested[i]) for i in ids]
@@ -199,26 +222,27 @@ def main() -> None:
         for k in [int(c) for c in args.clips.split(",")]:
             enrol = {sp: enrolment_clips(ids, sp, k, args.seed)
                      for sp, ids in by_spk.items() if len(ids) > k}
-            stats = {kind: {sp: speaker_statistics([speech_frames(feats[(i, 0)], fe, kind)
-                                                    for i in ids])
-                            for sp, ids in enrol.items()} for kind in windows}
+            stats = [{kind: {sp: speaker_statistics([speech_frames(rf[(i, 0)], rfe, kind)
+                                                     for i in ids])
+                             for sp, ids in enrol.items()} for kind in ws}
+                     for (_, rfe, rf), (_, ws, _) in zip(parts, sides, strict=True)]
             enrolled = np.isin(file, [i for ids in enrol.values() for i in ids])
             scored = np.isin(speaker[file], list(enrol)) & ~enrolled
             who = speaker[file]
-            with_feats = vote({kind: enrolled_normalisation(w.X, who, info.normalization[kind],
-                                                            stats[kind])
-                               for kind, w in windows.items()})
+            with_feats = vote(lambda r, kind, x, glob, who=who, stats=stats:
+                              enrolled_normalisation(x, who, glob, stats[r][kind]))
             methods = {"without": plain, "features": with_feats}
             bases = [("without", plain), ("features", with_feats)]  # the prior goes on these
             for name, how, a in [(f"{how} {a:g}", how, a) for how in
                                  (("shift", "offset", "offset+scale") if args.variants else ())
                                  for a in VARIANT_AMOUNTS]:
-                moved = {}
-                for kind, w in windows.items():
-                    gm, gs = (np.asarray(v, dtype=np.float32) for v in info.normalization[kind])
-                    moved[kind] = enrolled_normalisation(w.X, who, (gm, gs), {
+                def moved(r, kind, x, glob, how=how, a=a, who=who, stats=stats,  # type: ignore[no-untyped-def]
+                          reference=reference):
+                    gm, gs = (np.asarray(v, dtype=np.float32) for v in glob)
+                    return enrolled_normalisation(x, who, (gm, gs), {
                         sp: moved_statistics(how, a, (gm, gs), st, reference.get(kind))
-                        for sp, st in stats[kind].items()})
+                        for sp, st in stats[r][kind].items()})
+
                 methods[name] = vote(moved)
                 if a == 0.5:  # the half-way variants, with the prior on top too
                     bases.append((name, methods[name]))
@@ -243,9 +267,11 @@ def main() -> None:
             results.setdefault(str(k), {})[held] = row
             print(k, held, {a: (round(b, 3) if isinstance(b, float) else b)
                             for a, b in row.items()}, flush=True)
-    title = (f"Run: `{args.run.name}` ({run.config.get('speaker_norm', 'none')} speaker "
-             "normalisation in training), leave-one-corpus-out; core-4 UAR % of each held-out "
-             "corpus's files that enrolment did not use.")
+    title = ("Runs: " + ", ".join(f"`{p.name}` ({r.config.get('speaker_norm', 'none')} "
+                                  "speaker normalisation in training)"
+                                  for p, r in zip(args.run, runs, strict=True))
+             + ", their members voting together; leave-one-corpus-out; core-4 UAR % of each "
+             "held-out corpus's files that enrolment did not use.")
     save_report(args.out, render(results, title), results)
 
 

@@ -117,3 +117,30 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
         click.echo(f"held-out proxy ({report['proxy']['data']['set']}): UAR {pf:.1f} → {pt:.1f} % "
                    f"({p['uar_drop_points']:+.2f} points)")
     click.echo(f"wrote {out} (report: {out / REPORT_MD})")
+
+
+@click.command(name="merge")
+@click.argument("sources", nargs=-1, required=True, metavar="MODELS_DIR[:MEMBER,...]...")
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True,
+              help="MODELS_DIR to write.")
+@click.option("--temperature", type=click.FloatRange(0.05, 100), default=None,
+              help="Calibration temperature of the merged vote (needed when the folders' "
+                   "differ; default: theirs).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists (atomically).")
+def merge(sources: tuple[str, ...], out: Path, temperature: float | None, force: bool) -> None:
+    """Merge converted model folders into one ensemble that votes over all their members.
+
+    Each SOURCE is a folder written by `edge-ser convert` (or by merge), optionally with the
+    members to take from it: `models-a:m5-mfcc+pitch+rms,m6-logmel+pitch+rms`. The folders
+    must share labels, front end, window length, speech gate and voting; each member keeps
+    its own window fill and normalisation statistics. The first folder's enrolment and
+    calibration are kept. Needs no TensorFlow.
+    """
+    from convert.merge import MergeSource
+    from convert.merge import merge as run
+
+    result = run([MergeSource.parse(s) for s in sources], out, force=force,
+                 temperature=temperature)
+    m = result.manifest
+    click.echo(f"wrote {result.out}: {len(m.members)} members, "
+               f"{len(m.features)} feature streams ({', '.join(m.features)})")

@@ -25,11 +25,13 @@ from edge.errors import EdgeSerError
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train.cli:train", "Train members with speaker-independent K-fold evaluation."),
     "convert": ("convert.cli:convert", "Prune and quantize a run into int8 TFLite + manifest."),
+    "merge": ("convert.cli:merge", "Merge converted model folders into one ensemble."),
 }
 # What each lazy command needs beyond the edge install (import names).
 LAZY_REQUIRES: dict[str, tuple[str, ...]] = {
     "train": ("tensorflow", "tf_keras", "librosa", "sklearn"),
     "convert": ("tensorflow", "tf_keras", "tensorflow_model_optimization"),
+    "merge": (),
 }
 
 

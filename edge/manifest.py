@@ -61,12 +61,22 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """A feature kind as members see it: size per frame and normalisation statistics."""
+    """A feature stream as members see it: the front end's ``kind``, its size per frame, its
+    normalisation statistics and, when it differs from the manifest's window, its own ``fill``
+    (None: the window's). Members name a stream by its key in ``manifest.features``, which is
+    the kind itself unless one ensemble holds members that saw the same kind two ways (members
+    of several runs, ``edge-ser merge``)."""
 
     kind: str
     dim: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    fill: str | None = None
+
+    def to_dict(self, key: str) -> dict[str, Any]:
+        return {**({"kind": self.kind} if self.kind != key else {}),
+                **({"fill": self.fill} if self.fill is not None else {}),
+                "dim": self.dim, "mean": list(self.mean), "std": list(self.std)}
 
 
 @dataclass(frozen=True)
@@ -382,6 +392,16 @@ class Manifest:
                              "which this runtime does not apply to its input: results would "
                              "not mean what the model card says")
 
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The front end's feature kinds the members need, each once (streams may share one)."""
+        return tuple(dict.fromkeys(self.features[mb.feature].kind for mb in self.members))
+
+    def stream_fill(self, stream: str) -> str:
+        """What the non-speech frames of ``stream``'s windows hold."""
+        fill = self.features[stream].fill
+        return self.window.fill if fill is None else fill
+
     def member_path(self, member: Member) -> Path:
         if self.root is None:
             raise ModelError("manifest was not loaded from a folder")
@@ -394,10 +414,7 @@ class Manifest:
             "labels": list(self.labels),
             "frontend": self.frontend.to_dict(),
             "window": self.window.to_dict(),
-            "features": {
-                k: {"dim": f.dim, "mean": list(f.mean), "std": list(f.std)}
-                for k, f in self.features.items()
-            },
+            "features": {k: f.to_dict(k) for k, f in self.features.items()},
             "members": [_member_to_dict(m) for m in self.members],
             "voting": self.voting,
             **{key: section.to_dict() for key in SECTIONS
@@ -521,16 +538,18 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
         raise ModelError(f"manifest frontend: {exc}") from None
     window = WindowSpec.from_dict(_req(data, "window", dict, "manifest"), "manifest.window")
     features = {}
-    for kind, fd in _req(data, "features", dict, "manifest").items():
-        where = f"manifest.features[{kind!r}]"
+    for key, fd in _req(data, "features", dict, "manifest").items():
+        where = f"manifest.features[{key!r}]"
         mean = _req(fd, "mean", list, where)
         std = _req(fd, "std", list, where)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in mean + std):
             raise ModelError(f"{where} mean/std must be numbers")
-        features[kind] = FeatureSpec(
-            kind, int(_req(fd, "dim", int, where)),
+        features[key] = FeatureSpec(
+            str(_req(fd, "kind", str, where)) if "kind" in fd else key,
+            int(_req(fd, "dim", int, where)),
             tuple(_finite(v, f"{where}.mean") for v in mean),
             tuple(_finite(v, f"{where}.std") for v in std),
+            str(_req(fd, "fill", str, where)) if "fill" in fd else None,
         )
     members = []
     for i, md in enumerate(_req(data, "members", list, "manifest")):
@@ -592,9 +611,12 @@ def _validate(m: Manifest) -> None:
         )
     for kind, f in m.features.items():
         try:
-            dim = feature_dim(m.frontend, kind)
+            dim = feature_dim(m.frontend, f.kind)
         except ConfigError as exc:
             raise ModelError(f"manifest.features: {exc}") from None
+        if f.fill is not None and f.fill not in WINDOW_FILLS:
+            raise ModelError(f"feature {kind!r}: fill must be one of {', '.join(WINDOW_FILLS)}, "
+                             f"got {f.fill!r}")
         if f.dim != dim:
             raise ModelError(
                 f"feature {kind!r} has dim {f.dim} in the manifest, the front end gives {dim}"

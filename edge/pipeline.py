@@ -216,11 +216,14 @@ class Pipeline:
             manifest, num_threads=num_threads, backend=backend, use_xnnpack=use_xnnpack)
         if len(self.members) != len(manifest.members):
             raise ValueError("one MemberModel per manifest member is needed")
-        self.kinds = tuple(dict.fromkeys(mb.feature for mb in manifest.members))
+        # a stream is what a member reads (manifest.features): a kind, its fill, its statistics
+        self.streams = tuple(dict.fromkeys(mb.feature for mb in manifest.members))
+        self._stream_kind = {s: manifest.features[s].kind for s in self.streams}
+        self._filled = frozenset(s for s in self.streams if manifest.stream_fill(s) == "speech")
+        self.kinds = manifest.kinds
         needed = set(base_kinds_of(self.kinds)) | set(VAD_BASES)
         self.bases = tuple(b for b in BASE_KINDS if b in needed)
         self.window_frames = manifest.window.frames
-        self._fill = manifest.window.fill == "speech"
         hop = manifest.window.hop_seconds if hop_seconds is None else hop_seconds
         self.hop_frames = max(1, window_frames(self.cfg, hop))
         self._file_hop_frames = max(1, window_frames(self.cfg, manifest.window.hop_seconds))
@@ -228,11 +231,11 @@ class Pipeline:
         self.decision_config = decisions or DecisionConfig()
         self.run_on_silence = run_on_silence
         self._global_stats = {
-            k: (np.asarray(f.mean, np.float32), np.asarray(f.std, np.float32))
-            for k, f in manifest.features.items()
+            s: (np.asarray(f.mean, np.float32), np.asarray(f.std, np.float32))
+            for s, f in manifest.features.items() if s in self.streams
         }
         self.enrolment = manifest.enrolment or EnrolmentSpec()
-        self._member_kinds = [mb.feature for mb in manifest.members]
+        self._member_streams = [mb.feature for mb in manifest.members]
         self._predicts = [model.predict for model in self.members]
         self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
         cal = manifest.calibration
@@ -277,7 +280,10 @@ class Pipeline:
             from edge.speakers import RunningMoments, new_speech_rows
 
             self._new_rows = new_speech_rows
-            self._running = RunningMoments(self._global_stats,
+            start = {}  # per kind, from the first stream of that kind
+            for stream, kind in self._stream_kind.items():
+                start.setdefault(kind, self._global_stats[stream])
+            self._running = RunningMoments(start,
                                            spec.running_seconds * self.cfg.frames_per_second)
         self._apply(fixed)
 
@@ -286,7 +292,11 @@ class Pipeline:
         spec = self.enrolment
         self.applied = profile
         own = profile is not None and spec.features == "speaker"
-        self._stats = profile.stats() if own else self._global_stats
+        if own:  # a profile holds statistics per kind: every stream of the kind takes them
+            by_kind = profile.stats()
+            self._stats = {s: by_kind[k] for s, k in self._stream_kind.items()}
+        else:
+            self._stats = self._global_stats
         self._prior = (prior_divisor(profile.prior, spec.prior_strength)
                        if profile is not None and profile.prior and spec.prior == "divide"
                        else None)
@@ -324,10 +334,12 @@ class Pipeline:
     def _features(self, window: dict[str, np.ndarray], new_speech: np.ndarray | None = None,
                   speech: bool = True, flags: np.ndarray | None = None
                   ) -> dict[str, np.ndarray]:
-        """Each member kind assembled over the window and normalised, once per kind.
+        """Each member stream assembled over the window and normalised, once per stream
+        (each kind assembled once).
 
-        ``flags``: the window's speech flags; with the manifest's ``window.fill = "speech"``
-        its non-speech frames are replaced by its speech frames, as in training.
+        ``flags``: the window's speech flags; in a stream whose fill is ``speech`` (the
+        manifest's ``window.fill``, or the stream's own) the window's non-speech frames are
+        replaced by its speech frames, as in training.
 
         With the ``running`` fallback, ``new_speech`` (the speech flags of the frames this
         window adds) first updates the running statistics, which then normalise the window.
@@ -340,19 +352,24 @@ class Pipeline:
         if running is not None and new_speech is not None:
             for kind, x in raw.items():
                 running.add(kind, self._new_rows(x, new_speech))
-        if self._fill:
+        rows = None
+        if self._filled:
             if flags is None:
                 raise ConfigError("these models fill windows with speech: pass the speech flags")
-            rows = speech_fill_rows(flags)  # once per window, for every kind
-            if rows is not None:
-                raw = {kind: x[rows] for kind, x in raw.items()}
-        return {kind: normalize(x, *(self._stats[kind] if running is None
-                                     else running.stats(kind))) for kind, x in raw.items()}
+            rows = speech_fill_rows(flags)  # once per window, for every filled stream
+        out = {}
+        for stream, kind in self._stream_kind.items():
+            x = raw[kind]
+            if rows is not None and stream in self._filled:
+                x = x[rows]
+            out[stream] = normalize(x, *(self._stats[stream] if running is None
+                                         else running.stats(kind)))
+        return out
 
     def _run_members(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        return np.stack([predict(feats[kind])
-                         for kind, predict in zip(self._member_kinds, self._predicts,
-                                                  strict=True)])
+        return np.stack([predict(feats[stream])
+                         for stream, predict in zip(self._member_streams, self._predicts,
+                                                    strict=True)])
 
     def _vote(self, outs: np.ndarray) -> np.ndarray:
         probs = self.voter(outs)

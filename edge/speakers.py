@@ -53,7 +53,7 @@ def model_fingerprint(manifest: Manifest) -> str:
     """sha256 over what makes a profile's numbers mean something: the labels (order of the
     prior), the front end, the feature kinds with their sizes, and every member's checksum."""
     key = {"labels": list(manifest.labels), "frontend": manifest.frontend.to_dict(),
-           "features": {k: f.dim for k, f in sorted(manifest.features.items())},
+           "features": {f.kind: f.dim for _, f in sorted(manifest.features.items())},
            "members": [mb.sha256 for mb in manifest.members]}
     return sha256_bytes(json.dumps(key, sort_keys=True).encode("utf-8"))
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, harmonic_chirp, run_cli, write_pcm16
 
 COMMANDS = ("listen", "classify", "evaluate", "bench", "devices", "info", "features", "train",
-            "convert", "serve", "enrol", "speakers")
+            "convert", "merge", "serve", "enrol", "speakers")
 
 # A meta-path hook that makes TensorFlow look uninstalled, to test the lazy commands' message.
 BLOCK_TF = """
@@ -64,6 +64,22 @@ def test_training_commands_help_works_without_tensorflow(command: str) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "Usage:" in out.stdout
+
+
+def test_merge_needs_no_tensorflow(tmp_path: Path) -> None:
+    from fixtures.tiny import TINY, copy_tiny
+
+    other = copy_tiny(tmp_path)
+    d = json.loads((other / "manifest.json").read_text())
+    for mb in d["members"]:
+        (other / mb["file"]).rename(other / f"x{mb['file']}")
+        mb["name"], mb["file"] = f"x{mb['name']}", f"x{mb['file']}"
+    (other / "manifest.json").write_text(json.dumps(d))
+    out = subprocess.run([sys.executable, "-c", BLOCK_TF, "merge", str(TINY), str(other),
+                          "-o", str(tmp_path / "merged")], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "6 members, 3 feature streams" in out.stdout  # equal streams are shared
 
 
 def _bundled_frontend():  # type: ignore[no-untyped-def]

@@ -45,7 +45,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mix", type=Path, required=True, help="benchmarks/loco_mix.py JSON")
     ap.add_argument("--shipped", required=True, help="the combination that ships, e.g. a+b")
-    ap.add_argument("--final", type=Path, required=True, help="the shipped run folder")
+    ap.add_argument("--final", type=Path, required=True, action="append",
+                    help="a run folder whose final members ship (once per run of a merged "
+                         "model folder, in the order of its sources)")
     ap.add_argument("--models", type=Path, required=True, help="shipped model folder")
     ap.add_argument("--before", type=Path, help="crosscorpus_eval JSON of the previous models")
     ap.add_argument("--svm", type=Path, help="screen_corpora JSON (its 'global' row)")
@@ -57,11 +59,14 @@ def main() -> int:
 
     mix = load(args.mix)
     shipped = mix[args.shipped]
-    final = RunInfo.read(args.final).to_dict()
+    finals = [RunInfo.read(f).to_dict() for f in args.final]
     manifest = load(args.models / "manifest.json")
-    conv = load(args.models / "conversion-report.json")
+    # a merged folder (`edge-ser merge`) keeps each source's conversion report under sources/N
+    reports = ([args.models / "conversion-report.json"]
+               if (args.models / "conversion-report.json").is_file()
+               else sorted(args.models.glob("sources/*/conversion-report.json")))
+    convs = [load(r) for r in reports]
     perf = load(args.bench_json) if args.bench_json else bench(args.models)
-    cfg = final["config"]
     corpora = list(shipped["per_corpus"])
 
     def row(name: str, per: dict[str, Any], val: float | None = None) -> str:
@@ -94,7 +99,8 @@ def main() -> int:
     for c, r in shipped["per_corpus"].items():
         detail.append(f"| {c} | {r['files']} | {pct(r['uar'])} | {pct(r['core4_uar'])} | "
                       f"{pct(r['macro_f1'])} | {pct(r['ece'])} |")
-    total = sum(m["bytes"] for m in conv["members"])
+    total = sum(m["bytes"] for conv in convs for m in conv["members"])
+    pruning = ", ".join(dict.fromkeys(str(conv["header"]["pruning"]) for conv in convs))
     cal = manifest.get("calibration") or {}
     heard = manifest.get("training", {}).get("corpora", [])
     temps = ", ".join(f"{t:.2f}" for t in shipped.get("temperature", []))
@@ -164,18 +170,12 @@ def main() -> int:
         "",
         "## Training",
         "",
-        f"- {final.get('command')}",
-        f"- corpora weighted equally (`corpus_balance = {cfg['corpus_balance']}`), classes "
-        f"balanced inside each; {cfg['aug_copies']} augmented copies per training file (pitch "
-        f"±{cfg['aug_pitch_semitones']} semitones, stretch {cfg['aug_stretch_min']}–"
-        f"{cfg['aug_stretch_max']}, noise {cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB "
-        f"SNR, gain ±{cfg['aug_gain_db']} dB), SpecAugment, mixup {cfg['mixup_alpha']}",
-        normalisation_line(cfg),
+        *[line for final in finals for line in training_lines(final)],
         "",
         "## Size and speed",
         "",
-        f"- {len(conv['members'])} members, {total / 1024:.0f} KiB (budget 1 MB); pruning: "
-        f"{conv['header']['pruning']}",
+        f"- {len(manifest['members'])} members, {total / 1024:.0f} KiB (budget 1 MB); pruning: "
+        f"{pruning}",
         *speed_lines(perf, manifest),
         "",
         "## Known limits",
@@ -195,6 +195,21 @@ def main() -> int:
     (args.models / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"wrote {args.models / 'MODEL_CARD.md'}")
     return 0
+
+
+def training_lines(final: dict[str, Any]) -> list[str]:
+    """How one run's members were trained, from its run.json."""
+    cfg = final["config"]
+    return [
+        f"- {final.get('command')}",
+        f"  - corpora weighted equally (`corpus_balance = {cfg['corpus_balance']}`), classes "
+        f"balanced inside each; {cfg['aug_copies']} augmented copies per training file (pitch "
+        f"±{cfg['aug_pitch_semitones']} semitones, stretch {cfg['aug_stretch_min']}–"
+        f"{cfg['aug_stretch_max']}, noise {cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB "
+        f"SNR, gain ±{cfg['aug_gain_db']} dB), SpecAugment, mixup {cfg['mixup_alpha']}, "
+        f"{cfg['epochs']} epochs",
+        "  " + normalisation_line(cfg),
+    ]
 
 
 def normalisation_line(cfg: dict[str, Any]) -> str:
@@ -246,10 +261,19 @@ def family_sentence(manifest: dict[str, Any]) -> str:
                      "coefficient over time: MFCC or log-mel, with pitch and RMS) into a small "
                      "MLP (`train/configs/multicorpus.toml`)")
     if other:
-        parts.append(f"{other} are CNN-LSTMs on the same features (the pair of "
-                     "`train/results/multicorpus/README.md`, joined by "
-                     "`tools/merge_member_sets.py`)")
+        whole = [m for m in manifest["members"] if "-stats-" not in m["name"]
+                 and _fill(manifest, m["feature"]) == "none"]
+        parts.append(f"{other} are CNN-LSTMs on the same features, reading the window's time "
+                     "course" + (" over whole windows, as heard" if len(whole) == other else "")
+                     + " (the pair of `train/results/multicorpus/README.md`"
+                     + ("; a run of their own, joined by `edge-ser merge`)"
+                        if "sources" in manifest.get("metadata", {}) else ")"))
     return "Of the members, " + "; ".join(parts) + "."
+
+
+def _fill(manifest: dict[str, Any], stream: str) -> str:
+    """A member stream's window fill (its own, else the window's)."""
+    return str(manifest["features"][stream].get("fill", manifest["window"].get("fill", "none")))
 
 
 def _mean_of(per: dict[str, Any], corpora: list[str]) -> float | None:

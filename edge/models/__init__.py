@@ -27,6 +27,15 @@ def resolve_models_dir(models: str | os.PathLike[str] | None) -> Path:
     return DEFAULT_MODELS_DIR
 
 
+def _stream(m: Manifest, key: str) -> str:
+    """A feature stream for `info`: its kind and size, and how it differs from the window."""
+    f = m.features[key]
+    own = [f"kind {f.kind}"] if f.kind != key else []
+    if f.fill is not None and f.fill != m.window.fill:
+        own.append("whole windows" if f.fill == "none" else "silence filled with speech")
+    return f"{key} ({f.dim}{'; ' if own else ''}{'; '.join(own)})"
+
+
 def describe_manifest(m: Manifest) -> str:
     """A human-readable summary for `edge-ser info`."""
     lines = [
@@ -39,7 +48,7 @@ def describe_manifest(m: Manifest) -> str:
         f"voting:   {m.voting}",
         f"front end: sr={m.frontend.sr} n_fft={m.frontend.n_fft} win={m.frontend.win_length} "
         f"hop={m.frontend.hop_length} n_mels={m.frontend.n_mels} n_mfcc={m.frontend.n_mfcc}",
-        f"features: {', '.join(f'{k} ({f.dim})' for k, f in m.features.items())}",
+        f"features: {', '.join(_stream(m, k) for k in m.features)}",
         f"members:  {len(m.members)}",
     ]
     total = 0
