@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"--compare-float needs librosa, tensorflow and tf_keras ({exc.name} is missing): "
               "pip install -r requirements-train.txt", 6)
     from edge.frontend.features import compute_bases
-    from edge.frontend.windows import normalize
+    from edge.frontend.vad import speech_frames
+    from edge.frontend.windows import fill_with_speech, normalize
     from edge.manifest import load_manifest
     from edge.pipeline import Pipeline
     from edge.wav import read_wav
@@ -132,9 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     hop = round((args.hop or manifest.window.hop_seconds) * sr)
     starts = list(range(0, y.size - n_win + 1, hop)) or [0]
     frames = manifest.window.frames
-    kinds = list(dict.fromkeys(mb.feature for mb in manifest.members))
-    stats = {k: (np.asarray(f.mean), np.asarray(f.std)) for k, f in manifest.features.items()}
+    streams = list(dict.fromkeys(mb.feature for mb in manifest.members))
+    kinds = list(dict.fromkeys(manifest.features[s].kind for s in streams))
+    filled = {s for s in streams if manifest.stream_fill(s) == "speech"}
+    stats = {s: (np.asarray(f.mean), np.asarray(f.std)) for s, f in manifest.features.items()}
     edge = Pipeline(manifest)
+
+    def speech_flags(seg: np.ndarray) -> np.ndarray | None:
+        """The window's speech flags (the device's causal VAD over the window alone), for
+        streams that fill its silence with its speech; the same flags go to the int8 path."""
+        if not filled:
+            return None
+        rz = compute_bases(seg.astype(np.float64), cfg, ("rms", "zcr"))
+        return speech_frames(rz["rms"], rz["zcr"], cfg, manifest.speech.vad,
+                             causal=True)[:frames]
 
     feat_t, member_t, total_t, agree = [], [], [], []
     deadline = time.perf_counter() + args.seconds
@@ -142,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     while time.perf_counter() < deadline or i < args.min_windows:
         seg = y[starts[i % len(starts)]:][:n_win]
         ta = time.perf_counter()
-        feats = {k: normalize(librosa_kind(seg, cfg, k, librosa, frames), *stats[k]) for k in kinds}
+        flags = speech_flags(seg)
+        raw = {k: librosa_kind(seg, cfg, k, librosa, frames) for k in kinds}
+        feats = {s: normalize(fill_with_speech(raw[manifest.features[s].kind], flags)
+                              if s in filled else raw[manifest.features[s].kind], *stats[s])
+                 for s in streams}
         tb = time.perf_counter()
         probs = [m(feats[mb.feature][None], training=False).numpy()[0]
                  for mb, m in zip(manifest.members, models, strict=True)]
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         if i < len(starts):  # the int8 ensemble on the same window (edge front end)
             bases = compute_bases(seg.astype(np.float64), cfg, edge.bases)
             window = {b: v[:frames] for b, v in bases.items()}
-            agree.append(int(np.argmax(edge._classify_window(window)) == np.argmax(
+            agree.append(int(np.argmax(edge._classify_window(window, flags=flags)) == np.argmax(
                 np.mean(probs, axis=0))))
         i += 1
 

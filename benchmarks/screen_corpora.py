@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import corpus_table, save_report
 from edge.corpora import CORE_4
 from edge.frontend.config import FrontendConfig
+from edge.frontend.kinds import base_columns
 from edge.metrics import score
 from train.config import load_config
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
@@ -125,7 +126,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=20, help="clips per speaker for its statistics")
     ap.add_argument("--labels", default=",".join(CORE_4),
                     help="training label set (scored on the core four either way)")
-    ap.add_argument("--modes", default="global,corpus,speaker,speaker-mean")
+    ap.add_argument("--modes", default="global,corpus,speaker,speaker-mean",
+                    help="also: utterance-cmn (each utterance's own cepstral mean removed)")
     args = ap.parse_args()
     ds, frames, labels, cols = load_frames(args.data, args.labels, args.kind, args.cache)
     cfg = load_config()
@@ -160,8 +162,16 @@ def main() -> None:
         elif mode == "corpus":
             m, s = norms["corpus"][corpus[i]]
             f = (f - m) / s
+        elif mode == "utterance-cmn":  # the channel: each utterance's own cepstral mean
+            f = f.copy()
+            f[:, cep] -= f[:, cep].mean(0)
+            return np.concatenate([f[:, ~cep].mean(0), f.std(0)])
         return np.concatenate([f.mean(0), f.std(0)])
 
+    fe = cfg.frontend_config()
+    cep = np.zeros(frames[0].shape[1], dtype=bool)  # MFCC columns but c0 (the level)
+    if "mfcc" in (cols_of := base_columns(fe, args.kind)):
+        cep[cols_of["mfcc"] + 1:cols_of["mfcc"] + fe.n_mfcc] = True
     corpora = sorted(set(corpus))
     results: dict[str, dict[str, float]] = {}
     for mode in args.modes.split(","):

@@ -71,3 +71,30 @@ def test_children_run_from_compiled_bytecode_like_an_install(tmp_path, monkeypat
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert list((tmp_path / "pycache").rglob("errors.cpython-*.pyc"))
+
+
+@pytest.mark.slow
+def test_the_float_path_feeds_each_stream_as_the_device_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A merged folder with a speech-filled stream beside whole windows: librosa + Keras float
+    assemble each stream's kind, fill it where the stream fills, and agree with the int8
+    ensemble fed the same speech flags."""
+    pytest.importorskip("tensorflow")
+    import shutil
+
+    from test_merge import filled_copy
+
+    other = filled_copy(tmp_path)
+    out = tmp_path / "merged"
+    r = subprocess.run([sys.executable, "-m", "edge.cli", "merge", str(TINY), f"{other}:f1-mfcc",
+                        "-o", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    (out / "float").mkdir()
+    for f in (TINY / "float").iterdir():
+        shutil.copy(f, out / "float" / f.name)
+    shutil.copy(TINY / "float" / "m1-mfcc.h5", out / "float" / "f1-mfcc.h5")
+    r = subprocess.run([sys.executable, "benchmarks/float_path.py", "--models", str(out),
+                        "--wav", str(REPO / "examples" / "hello.wav"), "--seconds", "0.5",
+                        "--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["windows"] >= 20 and result["agreement"] >= 0.75
