@@ -549,6 +549,7 @@ def serve(live: LiveOptions, host: str, port: int, token: str | None) -> int:
     def status() -> dict[str, Any]:
         s = run.summary
         return {"listening": s is None, "stopped_by": s.stopped_by if s else None,
+                "heard": round(run.pipeline.stream_seconds, 2),  # the latest decision holds
                 "mqtt": run.mqtt.snapshot() if run.mqtt is not None else None}
 
     hub = Hub()

@@ -73,6 +73,10 @@ def test_serve_sends_the_objects_of_listen_json(clips, tmp_path: Path) -> None:
         status, state = served.get("/api/state")
         assert status == 200 and state["listening"] is False
         assert state["stopped_by"] == "end of input"
+        import wave
+
+        with wave.open(str(clips["short"])) as w:  # all of it heard (the chart runs to it)
+            assert state["heard"] == pytest.approx(w.getnframes() / w.getframerate(), abs=0.01)
         status, hist = served.get("/api/history?seconds=600")
         _, info = served.get("/api/info")
     finally:

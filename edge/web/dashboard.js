@@ -12,7 +12,7 @@
   const $ = (id) => document.getElementById(id);
   const set = (id, text) => { $(id).textContent = text; };
   const points = [], seen = new Set();
-  let labels = [];
+  let labels = [], heard = 0;  // audio time heard: the latest decision holds until then
 
   const clock = (s) => {
     const m = Math.floor(s / 60), r = (s - 60 * m).toFixed(1);
@@ -62,7 +62,7 @@
       el("text", {x: 2, y: y(p) - 2}, svg).textContent = p.toFixed(1);
     }
     // the axis spans what there is, from 30 s up to SPAN: a short recording is not a sliver
-    const end = points.length ? points[points.length - 1].t : 0;
+    const end = points.length ? Math.max(points[points.length - 1].t, heard) : 0;
     const have = points.length ? end - points[0].t : 0;
     const span = Math.min(SPAN, Math.max(30, Math.ceil(have / 30) * 30));
     const x = (t) => W * (t - (end - span)) / span;
@@ -80,6 +80,9 @@
         if (prev !== null) xy.push(`${px},${y(prev).toFixed(1)}`);
         xy.push(`${px},${y(p).toFixed(1)}`);
         prev = p;
+      }
+      if (prev !== null && end > points[points.length - 1].t) {
+        xy.push(`${x(end).toFixed(1)},${y(prev).toFixed(1)}`);
       }
       if (xy.length) el("polyline", {points: xy.join(" "), stroke: COLORS[i % COLORS.length],
         "data-label": name}, svg);
@@ -122,7 +125,11 @@
       `${m.sent} sent, ${m.undelivered} not delivered` : "off");
     const c = s.clients;
     set("clients", `${c.streams}/${c.max_streams} streams, ${c.dropped} dropped`);
-    if (s.decision && add(s.decision)) { show(s.decision); draw(); }
+    const grew = typeof s.heard === "number" && s.heard > heard;
+    if (grew) heard = s.heard;
+    const added = Boolean(s.decision) && add(s.decision);
+    if (added) show(s.decision);
+    if (grew || added) draw();
   }
 
   const get = (path) => fetch(url(path), {cache: "no-store"}).then((r) => {
