@@ -251,24 +251,32 @@ def span(rows: list[dict[str, Any]], key: str) -> str:
 
 
 def family_sentence(manifest: dict[str, Any]) -> str:
-    """What the members are, from their names (``stats`` members read window statistics)."""
-    names = [m["name"] for m in manifest["members"]]
-    stats = sum("-stats-" in n for n in names)
-    other = len(names) - stats
+    """What the members are, from their names (train.experiment names a member
+    ``mN-[arch-]kind``: ``stats`` and ``cnn`` say their arch, a CNN-LSTM says none)."""
+    members = manifest["members"]
+    arch = {m["name"]: ("stats" if "-stats-" in m["name"] else
+                        "cnn" if "-cnn-" in m["name"] else "cnn_lstm") for m in members}
+    merged = "sources" in manifest.get("metadata", {})
+
+    def window(names: list[dict[str, Any]]) -> str:
+        fills = {_fill(manifest, m["feature"]) for m in names}
+        return (" over whole windows, as heard" if fills == {"none"} else
+                " over speech-filled windows" if fills == {"speech"} else "")
+
     parts = []
-    if stats:
-        parts.append(f"{stats} read the window's statistics (mean and spread of every "
-                     "coefficient over time: MFCC or log-mel, with pitch and RMS) into a small "
-                     "MLP (`train/configs/multicorpus.toml`)")
-    if other:
-        whole = [m for m in manifest["members"] if "-stats-" not in m["name"]
-                 and _fill(manifest, m["feature"]) == "none"]
-        parts.append(f"{other} are CNN-LSTMs on the same features, reading the window's time "
-                     "course" + (" over whole windows, as heard" if len(whole) == other else "")
-                     + " (the pair of `train/results/multicorpus/README.md`"
-                     + ("; a run of their own, joined by `edge-ser merge`)"
-                        if "sources" in manifest.get("metadata", {}) else ")"))
-    return "Of the members, " + "; ".join(parts) + "."
+    for family, text in (
+            ("stats", "read the window's statistics (mean and spread of every coefficient over "
+                      "time: MFCC or log-mel, with pitch and RMS) into a small MLP"),
+            ("cnn_lstm", "are CNN-LSTMs on the same features, reading the window's time course"),
+            ("cnn", "are convolutional members on the same features (convolutions, then the "
+                    "mean over time)")):
+        chosen = [m for m in members if arch[m["name"]] == family]
+        if chosen:
+            parts.append(f"{len(chosen)} {text}{window(chosen)}")
+    how = ("; each family trained by a run of its own and joined by `edge-ser merge`"
+           if merged else "")
+    return ("Of the members, " + "; ".join(parts) + " (`train/results/multicorpus/README.md`"
+            + how + ").")
 
 
 def _fill(manifest: dict[str, Any], stream: str) -> str:
