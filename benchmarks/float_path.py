@@ -109,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         _fail(f"--compare-float needs librosa, tensorflow and tf_keras ({exc.name} is missing): "
               "pip install -r requirements-train.txt", 6)
     from edge.frontend.features import compute_bases
-    from edge.frontend.vad import speech_frames
     from edge.frontend.windows import fill_with_speech, normalize
     from edge.manifest import load_manifest
     from edge.pipeline import Pipeline
     from edge.wav import read_wav
+    from train.features import speech_mask
 
     manifest = load_manifest(args.models)
     cfg, sr = manifest.frontend, manifest.frontend.sr
@@ -144,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         streams that fill its silence with its speech; the same flags go to the int8 path."""
         if not filled:
             return None
-        rz = compute_bases(seg.astype(np.float64), cfg, ("rms", "zcr"))
-        return speech_frames(rz["rms"], rz["zcr"], cfg, manifest.speech.vad,
-                             causal=True)[:frames]
+        return speech_mask(seg.astype(np.float64), cfg, True, manifest.speech.vad)[:frames]
 
     feat_t, member_t, total_t, agree = [], [], [], []
     deadline = time.perf_counter() + args.seconds

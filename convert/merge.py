@@ -132,11 +132,12 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
     _same("speech gate and VAD", [m.speech for m in manifests], sources)
     _same("preprocessing", [m.preprocessing for m in manifests], sources)
     _same("voting rule", [m.voting for m in manifests], sources)
+    chosen = [_chosen(src, m) for src, m in zip(sources, manifests, strict=True)]
     streams: dict[str, FeatureSpec] = {}
     members: list[Member] = []
     files: list[tuple[Path, Member]] = []
-    for src, m in zip(sources, manifests, strict=True):
-        for mb in _chosen(src, m):
+    for src, m, taken in zip(sources, manifests, chosen, strict=True):
+        for mb in taken:
             f = m.features[mb.feature]
             fill = m.stream_fill(mb.feature)
             spec = replace(f, fill=None if fill == base.window.fill else fill)
@@ -151,8 +152,9 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
     metadata = {
         "merged_by": f"edge-ser {__version__}",
         "sources": [{"models": str(s.folder.resolve()),
-                     "members": [mb.name for mb in _chosen(s, m)],
-                     "metadata": m.metadata} for s, m in zip(sources, manifests, strict=True)],
+                     "members": [mb.name for mb in taken],
+                     "metadata": m.metadata}
+                    for s, m, taken in zip(sources, manifests, chosen, strict=True)],
     }
     manifest = replace(base, features=streams, members=tuple(members), metadata=metadata,
                        root=None, training=_training(manifests),
@@ -197,4 +199,4 @@ def merge(sources: Sequence[MergeSource], out: Path, *, force: bool = False,
         write_manifest(manifest, stage)
         (stage / REPORT_MD).write_text(_report(manifest, sources), encoding="utf-8")
         load_manifest(stage)  # every copied file against its checksum, before it goes live
-    return MergeResult(load_manifest(out), Path(out))
+    return MergeResult(replace(manifest, root=Path(out)), Path(out))

@@ -59,6 +59,12 @@ class TensorSpec:
     quantization: Quantization | None = None
 
 
+def check_fill(fill: str, what: str) -> None:
+    """A window fill the device knows (:data:`WINDOW_FILLS`), else ModelError naming ``what``."""
+    if fill not in WINDOW_FILLS:
+        raise ModelError(f"{what} must be one of {', '.join(WINDOW_FILLS)}, got {fill!r}")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """A feature stream as members see it: the front end's ``kind``, its size per frame, its
@@ -90,9 +96,7 @@ class WindowSpec:
     fill: str = "none"
 
     def __post_init__(self) -> None:
-        if self.fill not in WINDOW_FILLS:
-            raise ModelError(f"window.fill must be one of {', '.join(WINDOW_FILLS)}, "
-                             f"got {self.fill!r}")
+        check_fill(self.fill, "window.fill")
 
     @classmethod
     def from_dict(cls, w: Any, where: str) -> WindowSpec:
@@ -614,9 +618,8 @@ def _validate(m: Manifest) -> None:
             dim = feature_dim(m.frontend, f.kind)
         except ConfigError as exc:
             raise ModelError(f"manifest.features: {exc}") from None
-        if f.fill is not None and f.fill not in WINDOW_FILLS:
-            raise ModelError(f"feature {kind!r}: fill must be one of {', '.join(WINDOW_FILLS)}, "
-                             f"got {f.fill!r}")
+        if f.fill is not None:
+            check_fill(f.fill, f"feature {kind!r}: fill")
         if f.dim != dim:
             raise ModelError(
                 f"feature {kind!r} has dim {f.dim} in the manifest, the front end gives {dim}"

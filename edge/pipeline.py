@@ -217,9 +217,10 @@ class Pipeline:
         if len(self.members) != len(manifest.members):
             raise ValueError("one MemberModel per manifest member is needed")
         # a stream is what a member reads (manifest.features): a kind, its fill, its statistics
-        self.streams = tuple(dict.fromkeys(mb.feature for mb in manifest.members))
-        self._stream_kind = {s: manifest.features[s].kind for s in self.streams}
-        self._filled = frozenset(s for s in self.streams if manifest.stream_fill(s) == "speech")
+        self._stream_kind = {mb.feature: manifest.features[mb.feature].kind
+                             for mb in manifest.members}
+        self._filled = frozenset(s for s in self._stream_kind
+                                 if manifest.stream_fill(s) == "speech")
         self.kinds = manifest.kinds
         needed = set(base_kinds_of(self.kinds)) | set(VAD_BASES)
         self.bases = tuple(b for b in BASE_KINDS if b in needed)
@@ -232,7 +233,7 @@ class Pipeline:
         self.run_on_silence = run_on_silence
         self._global_stats = {
             s: (np.asarray(f.mean, np.float32), np.asarray(f.std, np.float32))
-            for s, f in manifest.features.items() if s in self.streams
+            for s, f in manifest.features.items() if s in self._stream_kind
         }
         self.enrolment = manifest.enrolment or EnrolmentSpec()
         self._member_streams = [mb.feature for mb in manifest.members]

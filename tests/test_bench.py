@@ -81,9 +81,9 @@ def test_the_float_path_feeds_each_stream_as_the_device_does(tmp_path) -> None: 
     pytest.importorskip("tensorflow")
     import shutil
 
-    from test_merge import filled_copy
+    from fixtures.tiny import renamed_copy
 
-    other = filled_copy(tmp_path)
+    other = renamed_copy(tmp_path)
     out = tmp_path / "merged"
     r = subprocess.run([sys.executable, "-m", "edge.cli", "merge", str(TINY), f"{other}:f1-mfcc",
                         "-o", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -67,14 +67,9 @@ def test_training_commands_help_works_without_tensorflow(command: str) -> None:
 
 
 def test_merge_needs_no_tensorflow(tmp_path: Path) -> None:
-    from fixtures.tiny import TINY, copy_tiny
+    from fixtures.tiny import TINY, renamed_copy
 
-    other = copy_tiny(tmp_path)
-    d = json.loads((other / "manifest.json").read_text())
-    for mb in d["members"]:
-        (other / mb["file"]).rename(other / f"x{mb['file']}")
-        mb["name"], mb["file"] = f"x{mb['name']}", f"x{mb['file']}"
-    (other / "manifest.json").write_text(json.dumps(d))
+    other = renamed_copy(tmp_path, prefix="x", fill=None, mfcc_shift=0.0)
     out = subprocess.run([sys.executable, "-c", BLOCK_TF, "merge", str(TINY), str(other),
                           "-o", str(tmp_path / "merged")], cwd=REPO, capture_output=True,
                          text=True, timeout=60)

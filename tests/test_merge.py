@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 from fixtures.synth import silence, syllables
-from fixtures.tiny import TINY, copy_tiny
+from fixtures.tiny import TINY, renamed_copy
 
 from edge.enrol import enrol
 from edge.errors import ConfigError
@@ -23,17 +23,7 @@ from edge.pipeline import Pipeline
 def filled_copy(tmp_path: Path, shift: float = 0.5) -> Path:
     """The fixture as another run would have converted it: speech-filled windows, other
     statistics for ``mfcc``, its members renamed (``f1-mfcc``, ...)."""
-    folder = copy_tiny(tmp_path / "b")
-    path = folder / "manifest.json"
-    d = json.loads(path.read_text())
-    d["window"]["fill"] = "speech"
-    d["features"]["mfcc"]["mean"] = [v + shift for v in d["features"]["mfcc"]["mean"]]
-    for mb in d["members"]:
-        new = "f" + mb["name"][1:]
-        (folder / mb["file"]).rename(folder / f"{new}.tflite")
-        mb["name"], mb["file"] = new, f"{new}.tflite"
-    path.write_text(json.dumps(d))
-    return folder
+    return renamed_copy(tmp_path / "b", mfcc_shift=shift)
 
 
 def audio() -> np.ndarray:
@@ -134,10 +124,7 @@ def test_merged_manifest_round_trips(tmp_path: Path) -> None:
 
 def test_equal_streams_are_shared(tmp_path: Path) -> None:
     """Two folders whose members saw the same input share one stream."""
-    other = filled_copy(tmp_path, shift=0.0)
-    d = json.loads((other / "manifest.json").read_text())
-    d["window"].pop("fill")
-    (other / "manifest.json").write_text(json.dumps(d))
+    other = renamed_copy(tmp_path / "b", fill=None, mfcc_shift=0.0)
     out = tmp_path / "merged"
     assert run_cli("merge", str(TINY), str(other), "-o", str(out)).returncode == 0
     assert set(load_manifest(out).features) == {"mfcc", "logmel", "mfcc_d+pitch+rms"}

@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from model_card import bench, load, speed_lines  # noqa: E402  (one of each)
 
-from train.runs import RunInfo  # noqa: E402
+from edge.manifest import Manifest, load_manifest  # noqa: E402
+from train.runs import RunInfo, SetInfo  # noqa: E402
 
 LICENCES = {
     "ravdess": "RAVDESS (Livingstone & Russo 2018), actors 01–20, English, acted: CC BY-NC-SA 4.0",
@@ -60,7 +61,9 @@ def main() -> int:
     mix = load(args.mix)
     shipped = mix[args.shipped]
     finals = [RunInfo.read(f).to_dict() for f in args.final]
+    arch = {m.name: m.arch for f in args.final for m in SetInfo.read(f / "final").members}
     manifest = load(args.models / "manifest.json")
+    parsed = load_manifest(args.models)
     # a merged folder (`edge-ser merge`) keeps each source's conversion report under sources/N
     reports = ([args.models / "conversion-report.json"]
                if (args.models / "conversion-report.json").is_file()
@@ -110,7 +113,7 @@ def main() -> int:
         f"{len(manifest['members'])} int8 TFLite members voting ({manifest['voting']}) over "
         f"{manifest['window']['seconds']:g} s windows every "
         f"{manifest['window']['hop_seconds']:g} s; labels: **{', '.join(manifest['labels'])}**. "
-        f"{family_sentence(manifest)} This card by `tools/model_card_multicorpus.py`.",
+        f"{family_sentence(parsed, arch)} This card by `tools/model_card_multicorpus.py`.",
         "",
         "## Generalisation: leave-one-corpus-out",
         "",
@@ -250,38 +253,31 @@ def span(rows: list[dict[str, Any]], key: str) -> str:
     return f"{min(vals):.0f}–{max(vals):.0f}" if vals else "?"
 
 
-def family_sentence(manifest: dict[str, Any]) -> str:
-    """What the members are, from their names (train.experiment names a member
-    ``mN-[arch-]kind``: ``stats`` and ``cnn`` say their arch, a CNN-LSTM says none)."""
-    members = manifest["members"]
-    arch = {m["name"]: ("stats" if "-stats-" in m["name"] else
-                        "cnn" if "-cnn-" in m["name"] else "cnn_lstm") for m in members}
-    merged = "sources" in manifest.get("metadata", {})
+#: What each member arch is, as the card says it.
+FAMILIES = {
+    "stats": "read the window's statistics (mean and spread of every coefficient over time: "
+             "MFCC or log-mel, with pitch and RMS) into a small MLP",
+    "cnn_lstm": "are CNN-LSTMs on the same features, reading the window's time course",
+    "cnn": "are convolutional members on the same features (convolutions, then the mean over "
+           "time)",
+}
 
-    def window(names: list[dict[str, Any]]) -> str:
-        fills = {_fill(manifest, m["feature"]) for m in names}
-        return (" over whole windows, as heard" if fills == {"none"} else
-                " over speech-filled windows" if fills == {"speech"} else "")
 
+def family_sentence(manifest: Manifest, arch: dict[str, str]) -> str:
+    """What the members are: ``arch`` maps each member's name to its arch (the final sets'
+    own records), and the manifest says which window each member's stream is."""
     parts = []
-    for family, text in (
-            ("stats", "read the window's statistics (mean and spread of every coefficient over "
-                      "time: MFCC or log-mel, with pitch and RMS) into a small MLP"),
-            ("cnn_lstm", "are CNN-LSTMs on the same features, reading the window's time course"),
-            ("cnn", "are convolutional members on the same features (convolutions, then the "
-                    "mean over time)")):
-        chosen = [m for m in members if arch[m["name"]] == family]
+    for family, text in FAMILIES.items():
+        chosen = [mb for mb in manifest.members if arch.get(mb.name) == family]
+        fills = {manifest.stream_fill(mb.feature) for mb in chosen}
+        window = (" over whole windows, as heard" if fills == {"none"} else
+                  " over speech-filled windows" if fills == {"speech"} else "")
         if chosen:
-            parts.append(f"{len(chosen)} {text}{window(chosen)}")
+            parts.append(f"{len(chosen)} {text}{window}")
     how = ("; each family trained by a run of its own and joined by `edge-ser merge`"
-           if merged else "")
+           if "sources" in manifest.metadata else "")
     return ("Of the members, " + "; ".join(parts) + " (`train/results/multicorpus/README.md`"
             + how + ").")
-
-
-def _fill(manifest: dict[str, Any], stream: str) -> str:
-    """A member stream's window fill (its own, else the window's)."""
-    return str(manifest["features"][stream].get("fill", manifest["window"].get("fill", "none")))
 
 
 def _mean_of(per: dict[str, Any], corpora: list[str]) -> float | None:

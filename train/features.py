@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from edge.frontend.windows import normalize as edge_normalize
 from edge.fsutil import atomic_write
 from train.augment import AugmentConfig, augment_waveform, copy_rng
 from train.preprocess import PreprocessConfig, load_audio, preprocess
+
+if TYPE_CHECKING:
+    from edge.frontend.vad import VadConfig
 
 CACHE_VERSION = 2
 
@@ -83,15 +86,17 @@ def cache_path(cache_dir: Path, settings: FeatureSettings, utt: Utterance, copy:
     return cache_dir / settings.key(copy) / h[:2] / f"{h}.npz"
 
 
-def speech_mask(y: np.ndarray, cfg: FrontendConfig, enabled: bool) -> np.ndarray:
-    """Per-frame speech flags exactly as the device's streaming VAD makes them (causal)."""
+def speech_mask(y: np.ndarray, cfg: FrontendConfig, enabled: bool,
+                vad: VadConfig | None = None) -> np.ndarray:
+    """Per-frame speech flags exactly as the device's streaming VAD makes them (causal;
+    ``vad``: a manifest's thresholds, default the recipe's)."""
     from edge.frontend.features import compute_bases
     from edge.frontend.vad import speech_frames
 
     rz = compute_bases(y, cfg, ("rms", "zcr"))
     if not enabled:
         return np.ones(rz["rms"].shape[0], dtype=bool)
-    return np.asarray(speech_frames(rz["rms"], rz["zcr"], cfg, causal=True), dtype=bool)
+    return np.asarray(speech_frames(rz["rms"], rz["zcr"], cfg, vad, causal=True), dtype=bool)
 
 
 def compute_file(utt: Utterance, copy: int, settings: FeatureSettings, seed: int) -> FileFeatures:
