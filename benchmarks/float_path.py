@@ -41,6 +41,24 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def librosa_shape(y: np.ndarray, cfg: Any, librosa: Any) -> np.ndarray:
+    """``[frames, 6]`` spectral shape with librosa's STFT, mel filterbank and dB: each frame's
+    log-mel spectrum and the one a hop earlier, from the signal padded as the front end pads
+    it (then ``edge.frontend.spectral.shape_from_logmel``, the descriptors' one definition)."""
+    from edge.frontend.spectral import shape_from_logmel
+
+    n, hop = cfg.n_fft, cfg.hop_length
+    left = (n // 2 if cfg.center else 0) + hop
+    padded = np.pad(y, (left, n - n // 2), mode=cfg.pad_mode)
+    mel = librosa.feature.melspectrogram(
+        y=padded, sr=cfg.sr, n_fft=n, hop_length=hop, win_length=cfg.win_length,
+        window=cfg.window, center=False, power=cfg.power, n_mels=cfg.n_mels, fmin=cfg.fmin,
+        fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm)
+    db = librosa.power_to_db(mel, ref=cfg.ref, amin=cfg.amin, top_db=None).T
+    t = cfg.n_frames(len(y))
+    return shape_from_logmel(db[:t], db[1 : t + 1], cfg)
+
+
 def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) -> np.ndarray:
     """``[frames, dim]`` of ``kind`` from librosa, parameters taken from the FrontendConfig."""
     from edge.frontend.kinds import parse_kind
@@ -73,6 +91,8 @@ def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) 
         if name == "zcr":
             return librosa.feature.zero_crossing_rate(y, frame_length=cfg.win_length,
                                                       hop_length=cfg.hop_length, center=cfg.center)
+        if name == "shape":
+            return librosa_shape(y, cfg, librosa).T
         if name == "pitch":
             return librosa.yin(y, fmin=cfg.f0_fmin, fmax=cfg.f0_fmax, sr=cfg.sr,
                                frame_length=cfg.f0_frame_length, hop_length=cfg.hop_length,

@@ -12,6 +12,8 @@ model could notice):
 * pitch: |difference| <= PITCH_CENTS cents on voiced frames (~0.01 cent against librosa fed
   float64; float32 input makes librosa itself compute in float32)
 * deltas: max abs difference <= DELTA_ATOL relative to the data's scale (~1e-7)
+* spectral shape: max abs difference <= SHAPE_ATOL (dB, kHz, nats; ~1e-5), from librosa's
+  STFT, mel filterbank and dB of each frame and of the frame a hop earlier
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import warnings
 import numpy as np
 import pytest
 
+from benchmarks.float_path import librosa_shape
 from edge.errors import AudioError, ConfigError
 from edge.frontend import (
     BASE_KINDS,
@@ -45,6 +48,7 @@ RMS_RTOL = 1e-5
 ZCR_ATOL = 1e-6
 PITCH_CENTS = 1.0
 DELTA_ATOL = 1e-5
+SHAPE_ATOL = 1e-3
 
 
 # ---- generated audio --------------------------------------------------------------------------
@@ -135,6 +139,8 @@ def ref_base(y: np.ndarray, cfg: FrontendConfig, base: str) -> np.ndarray:
         return librosa.feature.zero_crossing_rate(y, **cfg.librosa_kwargs("zcr")).T
     if base == "pitch":
         return librosa.yin(y.astype(np.float64), **cfg.librosa_kwargs("pitch"))[:, None]
+    if base == "shape":
+        return librosa_shape(y.astype(np.float64), cfg, librosa)
     raise AssertionError(base)
 
 
@@ -152,6 +158,8 @@ def check_close(base: str, ours: np.ndarray, ref: np.ndarray, voiced: np.ndarray
         np.testing.assert_allclose(ours, ref, rtol=RMS_RTOL, atol=1e-12)
     elif base == "zcr":
         np.testing.assert_allclose(ours, ref, rtol=0, atol=ZCR_ATOL)
+    elif base == "shape":
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=SHAPE_ATOL)
     elif base == "pitch":
         mask = np.ones(ours.shape[0], bool) if voiced is None else voiced
         cents = 1200 * np.abs(np.log2(ours[mask, 0] / ref[mask, 0]))

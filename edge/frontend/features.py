@@ -25,7 +25,7 @@ from edge.frontend.kinds import base_dim, base_kinds_of, parse_kind
 from edge.frontend.pitch import yin_from_frames
 
 #: Geometry groups in a fixed order (STFT-based bases share one padded signal and one FFT).
-GROUPS: tuple[str, ...] = ("stft", "zcr", "pitch")
+GROUPS: tuple[str, ...] = ("stft", "zcr", "pitch", "shape")
 
 #: Frames processed per block. Temporaries of a few hundred kB are recycled by the allocator,
 #: whereas megabyte-sized ones are fresh pages every call (about 2x slower end to end); memory
@@ -92,10 +92,12 @@ def bases_from_segments(segments: dict[str, np.ndarray], cfg: FrontendConfig,
         if clip:
             wanted = (*(b for b in wanted if b not in ("mfcc", "logmel")), "logmel")
             logmel = np.empty((n_frames, cfg.n_mels), dtype=np.float32)
-        step = BLOCK_FRAMES if group == "stft" else PITCH_BLOCK_FRAMES
+        step = PITCH_BLOCK_FRAMES if group == "pitch" else BLOCK_FRAMES
         for s in range(0, n_frames, step):
             block = frames[s : s + step]
-            if group == "stft":
+            if group == "shape":
+                out["shape"][s : s + step] = spectral.shape_from_frames(block, cfg)
+            elif group == "stft":
                 for b, v in spectral.stft_bases_from_frames(block, cfg, wanted,
                                                             top_db=None).items():
                     (logmel if b == "logmel" and clip else out[b])[s : s + step] = v

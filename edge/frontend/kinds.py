@@ -52,6 +52,7 @@ def base_dim(cfg: FrontendConfig, base: str) -> int:
         "rms": 1,
         "zcr": 1,
         "pitch": 1,
+        "shape": 6,  # spectral.SHAPE_NAMES
     }
     try:
         return dims[base]

@@ -74,6 +74,11 @@ def geometry(cfg: FrontendConfig, group: str) -> Geometry:
         length, mode = cfg.win_length, "edge"  # librosa.feature.zero_crossing_rate pads edge
     elif group == "pitch":
         length, mode = cfg.f0_frame_length, cfg.pad_mode
+    elif group == "shape":
+        # the n_fft frame one hop earlier, then frame t itself (flux compares the two)
+        n, hop = cfg.n_fft, cfg.hop_length
+        offset = 0 if cfg.center else n // 2
+        return Geometry(n + hop, n // 2 + hop, n - n // 2, offset, hop, cfg.pad_mode)
     else:
         raise ConfigError(f"unknown frame geometry group {group!r}")
     offset = 0 if cfg.center else cfg.n_fft // 2
@@ -413,3 +418,79 @@ def stft_bases_from_frames(frames: np.ndarray, cfg: FrontendConfig, wanted: tupl
         out["chroma"] = chroma_from_power(p2, cfg)
     return out
 
+
+
+# ---- spectral shape ---------------------------------------------------------------------------
+#: What each of the six ``shape`` values is, in column order.
+SHAPE_NAMES: tuple[str, ...] = ("slope", "alpha_ratio", "hammarberg", "centroid", "entropy",
+                                "flux")
+
+
+@functools.lru_cache(maxsize=16)
+def mel_band_centres(cfg: FrontendConfig) -> np.ndarray:
+    """Centre frequencies (Hz) of the mel bands (librosa.mel_frequencies(n_mels + 2)[1:-1])."""
+    fmax = float(cfg.sr) / 2 if cfg.fmax is None else cfg.fmax
+    m = np.linspace(float(hz_to_mel(cfg.fmin, cfg.htk)), float(hz_to_mel(fmax, cfg.htk)),
+                    cfg.n_mels + 2)
+    return _frozen(np.asarray(mel_to_hz(m, cfg.htk))[1:-1].copy())
+
+
+@functools.lru_cache(maxsize=16)
+def _shape_t(cfg: FrontendConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Projections of the shape descriptors: (sums over bands [n, 4]: all, < 1 kHz,
+    1-5 kHz, frequency-weighted; dB slope weights [n, 1]; masks below 2 kHz and 2-5 kHz)."""
+    hz = mel_band_centres(cfg)
+    lo, mid = hz < 1000.0, (hz >= 1000.0) & (hz < 5000.0)
+    sums = np.stack([np.ones_like(hz), lo, mid, hz / 1000.0], axis=1)
+    k = np.where(hz < 5000.0, hz / 1000.0, 0.0)
+    inside = hz < 5000.0
+    kc = np.where(inside, k - (k[inside].mean() if inside.any() else 0.0), 0.0)
+    slope = (kc / (kc @ kc if kc @ kc > 0 else 1.0))[:, None]
+    return (_frozen(sums), _frozen(slope), _frozen(hz < 2000.0),
+            _frozen((hz >= 2000.0) & (hz < 5000.0)))
+
+
+def shape_from_logmel(prev_db: np.ndarray, cur_db: np.ndarray,
+                      cfg: FrontendConfig) -> np.ndarray:
+    """Six level-free descriptors of each frame's mel spectrum (eGeMAPS-like), float32:
+
+    slope (dB per kHz, bands below 5 kHz), alpha ratio (dB, energy below 1 kHz over 1-5 kHz),
+    Hammarberg index (dB, strongest band below 2 kHz over the strongest in 2-5 kHz), centroid
+    (kHz), entropy of the band energies (nats), and flux (mean absolute change of the
+    mean-removed dB spectrum from the frame one hop earlier, ``prev_db``).
+
+    A microphone's gain adds the same dB to every band, so none of them moves with it: that,
+    and their few dimensions, is why they carry across corpora where cepstra do not
+    (``train/results/multicorpus/screen-spectral.md``). Bands a config lacks give 0.
+    """
+    sums, slope_w, below2k, band2to5k = _shape_t(cfg)
+    cur = cur_db.astype(np.float64)
+    p = 10.0 ** (cur / 10.0)
+    s = rowwise_matmul(p, sums)
+    tiny = np.finfo(np.float64).tiny
+    alpha = 10.0 * (np.log10(s[:, 1] + tiny) - np.log10(s[:, 2] + tiny))
+    alpha[(s[:, 1] <= 0) | (s[:, 2] <= 0)] = 0.0
+    if below2k.any() and band2to5k.any():
+        hamm = cur[:, below2k].max(1) - cur[:, band2to5k].max(1)
+    else:
+        hamm = np.zeros(len(cur))
+    slope = rowwise_matmul(cur, slope_w)[:, 0]
+    centroid = s[:, 3] / (s[:, 0] + tiny)
+    q = p / (s[:, :1] + tiny)
+    entropy = -rowwise_matmul(q * np.log(q + tiny), sums[:, :1])[:, 0]
+    n = cur.shape[1]
+    mean_cur = rowwise_matmul(cur, sums[:, :1])[:, 0] / n
+    prev = prev_db.astype(np.float64)
+    mean_prev = rowwise_matmul(prev, sums[:, :1])[:, 0] / n
+    change = np.abs((cur - mean_cur[:, None]) - (prev - mean_prev[:, None]))
+    flux = rowwise_matmul(change, sums[:, :1])[:, 0] / n
+    return np.stack([slope, alpha, hamm, centroid, entropy, flux], axis=1).astype(np.float32)
+
+
+def shape_from_frames(frames: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
+    """``shape`` of frames of the "shape" geometry (n_fft + hop samples: the frame one hop
+    earlier, then the frame itself)."""
+    n, hop, t = cfg.n_fft, cfg.hop_length, frames.shape[0]
+    both = np.concatenate([frames[:, :n], frames[:, hop : hop + n]])
+    db = logmel_from_power(power_spectrum(spectra(both, cfg), cfg.power), cfg)
+    return shape_from_logmel(db[:t], db[t:], cfg)
