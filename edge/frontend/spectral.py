@@ -490,7 +490,8 @@ def shape_from_logmel(prev_db: np.ndarray, cur_db: np.ndarray,
 def shape_from_frames(frames: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
     """``shape`` of frames of the "shape" geometry (n_fft + hop samples: the frame one hop
     earlier, then the frame itself)."""
-    n, hop, t = cfg.n_fft, cfg.hop_length, frames.shape[0]
-    both = np.concatenate([frames[:, :n], frames[:, hop : hop + n]])
-    db = logmel_from_power(power_spectrum(spectra(both, cfg), cfg.power), cfg)
-    return shape_from_logmel(db[:t], db[t:], cfg)
+    n, hop = cfg.n_fft, cfg.hop_length
+    # row k's earlier frame is row k-1's own frame: one FFT per frame, plus the first's
+    rows = np.concatenate([frames[:1, :n], frames[:, hop : hop + n]])
+    db = logmel_from_power(power_spectrum(spectra(rows, cfg), cfg.power), cfg)
+    return shape_from_logmel(db[:-1], db[1:], cfg)
