@@ -124,7 +124,9 @@ def _one_blas_thread() -> None:
 @cli.command()
 @click.argument("file", type=PATH, required=False)
 @click.option("--kind", default="mfcc", show_default=True,
-              help="mfcc, logmel, chroma, rms, zcr, pitch, or a combination such as mfcc_d+pitch.")
+              help="mfcc, logmel, chroma, rms, zcr, pitch, shape (slope, alpha ratio, "
+                   "Hammarberg index, centroid, entropy, flux), or a combination such as "
+                   "mfcc_d+pitch.")
 @click.option("--out", type=PATH, help="Write the matrix to this .npy file.")
 @click.option("--models", type=PATH,
               help="Use this model folder's front end (default: the bundled models', i.e. what "

@@ -253,14 +253,24 @@ def span(rows: list[dict[str, Any]], key: str) -> str:
     return f"{min(vals):.0f}–{max(vals):.0f}" if vals else "?"
 
 
-#: What each member arch is, as the card says it.
+#: What each family of members is, as the card says it (a family: an arch, and for statistics
+#: members whether they read cepstra or the spectral shape).
 FAMILIES = {
     "stats": "read the window's statistics (mean and spread of every coefficient over time: "
              "MFCC or log-mel, with pitch and RMS) into a small MLP",
+    "stats-shape": "read the same statistics of the spectral shape (slope, alpha ratio, "
+                   "Hammarberg index, centroid, entropy and flux of the mel spectrum; "
+                   "level-free) and pitch, one of them with their deltas",
     "cnn_lstm": "are CNN-LSTMs on the same features, reading the window's time course",
     "cnn": "are convolutional members on the same features (convolutions, then the mean over "
            "time)",
 }
+
+
+def family_of(manifest: Manifest, member: Any, arch: dict[str, str]) -> str | None:
+    a = arch.get(member.name)
+    shape = manifest.features[member.feature].kind.startswith("shape")
+    return "stats-shape" if a == "stats" and shape else a
 
 
 def family_sentence(manifest: Manifest, arch: dict[str, str]) -> str:
@@ -268,7 +278,7 @@ def family_sentence(manifest: Manifest, arch: dict[str, str]) -> str:
     own records), and the manifest says which window each member's stream is."""
     parts = []
     for family, text in FAMILIES.items():
-        chosen = [mb for mb in manifest.members if arch.get(mb.name) == family]
+        chosen = [mb for mb in manifest.members if family_of(manifest, mb, arch) == family]
         fills = {manifest.stream_fill(mb.feature) for mb in chosen}
         window = (" over whole windows, as heard" if fills == {"none"} else
                   " over speech-filled windows" if fills == {"speech"} else "")
