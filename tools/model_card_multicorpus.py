@@ -203,13 +203,16 @@ def main() -> int:
 def training_lines(final: dict[str, Any]) -> list[str]:
     """How one run's members were trained, from its run.json."""
     cfg = final["config"]
+    masks = [what for what in ("time", "freq") if cfg.get(f"specaug_{what}_masks", 2) > 0]
+    spec = (f"SpecAugment ({' and '.join(m.replace('freq', 'frequency') for m in masks)} "
+            "masks)" if masks else "no SpecAugment")
     return [
         f"- {final.get('command')}",
         f"  - corpora weighted equally (`corpus_balance = {cfg['corpus_balance']}`), classes "
         f"balanced inside each; {cfg['aug_copies']} augmented copies per training file (pitch "
         f"±{cfg['aug_pitch_semitones']} semitones, stretch {cfg['aug_stretch_min']}–"
         f"{cfg['aug_stretch_max']}, noise {cfg['aug_snr_min_db']}–{cfg['aug_snr_max_db']} dB "
-        f"SNR, gain ±{cfg['aug_gain_db']} dB), SpecAugment, mixup {cfg['mixup_alpha']}, "
+        f"SNR, gain ±{cfg['aug_gain_db']} dB), {spec}, mixup {cfg['mixup_alpha']}, "
         f"{cfg['epochs']} epochs",
         "  " + normalisation_line(cfg),
     ]
@@ -258,12 +261,12 @@ def span(rows: list[dict[str, Any]], key: str) -> str:
 FAMILIES = {
     "stats": "read the window's statistics (mean and spread of every coefficient over time: "
              "MFCC or log-mel, with pitch and RMS) into a small MLP",
-    "stats-shape": "read the same statistics of the spectral shape (slope, alpha ratio, "
-                   "Hammarberg index, centroid, entropy and flux of the mel spectrum; "
-                   "level-free) and pitch, one of them with their deltas",
     "cnn_lstm": "are CNN-LSTMs on the same features, reading the window's time course",
     "cnn": "are convolutional members on the same features (convolutions, then the mean over "
            "time)",
+    "stats-shape": "read the window's statistics of the spectral shape (slope, alpha ratio, "
+                   "Hammarberg index, centroid, entropy and flux of the mel spectrum, all "
+                   "level-free) and pitch, one of them also their deltas,",
 }
 
 
