@@ -93,6 +93,20 @@ def fit_svm(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n_labels: int) -> 
     return ScreenSvm(clf, mu, sd)
 
 
+def loco_row(name: str, x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n_labels: int,
+             cols: list[int]) -> dict[str, float]:
+    """One screen row: core-4 UAR of each corpus held out from an SVM fit on the others, and
+    their mean (printed as it lands)."""
+    corpora = sorted(set(corpus))
+    row = {}
+    for held in corpora:
+        tr, te = corpus != held, corpus == held
+        row[held] = fit_svm(x[tr], y[tr], corpus[tr], n_labels).core4_uar(x[te], y[te], cols)
+    row["mean"] = float(np.mean([row[c] for c in corpora]))
+    print(name, {k: round(v, 3) for k, v in row.items()}, flush=True)
+    return row
+
+
 def core4_uar(dec: np.ndarray, y: np.ndarray, classes: list[int], cols: list[int]) -> float:
     """UAR of the core-4 files, each decided among the core four columns of ``dec``."""
     if dec.ndim == 1:
@@ -176,14 +190,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for mode in args.modes.split(","):
         x = np.stack([utt_stats(i, mode) for i in range(len(y))])
-        results[mode] = {}
-        for held in corpora:
-            tr, te = corpus != held, corpus == held
-            svm = fit_svm(x[tr], y[tr], corpus[tr], len(labels))
-            results[mode][held] = svm.core4_uar(x[te], y[te], cols)
-        vals = list(results[mode].values())
-        results[mode]["mean"] = float(np.mean(vals))
-        print(mode, {k: round(v, 3) for k, v in results[mode].items()}, flush=True)
+        results[mode] = loco_row(mode, x, y, corpus, len(labels), cols)
     write_table("normalisation", results, corpora, args.out)
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.screen_corpora import fit_svm, load_frames, screen_arguments, write_table
+from benchmarks.screen_corpora import load_frames, loco_row, screen_arguments, write_table
 from edge.corpora import CORE_4
 from edge.frontend.kinds import base_columns
 
@@ -75,13 +75,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     for name, (speech_only, vector) in variants(col).items():
         x = np.stack([vector(f) for f in frames[speech_only]])
-        r = {}
-        for held in corpora:
-            tr, te = corpus != held, corpus == held
-            r[held] = fit_svm(x[tr], y[tr], corpus[tr], len(labels)).core4_uar(x[te], y[te], cols)
-        r["mean"] = float(np.mean([r[c] for c in corpora]))
-        results[name] = r
-        print(name, {k: round(v, 3) for k, v in r.items()}, flush=True)
+        results[name] = loco_row(name, x, y, corpus, len(labels), cols)
     write_table("utterance statistics", results, corpora, args.out,
                 ref="speech frames, mean/std (recipe)")
 
