@@ -56,7 +56,9 @@ class FrontendConfig:
     ``f0_frame_length`` for pitch. With ``center=False`` frame ``t`` is centred on
     ``t * hop_length + n_fft // 2`` (the centre of librosa's uncentred STFT frame): the STFT
     kinds and rms equal librosa's uncentred output, zcr and pitch use the window of their
-    own length around that centre (pitch pads with ``pad_mode`` where it sticks out).
+    own length around that centre (pitch pads with ``pad_mode`` where it sticks out). The
+    spectral shape reads frame ``t``'s ``n_fft`` samples and the ``n_fft`` samples one hop
+    earlier (its flux compares the two), so its analysis reaches one hop further back.
     """
 
     sr: int = 16000

@@ -67,7 +67,8 @@ def geometry_group(base: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def geometry(cfg: FrontendConfig, group: str) -> Geometry:
-    """Frame geometry of a group ("stft", "zcr" or "pitch"); see FrontendConfig's docstring."""
+    """Frame geometry of a group ("stft", "zcr", "pitch" or "shape"); see FrontendConfig's
+    docstring."""
     if group == "stft":
         length, mode = cfg.n_fft, cfg.pad_mode
     elif group == "zcr":
