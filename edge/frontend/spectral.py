@@ -173,6 +173,11 @@ def mel_to_hz(m: np.ndarray | float, htk: bool = False) -> np.ndarray:
     return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), freqs)
 
 
+def mel_frequencies(n: int, fmin: float, fmax: float, htk: bool) -> np.ndarray:
+    """librosa.mel_frequencies: ``n`` frequencies (Hz) evenly spaced on the mel scale."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n), htk)
+
+
 @functools.lru_cache(maxsize=16)
 def mel_filterbank(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None,
                    htk: bool, norm: str | None) -> np.ndarray:
@@ -181,7 +186,7 @@ def mel_filterbank(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float 
         fmax = float(sr) / 2
     weights = np.zeros((n_mels, 1 + n_fft // 2), dtype=np.float32)
     fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
-    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2), htk)
+    mel_f = mel_frequencies(n_mels + 2, fmin, fmax, htk)
     fdiff = np.diff(mel_f)
     ramps = np.subtract.outer(mel_f, fftfreqs)
     for i in range(n_mels):
@@ -431,9 +436,7 @@ SHAPE_NAMES: tuple[str, ...] = ("slope", "alpha_ratio", "hammarberg", "centroid"
 def mel_band_centres(cfg: FrontendConfig) -> np.ndarray:
     """Centre frequencies (Hz) of the mel bands (librosa.mel_frequencies(n_mels + 2)[1:-1])."""
     fmax = float(cfg.sr) / 2 if cfg.fmax is None else cfg.fmax
-    m = np.linspace(float(hz_to_mel(cfg.fmin, cfg.htk)), float(hz_to_mel(fmax, cfg.htk)),
-                    cfg.n_mels + 2)
-    return _frozen(np.asarray(mel_to_hz(m, cfg.htk))[1:-1].copy())
+    return _frozen(mel_frequencies(cfg.n_mels + 2, cfg.fmin, fmax, cfg.htk)[1:-1].copy())
 
 
 @functools.lru_cache(maxsize=16)
@@ -441,11 +444,11 @@ def _shape_t(cfg: FrontendConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     """Projections of the shape descriptors: (sums over bands [n, 4]: all, < 1 kHz,
     1-5 kHz, frequency-weighted; dB slope weights [n, 1]; masks below 2 kHz and 2-5 kHz)."""
     hz = mel_band_centres(cfg)
-    lo, mid = hz < 1000.0, (hz >= 1000.0) & (hz < 5000.0)
+    lo, mid, inside = hz < 1000.0, (hz >= 1000.0) & (hz < 5000.0), hz < 5000.0
     sums = np.stack([np.ones_like(hz), lo, mid, hz / 1000.0], axis=1)
-    k = np.where(hz < 5000.0, hz / 1000.0, 0.0)
-    inside = hz < 5000.0
-    kc = np.where(inside, k - (k[inside].mean() if inside.any() else 0.0), 0.0)
+    # least-squares slope of dB against kHz over the bands below 5 kHz: weights that sum to 0
+    khz = hz / 1000.0
+    kc = np.where(inside, khz - (khz[inside].mean() if inside.any() else 0.0), 0.0)
     slope = (kc / (kc @ kc if kc @ kc > 0 else 1.0))[:, None]
     return (_frozen(sums), _frozen(slope), _frozen(hz < 2000.0),
             _frozen((hz >= 2000.0) & (hz < 5000.0)))
@@ -467,8 +470,8 @@ def shape_from_logmel(prev_db: np.ndarray, cur_db: np.ndarray,
     sums, slope_w, below2k, band2to5k = _shape_t(cfg)
     cur = cur_db.astype(np.float64)
     p = 10.0 ** (cur / 10.0)
-    # weighted sums as ufunc reductions, not matmul: row-independent like the rest, and no
-    # BLAS kernel the other bases do not already page in (about 0.9 MB of peak RSS)
+    # every sum is a reduction along its own row: a frame's values never depend on how many
+    # frames are computed with it, so streaming equals batch
     total, low, mid, weighted = ((p * w).sum(axis=1) for w in sums.T)
     tiny = np.finfo(np.float64).tiny
     alpha = 10.0 * (np.log10(low + tiny) - np.log10(mid + tiny))
