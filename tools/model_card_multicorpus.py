@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from model_card import bench, load, speed_lines  # noqa: E402  (one of each)
 
-from edge.manifest import Manifest, load_manifest  # noqa: E402
+from edge.manifest import Manifest, Member, load_manifest  # noqa: E402
 from train.runs import RunInfo, SetInfo  # noqa: E402
 
 LICENCES = {
@@ -203,9 +203,9 @@ def main() -> int:
 def training_lines(final: dict[str, Any]) -> list[str]:
     """How one run's members were trained, from its run.json."""
     cfg = final["config"]
-    masks = [what for what in ("time", "freq") if cfg.get(f"specaug_{what}_masks", 2) > 0]
-    spec = (f"SpecAugment ({' and '.join(m.replace('freq', 'frequency') for m in masks)} "
-            "masks)" if masks else "no SpecAugment")
+    masks = [name for name, key in (("time", "specaug_time_masks"),
+                                    ("frequency", "specaug_freq_masks")) if cfg.get(key, 2) > 0]
+    spec = f"SpecAugment ({' and '.join(masks)} masks)" if masks else "no SpecAugment"
     return [
         f"- {final.get('command')}",
         f"  - corpora weighted equally (`corpus_balance = {cfg['corpus_balance']}`), classes "
@@ -270,7 +270,9 @@ FAMILIES = {
 }
 
 
-def family_of(manifest: Manifest, member: Any, arch: dict[str, str]) -> str | None:
+def family_of(manifest: Manifest, member: Member, arch: dict[str, str]) -> str | None:
+    """A member's family (a key of FAMILIES): its arch, ``stats-shape`` for statistics of
+    the spectral shape."""
     a = arch.get(member.name)
     shape = manifest.features[member.feature].kind.startswith("shape")
     return "stats-shape" if a == "stats" and shape else a

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from edge.errors import ConfigError
 from edge.frontend.config import BASE_KINDS, FrontendConfig
+from edge.frontend.spectral import SHAPE_NAMES
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def base_dim(cfg: FrontendConfig, base: str) -> int:
         "rms": 1,
         "zcr": 1,
         "pitch": 1,
-        "shape": 6,  # spectral.SHAPE_NAMES
+        "shape": len(SHAPE_NAMES),
     }
     try:
         return dims[base]

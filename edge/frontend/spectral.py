@@ -439,19 +439,27 @@ def mel_band_centres(cfg: FrontendConfig) -> np.ndarray:
     return _frozen(mel_frequencies(cfg.n_mels + 2, cfg.fmin, fmax, cfg.htk)[1:-1].copy())
 
 
+@dataclass(frozen=True)
+class _ShapeBands:
+    """Which mel bands each descriptor reads, and its weights, for one config."""
+
+    below_1k: np.ndarray  # 0/1 weights
+    from_1k_to_5k: np.ndarray  # 0/1 weights
+    khz: np.ndarray  # band centres
+    slope: np.ndarray  # least-squares dB-per-kHz weights below 5 kHz (sum to 0)
+    below_2k: np.ndarray  # bool
+    from_2k_to_5k: np.ndarray  # bool
+
+
 @functools.lru_cache(maxsize=16)
-def _shape_t(cfg: FrontendConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Projections of the shape descriptors: (sums over bands [n, 4]: all, < 1 kHz,
-    1-5 kHz, frequency-weighted; dB slope weights [n, 1]; masks below 2 kHz and 2-5 kHz)."""
+def _shape_bands(cfg: FrontendConfig) -> _ShapeBands:
     hz = mel_band_centres(cfg)
-    lo, mid, inside = hz < 1000.0, (hz >= 1000.0) & (hz < 5000.0), hz < 5000.0
-    sums = np.stack([np.ones_like(hz), lo, mid, hz / 1000.0], axis=1)
-    # least-squares slope of dB against kHz over the bands below 5 kHz: weights that sum to 0
+    inside = hz < 5000.0
     khz = hz / 1000.0
     kc = np.where(inside, khz - (khz[inside].mean() if inside.any() else 0.0), 0.0)
-    slope = (kc / (kc @ kc if kc @ kc > 0 else 1.0))[:, None]
-    return (_frozen(sums), _frozen(slope), _frozen(hz < 2000.0),
-            _frozen((hz >= 2000.0) & (hz < 5000.0)))
+    return _ShapeBands(*(_frozen(np.asarray(a)) for a in (
+        (hz < 1000.0).astype(np.float64), ((hz >= 1000.0) & inside).astype(np.float64), khz,
+        kc / (kc @ kc if kc @ kc > 0 else 1.0), hz < 2000.0, (hz >= 2000.0) & inside)))
 
 
 def shape_from_logmel(prev_db: np.ndarray, cur_db: np.ndarray,
@@ -467,21 +475,22 @@ def shape_from_logmel(prev_db: np.ndarray, cur_db: np.ndarray,
     and their few dimensions, is why they carry across corpora where cepstra do not
     (``train/results/multicorpus/screen-spectral.md``). Bands a config lacks give 0.
     """
-    sums, slope_w, below2k, band2to5k = _shape_t(cfg)
+    bands = _shape_bands(cfg)
     cur = cur_db.astype(np.float64)
     p = 10.0 ** (cur / 10.0)
     # every sum is a reduction along its own row: a frame's values never depend on how many
     # frames are computed with it, so streaming equals batch
-    total, low, mid, weighted = ((p * w).sum(axis=1) for w in sums.T)
+    total = p.sum(axis=1)
+    low, mid = (p * bands.below_1k).sum(axis=1), (p * bands.from_1k_to_5k).sum(axis=1)
     tiny = np.finfo(np.float64).tiny
     alpha = 10.0 * (np.log10(low + tiny) - np.log10(mid + tiny))
     alpha[(low <= 0) | (mid <= 0)] = 0.0
-    if below2k.any() and band2to5k.any():
-        hamm = cur[:, below2k].max(1) - cur[:, band2to5k].max(1)
+    if bands.below_2k.any() and bands.from_2k_to_5k.any():
+        hamm = cur[:, bands.below_2k].max(1) - cur[:, bands.from_2k_to_5k].max(1)
     else:
         hamm = np.zeros(len(cur))
-    slope = (cur * slope_w[:, 0]).sum(axis=1)
-    centroid = weighted / (total + tiny)
+    slope = (cur * bands.slope).sum(axis=1)
+    centroid = (p * bands.khz).sum(axis=1) / (total + tiny)
     q = p / (total[:, None] + tiny)
     entropy = -(q * np.log(q + tiny)).sum(axis=1)
     prev = prev_db.astype(np.float64)
