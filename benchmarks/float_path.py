@@ -59,6 +59,17 @@ def librosa_shape(y: np.ndarray, cfg: Any, librosa: Any) -> np.ndarray:
     return shape_from_logmel(db[:t], db[1 : t + 1], cfg)
 
 
+def librosa_flatness(y: np.ndarray, cfg: Any, librosa: Any) -> np.ndarray:
+    """``[frames, 1]`` flatness in dB: ``librosa.feature.spectral_flatness`` of librosa's mel
+    power (floored at ``amin`` as its dB is; ``ref`` cancels in the ratio)."""
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+        window=cfg.window, center=cfg.center, pad_mode=cfg.pad_mode, power=cfg.power,
+        n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=cfg.htk, norm=cfg.mel_norm)
+    ratio = librosa.feature.spectral_flatness(S=mel, amin=cfg.amin, power=1.0)
+    return 10.0 * np.log10(ratio.T)
+
+
 def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) -> np.ndarray:
     """``[frames, dim]`` of ``kind`` from librosa, parameters taken from the FrontendConfig."""
     from edge.frontend.kinds import parse_kind
@@ -93,6 +104,8 @@ def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) 
                                                       hop_length=cfg.hop_length, center=cfg.center)
         if name == "shape":
             return librosa_shape(y, cfg, librosa).T
+        if name == "flatness":
+            return librosa_flatness(y, cfg, librosa).T
         if name == "pitch":
             return librosa.yin(y, fmin=cfg.f0_fmin, fmax=cfg.f0_fmax, sr=cfg.sr,
                                frame_length=cfg.f0_frame_length, hop_length=cfg.hop_length,

@@ -13,7 +13,8 @@ model could notice):
   float64; float32 input makes librosa itself compute in float32)
 * deltas: max abs difference <= DELTA_ATOL relative to the data's scale (~1e-7)
 * spectral shape: max abs difference <= SHAPE_ATOL (dB, kHz, nats; ~1e-5), from librosa's
-  STFT, mel filterbank and dB of each frame and of the frame a hop earlier
+  STFT, mel filterbank and dB of each frame and of the frame a hop earlier; flatness (dB)
+  against librosa's spectral_flatness of its mel power, within the same tolerance
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 import pytest
 
-from benchmarks.float_path import librosa_shape
+from benchmarks.float_path import librosa_flatness, librosa_shape
 from edge.errors import AudioError, ConfigError
 from edge.frontend import (
     BASE_KINDS,
@@ -141,6 +142,8 @@ def ref_base(y: np.ndarray, cfg: FrontendConfig, base: str) -> np.ndarray:
         return librosa.yin(y.astype(np.float64), **cfg.librosa_kwargs("pitch"))[:, None]
     if base == "shape":
         return librosa_shape(y.astype(np.float64), cfg, librosa)
+    if base == "flatness":
+        return librosa_flatness(y.astype(np.float64), cfg, librosa)
     raise AssertionError(base)
 
 
@@ -158,7 +161,7 @@ def check_close(base: str, ours: np.ndarray, ref: np.ndarray, voiced: np.ndarray
         np.testing.assert_allclose(ours, ref, rtol=RMS_RTOL, atol=1e-12)
     elif base == "zcr":
         np.testing.assert_allclose(ours, ref, rtol=0, atol=ZCR_ATOL)
-    elif base == "shape":
+    elif base in ("shape", "flatness"):
         np.testing.assert_allclose(ours, ref, rtol=0, atol=SHAPE_ATOL)
     elif base == "pitch":
         mask = np.ones(ours.shape[0], bool) if voiced is None else voiced

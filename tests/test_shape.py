@@ -1,6 +1,7 @@
-"""The spectral-shape base feature: what each descriptor measures, and that gain cannot move it.
+"""The spectral-shape and flatness base features: what each descriptor measures, and that gain
+cannot move it.
 
-Its agreement with librosa's STFT and mel filterbank is in test_frontend_parity.py, its
+Their agreement with librosa's STFT and mel filterbank is in test_frontend_parity.py, its
 streaming equality in test_streaming.py (both run every base kind).
 """
 
@@ -10,7 +11,12 @@ import numpy as np
 import pytest
 
 from edge.frontend import FrontendConfig, compute_base, compute_features, feature_dim
-from edge.frontend.spectral import SHAPE_NAMES, mel_band_centres, shape_from_logmel
+from edge.frontend.spectral import (
+    SHAPE_NAMES,
+    flatness_from_logmel,
+    mel_band_centres,
+    shape_from_logmel,
+)
 
 CFG = FrontendConfig()
 COL = {name: i for i, name in enumerate(SHAPE_NAMES)}
@@ -78,3 +84,34 @@ def test_shape_joins_composite_kinds_with_deltas() -> None:
     x = compute_features(y, CFG, kind)
     assert x.shape == (CFG.n_frames(y.size), feature_dim(CFG, kind)) == (x.shape[0], 13)
     np.testing.assert_array_equal(x[:, :6], compute_base(y, CFG, "shape"))
+
+
+def test_flatness_is_zero_for_a_flat_spectrum_and_low_for_harmonics() -> None:
+    flat = flatness_from_logmel(np.full((1, CFG.n_mels), -30.0, dtype=np.float32))
+    assert flat.shape == (1, 1) and flat[0, 0] == pytest.approx(0.0, abs=1e-5)
+    # one band 40 dB above the rest: the geometric mean falls far below the arithmetic one
+    peaked = np.full((1, CFG.n_mels), -60.0, dtype=np.float32)
+    peaked[0, 5] = -20.0
+    n = CFG.n_mels
+    expected = (-60.0 * (n - 1) - 20.0) / n - 10 * np.log10(((n - 1) * 1e-6 + 1e-2) / n)
+    assert expected < -20.0
+    assert flatness_from_logmel(peaked)[0, 0] == pytest.approx(expected, abs=1e-4)
+    # a voice-like harmonic tone against noise, at two gains
+    rng = np.random.default_rng(4)
+    t = np.arange(CFG.sr) / CFG.sr
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8)).astype(np.float32)
+    noise = (0.1 * rng.standard_normal(t.size)).astype(np.float32)
+    voice = 0.1 * tone + 0.01 * noise  # a noise floor, as any microphone has, above amin
+    f_voice = compute_base(voice, CFG, "flatness")[5:-5, 0]
+    f_noise = compute_base(noise, CFG, "flatness")[5:-5, 0]
+    assert np.median(f_noise) > np.median(f_voice) + 10.0
+    assert (f_voice <= 0).all() and (f_noise <= 0).all()
+    np.testing.assert_allclose(compute_base(0.05 * voice, CFG, "flatness")[5:-5, 0], f_voice,
+                               atol=2e-3)
+
+
+def test_flatness_joins_composite_kinds_beside_the_shape() -> None:
+    y = (0.1 * np.random.default_rng(0).standard_normal(CFG.sr)).astype(np.float32)
+    x = compute_features(y, CFG, "shape_d+flatness_d+pitch_d")
+    assert x.shape[1] == feature_dim(CFG, "shape_d+flatness_d+pitch_d") == 16
+    np.testing.assert_array_equal(x[:, 12:13], compute_base(y, CFG, "flatness"))

@@ -60,6 +60,27 @@ def test_cache_hit_on_second_call(corpus, tmp_path: Path, monkeypatch: pytest.Mo
     assert len(calls) == 1
 
 
+def test_a_new_base_is_computed_alone_and_equals_a_fresh_extraction(
+        corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    utts = corpus.utterances[:2]
+    feat.extract(utts, lambda i: [0, 1], settings(copies=1), 1, tmp_path, log=lambda _: None)
+    wider = feature_settings(TrainConfig(aug_copies=1), FrontendConfig(),
+                             ["mfcc", "logmel", "flatness"])
+    asked: list[tuple[str, ...]] = []
+    real = feat.compute_file
+    monkeypatch.setattr(feat, "compute_file",
+                        lambda u, c, s, seed: asked.append(s.bases) or real(u, c, s, seed))
+    got = feat.extract(utts, lambda i: [0, 1], wider, 1, tmp_path, log=lambda _: None)
+    assert asked == [("flatness",)] * 4  # two files, clean and augmented copy
+    monkeypatch.undo()
+    fresh = feat.extract(utts, lambda i: [0, 1], wider, 1, None, log=lambda _: None)
+    for k, ff in fresh.items():
+        assert list(got[k].bases) == ["mfcc", "logmel", "flatness"]
+        for b, v in ff.bases.items():
+            np.testing.assert_array_equal(got[k].bases[b], v)
+        np.testing.assert_array_equal(got[k].speech, ff.speech)
+
+
 def test_windows_are_what_the_device_sees(corpus) -> None:
     from edge.frontend import compute_features
 

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +131,11 @@ def load_or_compute(utt: Utterance, copy: int, settings: FeatureSettings, seed: 
                                         int(z["n_samples"]))
         except (OSError, KeyError, ValueError):
             cached = {}  # a damaged entry is recomputed
-    ff = compute_file(utt, copy, settings, seed)
+    # only the bases the entry lacks (a copy's augmentation is seeded, so its audio is the
+    # same): a new base beside cached ones does not pay for pitch tracking again
+    missing = tuple(b for b in settings.bases if b not in cached)
+    ff = compute_file(utt, copy, replace(settings, bases=missing), seed)
+    ff.bases = {b: cached[b] if b in cached else ff.bases[b] for b in settings.bases}
     if path is not None:
         everything = {**cached, **ff.bases}
         path.parent.mkdir(parents=True, exist_ok=True)

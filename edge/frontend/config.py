@@ -14,7 +14,8 @@ from typing import Any
 from edge.errors import ConfigError
 
 #: Base feature kinds the front end computes per frame.
-BASE_KINDS: tuple[str, ...] = ("mfcc", "logmel", "chroma", "rms", "zcr", "pitch", "shape")
+BASE_KINDS: tuple[str, ...] = ("mfcc", "logmel", "chroma", "rms", "zcr", "pitch", "shape",
+                               "flatness")
 
 #: Window names accepted (scipy.signal.get_window spellings, computed periodic like
 #: ``fftbins=True``); the NumPy front end implements exactly these.

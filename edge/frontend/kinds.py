@@ -51,6 +51,7 @@ def base_dim(cfg: FrontendConfig, base: str) -> int:
         "logmel": cfg.n_mels,
         "chroma": cfg.n_chroma,
         "rms": 1,
+        "flatness": 1,
         "zcr": 1,
         "pitch": 1,
         "shape": len(SHAPE_NAMES),

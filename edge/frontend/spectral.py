@@ -30,7 +30,7 @@ from edge.frontend.config import WINDOWS, FrontendConfig
 # ---- framing geometry -----------------------------------------------------------------------
 
 #: Base kinds computed from the (unwindowed) n_fft frames; they share one padded signal.
-STFT_BASES: tuple[str, ...] = ("mfcc", "logmel", "chroma", "rms")
+STFT_BASES: tuple[str, ...] = ("mfcc", "logmel", "chroma", "rms", "flatness")
 
 
 @dataclass(frozen=True)
@@ -401,20 +401,25 @@ def zcr_from_segment(seg: np.ndarray, length: int, hop: int, n_frames: int,
 
 def stft_bases_from_frames(frames: np.ndarray, cfg: FrontendConfig, wanted: tuple[str, ...],
                            top_db: float | None = None) -> dict[str, np.ndarray]:
-    """mfcc/logmel/chroma/rms of n_fft frame rows (one FFT shared by the spectral ones).
+    """mfcc/logmel/chroma/rms/flatness of n_fft frame rows (one FFT shared by the spectral
+    ones).
 
-    ``top_db`` is applied over these frames only (see :func:`logmel_from_power`).
+    ``top_db`` is applied over these frames only (see :func:`logmel_from_power`); flatness
+    reads the unclipped log-mel, so it stays a property of its own frame.
     """
     out: dict[str, np.ndarray] = {}
     if "rms" in wanted:
         out["rms"] = rms_from_frames(frames)
-    spectral = [b for b in wanted if b in ("mfcc", "logmel", "chroma")]
+    spectral = [b for b in wanted if b in ("mfcc", "logmel", "chroma", "flatness")]
     if not spectral:
         return out
     spec = spectra(frames, cfg)
     p = power_spectrum(spec, cfg.power)
-    if "mfcc" in wanted or "logmel" in wanted:
-        logmel = logmel_from_power(p, cfg, top_db)
+    logmel = logmel_from_power(p, cfg, top_db) if "mfcc" in wanted or "logmel" in wanted else None
+    if "flatness" in wanted:
+        raw = logmel if logmel is not None and top_db is None else logmel_from_power(p, cfg)
+        out["flatness"] = flatness_from_logmel(raw)
+    if logmel is not None:
         if "logmel" in wanted:
             out["logmel"] = logmel
         if "mfcc" in wanted:
@@ -424,6 +429,21 @@ def stft_bases_from_frames(frames: np.ndarray, cfg: FrontendConfig, wanted: tupl
         out["chroma"] = chroma_from_power(p2, cfg)
     return out
 
+
+
+def flatness_from_logmel(db: np.ndarray) -> np.ndarray:
+    """Spectral flatness of each frame's mel bands in dB (geometric over arithmetic mean of the
+    band powers: 0 for a flat spectrum, very negative for a few strong harmonics), float32
+    ``[frames, 1]``; ``librosa.feature.spectral_flatness`` of the mel power, in dB.
+
+    Breathy or noisy voice (sad, tired) is flatter than tense, harmonic-rich voice (angry,
+    happy), and a microphone's gain cannot move it: beside the spectral shape it raised the
+    screens' leave-one-corpus-out UAR from 46.5 to 50.0 % (``screen-descriptors.md``).
+    """
+    d = db.astype(np.float64)
+    top = d.max(axis=1, keepdims=True)  # factored out: 10 ** (dB / 10) of -100 dB is tiny
+    mean_power_db = 10.0 * np.log10(np.mean(10.0 ** ((d - top) / 10.0), axis=1)) + top[:, 0]
+    return (d.mean(axis=1) - mean_power_db)[:, None].astype(np.float32)
 
 
 # ---- spectral shape ---------------------------------------------------------------------------
