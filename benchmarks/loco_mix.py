@@ -57,6 +57,16 @@ def member_window_probs(set_dir: Path, split: str,
     return out
 
 
+def file_vote(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Members on different windows: each member's mean over a file's windows, then the mean
+    over members, on the files every member has windows of (equal to the window-level vote
+    when the windows are the same)."""
+    votes = [dict(zip(*file_probs(p, f), strict=True)) for p, f, _ in members]
+    ids = np.array(sorted(set.intersection(*(set(v) for v in votes))))
+    return ids, np.stack([np.mean([v[i] for v in votes], axis=0) for i in ids])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="append", required=True, metavar="NAME=RUN[:M1,M2]",
@@ -91,7 +101,18 @@ def main() -> None:
                 members = [v for n in parts for v in probs[n][sp].values()]
                 file = members[0][1]
                 if any(not np.array_equal(m[1], file) for m in members):
-                    raise SystemExit(f"{s}: members disagree on the {sp} windows")
+                    # runs with other windows (a study): each member's file vote, averaged
+                    # over members, on the files all of them decide; no temperature
+                    ids, fp = file_vote(members)
+                    if sp == "val":
+                        t = np.array([truth["val"][int(i)] for i in ids])
+                        results[combo]["val_uar"].append(score(t, fp.argmax(1), labels).uar)
+                        results[combo].setdefault("temperature", []).append(1.0)
+                    else:
+                        pc = per_corpus(ids, fp, fp, truth["test"],
+                                        [held] * (int(ids.max()) + 1), labels)
+                        results[combo]["per_corpus"][held] = pc[held]
+                    continue
                 win = np.mean([m[0] for m in members], axis=0)  # the device's soft vote
                 ids, fp = file_probs(win, file)
                 if sp == "val":

