@@ -303,3 +303,19 @@ def test_band_slope_and_member_statistics_of_the_screens() -> None:
     np.testing.assert_allclose(mean_mad(f), [2.0, 1.0, 2.0 / 3.0, 0.0])
     assert [len(w) for w in windows(np.zeros((400, 2)), 50)] == [150] * 6
     assert len(windows(np.zeros((90, 2)), 50)) == 1
+
+
+def test_weighted_vote_scores_the_families_it_weighs() -> None:
+    from benchmarks.loco_weights import weighted_uar
+
+    y = np.array([0, 1, 2, 3])
+    ids = np.arange(4)
+    right, wrong = np.eye(4)[y], np.eye(4)[(y + 1) % 4]
+    parts = [(ids, right, y), (ids, 0.9 * wrong, y)]
+    labels = ["neutral", "happy", "sad", "angry"]
+    assert weighted_uar(parts, (1.0, 0.0), labels) == 1.0
+    assert weighted_uar(parts, (0.0, 1.0), labels) == 0.0
+    assert weighted_uar(parts, (1.0, 1.0), labels) == 1.0  # 1 beats 0.9
+    assert weighted_uar(parts, (1.0, 2.0), labels) == 0.0
+    with pytest.raises(SystemExit):
+        weighted_uar([(ids, right, y), (ids[::-1], right, y)], (1.0, 1.0), labels)
