@@ -99,6 +99,39 @@ def mlp(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int, epochs: int = 
     return lambda z: model.predict((z - mu) / sd, batch_size=1024, verbose=0)
 
 
+def rbf(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int, epochs: int = 20,
+        centres: int = 256) -> Callable[[np.ndarray], np.ndarray]:
+    """A Gaussian-kernel head trained by gradient descent: exp(-gamma |x - c|^2) to ``centres``
+    training points (learnable), then softmax; only FULLY_CONNECTED, MUL and EXP on a device."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.random.set_seed(1)
+    rng = np.random.default_rng(1)
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = (x - mu) / sd
+    c = z[rng.choice(len(z), size=min(centres, len(z)), replace=False)]
+    gamma = 1.0 / z.shape[1]  # sklearn's "scale" on standardised inputs
+    inp = keras.Input(shape=(z.shape[1],))
+    sq = keras.layers.Multiply()([inp, inp])
+    norm = keras.layers.Dense(len(c), use_bias=False, trainable=False,
+                              kernel_initializer="ones")(sq)           # |x|^2, K copies
+    cross = keras.layers.Dense(len(c), kernel_initializer=keras.initializers.Constant(2 * c.T),
+                               bias_initializer=keras.initializers.Constant(-(c ** 2).sum(1)))(inp)
+    d = keras.layers.Subtract()([cross, norm])                          # -|x - c|^2
+    k = keras.layers.Activation("exponential")(keras.layers.Rescaling(gamma)(d))
+    h = keras.layers.Dropout(0.3)(k)
+    out = keras.layers.Dense(n, activation="softmax",
+                             kernel_regularizer=keras.regularizers.l2(1e-4))(h)
+    model = keras.Model(inp, out)
+    steps = epochs * int(np.ceil(len(z) / 64))
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
+                  keras.losses.CategoricalCrossentropy(label_smoothing=0.05))
+    model.fit(z, np.eye(n)[y], sample_weight=balanced_weights(corpus, y, n), batch_size=64,
+              epochs=epochs, verbose=0, shuffle=True)
+    return lambda q: model.predict((q - mu) / sd, batch_size=1024, verbose=0)
+
+
 def loco(name: str, frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, n: int,
          cols: list[int], stat: Callable[[np.ndarray], np.ndarray], windowed: bool,
          fit: Fit) -> dict[str, float]:
@@ -132,8 +165,9 @@ def loco(name: str, frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray,
 def main() -> None:
     ap = screen_arguments(__doc__)
     ap.add_argument("--only", default="", help="comma-separated row numbers to run (1-based)")
+    ap.add_argument("--kind", default=KIND)
     args = ap.parse_args()
-    ds, frames, labels, cols = load_frames(args.data, ",".join(CORE_4), KIND, args.cache)
+    ds, frames, labels, cols = load_frames(args.data, ",".join(CORE_4), args.kind, args.cache)
     corpus, y = ds.corpus_of(), ds.y
     rows: list[tuple[str, Callable[[np.ndarray], np.ndarray], bool, Fit]] = [
         ("utterance, mean/std, SVM (the screens')", mean_std, False, svm),
@@ -149,6 +183,11 @@ def main() -> None:
         ("utterance, mean/std, member MLP, 8 epochs", mean_std, False, partial(mlp, epochs=8)),
         ("utterance, mean/std, MLP 256-128, dropout 0.5", mean_std, False,
          partial(mlp, units=(256, 128), dropout=0.5)),
+        ("utterance, mean/std, Gaussian-kernel head (256 centres)", mean_std, False, rbf),
+        ("utterance, mean/std, Gaussian-kernel head (1024 centres)", mean_std, False,
+         partial(rbf, centres=1024)),
+        ("3 s windows, mean/std, Gaussian-kernel head (256 centres)", mean_std, True, rbf),
+        ("3 s windows, mean/std, SVM", mean_std, True, svm),
     ]
     keep = {int(k) for k in args.only.split(",") if k} or set(range(1, len(rows) + 1))
     results = {name: loco(name, frames, y, corpus, len(labels), cols, stat, windowed, fit)
