@@ -284,66 +284,66 @@ def balanced_weights(y: np.ndarray, corpus: np.ndarray, n_classes: int) -> np.nd
 
 
 @dataclass
-class TeacherHead:
-    """Standardise, then class- and corpus-balanced multinomial logistic regression."""
+class BalancedHead:
+    """Standardise, then a classifier fitted with classes balanced within each corpus and every
+    corpus the same total weight; probabilities over all ``n_classes`` (a class absent in
+    training gets 0)."""
 
-    c: float = 0.1
-    max_iter: int = 2000
     n_classes: int = len(CORE_4)
 
-    def fit(self, x: np.ndarray, y: np.ndarray, corpus: np.ndarray | None = None) -> TeacherHead:
-        from sklearn.linear_model import LogisticRegression
+    def classifier(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, x: np.ndarray, y: np.ndarray, corpus: np.ndarray | None = None
+            ) -> BalancedHead:
         from sklearn.preprocessing import StandardScaler
         from threadpoolctl import threadpool_limits
 
         corpus = np.zeros(len(y), dtype=int) if corpus is None else np.asarray(corpus)
         w = balanced_weights(np.asarray(y), corpus, self.n_classes)
         self._scaler = StandardScaler().fit(x)
-        self._lr = LogisticRegression(C=self.c, max_iter=self.max_iter)
+        self._clf = self.classifier()
         # one BLAS thread: on the shared 2-core workstation more threads made the fits far slower
         with threadpool_limits(limits=1):
-            self._lr.fit(self._scaler.transform(x), y, sample_weight=w)
+            self._clf.fit(self._scaler.transform(x), y, sample_weight=w)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities over all ``n_classes`` (a class absent in training gets 0)."""
-        p = self._lr.predict_proba(self._scaler.transform(x))
+        p = self._clf.predict_proba(self._scaler.transform(x))
         full = np.zeros((len(x), self.n_classes), dtype=np.float64)
-        full[:, self._lr.classes_] = p
+        full[:, self._clf.classes_] = p
         return full
 
 
 @dataclass
-class SvmHead:
-    """Standardise, then the screens' RBF SVM (C = 1, gamma "scale"), class- and
-    corpus-balanced, with Platt-scaled probabilities (sigmoids fitted on 5-fold predictions)."""
+class TeacherHead(BalancedHead):
+    """Multinomial logistic regression (the Whisper teacher's head)."""
+
+    c: float = 0.1
+    max_iter: int = 2000
+
+    def classifier(self) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.c, max_iter=self.max_iter)
+
+
+@dataclass
+class SvmHead(BalancedHead):
+    """The screens' RBF SVM (C = 1, gamma "scale") with Platt-scaled probabilities: one SVM on
+    all the data, its sigmoids fitted on 5-fold predictions."""
 
     c: float = 1.0
-    n_classes: int = len(CORE_4)
 
-    def fit(self, x: np.ndarray, y: np.ndarray, corpus: np.ndarray | None = None) -> SvmHead:
+    def classifier(self) -> Any:
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.preprocessing import StandardScaler
         from sklearn.svm import SVC
 
-        corpus = np.zeros(len(y), dtype=int) if corpus is None else np.asarray(corpus)
-        w = balanced_weights(np.asarray(y), corpus, self.n_classes)
-        self._scaler = StandardScaler().fit(x)
-        # one SVM on all the data, its sigmoid calibration fitted on 5-fold predictions
-        self._svm = CalibratedClassifierCV(SVC(C=self.c, kernel="rbf", gamma="scale"),
-                                           method="sigmoid", cv=5, ensemble=False)
-        self._svm.fit(self._scaler.transform(x), y, sample_weight=w)
-        return self
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities over all ``n_classes`` (a class absent in training gets 0)."""
-        p = self._svm.predict_proba(self._scaler.transform(x))
-        full = np.zeros((len(x), self.n_classes), dtype=np.float64)
-        full[:, self._svm.classes_] = p
-        return full
+        return CalibratedClassifierCV(SVC(C=self.c, kernel="rbf", gamma="scale"),
+                                      method="sigmoid", cv=5, ensemble=False)
 
 
-Head = Callable[[], "TeacherHead | SvmHead"]
+Head = Callable[[], BalancedHead]
 
 
 # ---------------------------------------------------------------- the command line
