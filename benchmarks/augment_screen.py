@@ -28,7 +28,7 @@ from train.augment import AugmentConfig
 from train.config import load_config
 from train.datasets import CorpusSource, load_sources
 from train.experiment import augment_config, feature_settings
-from train.features import extract
+from train.features import default_cache_dir, extract
 
 OFF = dict(pitch_semitones=0.0, stretch_min=1.0, stretch_max=1.0, snr_max_db=0.0, gain_db=0.0)
 VARIANTS: dict[str, dict[str, float]] = {
@@ -51,7 +51,7 @@ def utt_vectors(frames: list[np.ndarray]) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--cache", type=Path, default=default_cache_dir())
     ap.add_argument("--kind", default="mfcc+pitch+rms")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     ap.add_argument("--jobs", type=int, default=2)

@@ -55,6 +55,7 @@ from edge.corpora import CORE_4
 from edge.frontend.windows import SPEAKER_MIN_STD
 from edge.frontend.windows import speaker_statistics as stats_of
 from train.datasets import files_by_speaker
+from train.features import default_cache_dir
 from train.speakernorm import enrolment_clips
 
 Stats = tuple[np.ndarray, np.ndarray]
@@ -151,7 +152,7 @@ def log_softmax(d: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--cache", type=Path, default=default_cache_dir())
     ap.add_argument("--kind", default="mfcc+pitch+rms")
     ap.add_argument("--clips", default="5,10,20", help="enrolment clips per test speaker")
     ap.add_argument("--labels", default=",".join(CORE_4))

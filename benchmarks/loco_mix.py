@@ -100,29 +100,22 @@ def main() -> None:
             for sp in ("val", "test"):  # val first: its temperature calibrates test
                 members = [v for n in parts for v in probs[n][sp].values()]
                 file = members[0][1]
-                if any(not np.array_equal(m[1], file) for m in members):
-                    # runs with other windows (a study): each member's file vote, averaged
-                    # over members, on the files all of them decide; no temperature
+                win: np.ndarray | None = None
+                if all(np.array_equal(m[1], file) for m in members):
+                    win = np.mean([m[0] for m in members], axis=0)  # the device's soft vote
+                    ids, fp = file_probs(win, file)
+                else:  # runs with other windows (a study): file by file, no temperature
                     ids, fp = file_vote(members)
-                    if sp == "val":
-                        t = np.array([truth["val"][int(i)] for i in ids])
-                        results[combo]["val_uar"].append(score(t, fp.argmax(1), labels).uar)
-                        results[combo].setdefault("temperature", []).append(1.0)
-                    else:
-                        pc = per_corpus(ids, fp, fp, truth["test"],
-                                        [held] * (int(ids.max()) + 1), labels)
-                        results[combo]["per_corpus"][held] = pc[held]
-                    continue
-                win = np.mean([m[0] for m in members], axis=0)  # the device's soft vote
-                ids, fp = file_probs(win, file)
                 if sp == "val":
-                    wt = np.array([truth["val"][int(i)] for i in file])
-                    temperature = fit_temperature(win, wt, min_temperature=1.0)
+                    if win is not None:
+                        wt = np.array([truth["val"][int(i)] for i in file])
+                        temperature = fit_temperature(win, wt, min_temperature=1.0)
                     t = np.array([truth["val"][int(i)] for i in ids])
                     results[combo]["val_uar"].append(score(t, fp.argmax(1), labels).uar)
                     results[combo].setdefault("temperature", []).append(temperature)
                 else:
-                    _, fp_cal = file_probs(apply_temperature(win, temperature), file)
+                    fp_cal = fp if win is None else file_probs(
+                        apply_temperature(win, temperature), file)[1]
                     pc = per_corpus(ids, fp, fp_cal, truth["test"],
                                     [held] * (int(ids.max()) + 1), labels)
                     results[combo]["per_corpus"][held] = pc[held]

@@ -29,7 +29,7 @@ from edge.metrics import score
 from train.config import load_config
 from train.datasets import CorpusSource, Dataset, load_sources, sample_weights
 from train.experiment import feature_settings
-from train.features import FileFeatures, extract, speech_frames
+from train.features import FileFeatures, default_cache_dir, extract, speech_frames
 
 
 def frame_matrix(ff: FileFeatures, fe: FrontendConfig, kind: str) -> np.ndarray:
@@ -129,7 +129,7 @@ def screen_arguments(doc: str | None) -> argparse.ArgumentParser:
     """The arguments every screen takes: the corpora, the feature cache, where to write."""
     ap = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
-    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "edge-ser")
+    ap.add_argument("--cache", type=Path, default=default_cache_dir())
     ap.add_argument("--out", type=Path, default=None, help="write the table (.md) and JSON here")
     return ap
 

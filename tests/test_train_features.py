@@ -155,3 +155,12 @@ def test_spec_augment_and_mixup() -> None:
     _, ym = mixup(x, y, 0.4, rng)
     np.testing.assert_allclose(ym.sum(1), 1, rtol=1e-6)
     assert (ym.max(1) >= 0.5).all()
+
+
+def test_one_default_feature_cache_honours_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EDGE_SER_CACHE", str(tmp_path / "c"))
+    assert feat.default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("EDGE_SER_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert feat.default_cache_dir() == tmp_path / ".cache" / "edge-ser"

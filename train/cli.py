@@ -101,7 +101,6 @@ def train(data: tuple[str, ...], fmt: str, out: Path, config_path: Path | None, 
           final: bool | None, force: bool, strategy: str, jobs: int, search_trials: int,
           no_compare: bool, verbose: bool) -> None:
     """Train members with speaker-independent K-fold evaluation and write a run folder."""
-    import os
 
     from edge.errors import ConfigError
     from train.config import load_config
@@ -116,8 +115,9 @@ def train(data: tuple[str, ...], fmt: str, out: Path, config_path: Path | None, 
     if no_cache:
         cache_dir = None
     else:
-        cache_dir = cache or Path(os.environ.get("EDGE_SER_CACHE",
-                                                 Path.home() / ".cache" / "edge-ser"))
+        from train.features import default_cache_dir
+
+        cache_dir = cache or default_cache_dir()
     require_training_packages()
     from train.experiment import RunOptions, run
 

@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 CACHE_VERSION = 2
 
 
+def default_cache_dir() -> Path:
+    """Where features are cached unless a command is told otherwise: $EDGE_SER_CACHE, else
+    ~/.cache/edge-ser (training, the teacher and the screens share it)."""
+    return Path(os.environ.get("EDGE_SER_CACHE", Path.home() / ".cache" / "edge-ser"))
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """Everything that changes a cached file's features (and so its cache key)."""

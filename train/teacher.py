@@ -500,8 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                            help="no encoder: utterance mean/std of edge-ser's KIND (e.g. "
                                 "shape+flatness+pitch) and an RBF SVM head")
             p.add_argument("--feature-cache", type=Path,
-                           default=Path.home() / ".cache" / "edge-ser",
-                           help="the training feature cache (with --features)")
+                           default=None,
+                           help="the training feature cache (with --features; default: "
+                                "$EDGE_SER_CACHE or ~/.cache/edge-ser)")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -510,8 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         head: Head = TeacherHead
         if args.cmd == "soft-labels" and args.features:
-            ds, x = load_statistics(args.data or ALL_CORPORA, args.features, args.feature_cache,
-                                    log=log)
+            from train.features import default_cache_dir
+
+            ds, x = load_statistics(args.data or ALL_CORPORA, args.features,
+                                    args.feature_cache or default_cache_dir(), log=log)
             head = SvmHead
         else:
             ds, x = load_embeddings(args.data or ALL_CORPORA, args.cache, context=args.context,
