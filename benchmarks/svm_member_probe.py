@@ -1,0 +1,187 @@
+"""Can the screens' SVM be a device member? A probe of its exported, int8 form.
+
+Why: on 3 s windows of ``shape+flatness+pitch`` (mean and std, voted per file) the SVM scores
+49.1 % core-4 UAR with each corpus held out, above every ensemble of trained members
+(``screen-member-gap.md``). A member must be a TFLite int8 model fed the window the device
+builds. This fits one-vs-rest RBF SVMs (each a linear function of kernel values, so the
+export is exact) on the training corpora's windows, writes them as a tf_keras model (window
+mean and std, an RBF kernel as FULLY_CONNECTED + EXP, a linear layer), converts it to full
+int8 and to int8 weights with int16 activations, and reports, for each held-out corpus:
+file-level UAR of sklearn, of the float model and of both integer models, their window
+agreement with sklearn, and the int8 model's size. Nothing here trains a
+shipped member.
+
+    python benchmarks/svm_member_probe.py --data ravdess:DIR ... --cache CACHE \\
+        --hold nemo --hold urdu --out OUT
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.report import save_report
+from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
+from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW
+from edge.corpora import CORE_4
+from edge.metrics import score
+
+KIND = "shape+flatness+pitch"
+
+
+def padded_windows(f: np.ndarray, hop: int) -> list[np.ndarray]:
+    """WINDOW-frame windows over speech frames; a short utterance's frames repeated to fill
+    one (as the device's speech fill does)."""
+    if len(f) < WINDOW:
+        return [np.resize(f, (WINDOW, f.shape[1]))]
+    return [f[s:s + WINDOW] for s in range(0, len(f) - WINDOW + 1, hop)]
+
+
+def window_stats(w: np.ndarray) -> np.ndarray:
+    return np.concatenate([w.mean(0), w.std(0)])
+
+
+def fit_ovr(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int) -> list[Any]:
+    """One RBF SVM per class against the rest, balanced as the screens' SVM (gamma "scale" on
+    the standardised statistics, C = 1)."""
+    from sklearn.svm import SVC
+
+    w = balanced_weights(corpus, y, n)
+    return [SVC(C=1.0, kernel="rbf", gamma="scale").fit(x, (y == c).astype(int), sample_weight=w)
+            for c in range(n)]
+
+
+def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: int) -> Any:
+    """A tf_keras model [1, frames, dim] → [1, n] of the SVMs' decision values."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    L = keras.layers
+    # a training window that supports several classes' SVMs is one kernel column
+    sv, inverse = np.unique(np.concatenate([s.support_vectors_ for s in svms]), axis=0,
+                            return_inverse=True)
+    coef = np.zeros((len(sv), len(svms)))
+    start = 0
+    for c, s in enumerate(svms):
+        k = len(s.support_vectors_)
+        np.add.at(coef[:, c], inverse.reshape(-1)[start:start + k], s.dual_coef_[0])
+        start += k
+    gamma = float(svms[0]._gamma)
+    inp = keras.Input((frames, dim), batch_size=1)
+    mean = L.GlobalAveragePooling1D(keepdims=True)(inp)
+    dev = L.Subtract()([inp, mean])
+    var = L.GlobalAveragePooling1D()(L.Multiply()([dev, dev]))
+    std = tf.math.sqrt(var + 1e-6)
+    stats = L.Concatenate()([L.Flatten()(mean), std])
+    z = L.Dense(2 * dim, kernel_initializer=keras.initializers.Constant(np.diag(1.0 / sd)),
+                bias_initializer=keras.initializers.Constant(-mu / sd))(stats)
+    cross = L.Dense(len(sv), kernel_initializer=keras.initializers.Constant(2 * gamma * sv.T),
+                    bias_initializer=keras.initializers.Constant(-gamma * (sv ** 2).sum(1)))(z)
+    norm = L.Dense(len(sv), use_bias=False,
+                   kernel_initializer=keras.initializers.Constant(
+                       np.full((2 * dim, len(sv)), gamma)))(L.Multiply()([z, z]))
+    kern = L.Activation("exponential")(L.Subtract()([cross, norm]))
+    out = L.Dense(len(svms), kernel_initializer=keras.initializers.Constant(coef),
+                  bias_initializer=keras.initializers.Constant(
+                      [float(s.intercept_[0]) for s in svms]))(kern)
+    return keras.Model(inp, out)
+
+
+def quantised(model: Any, rep: np.ndarray, int16: bool = False) -> bytes:
+    """Full-integer TFLite: int8 weights and activations, or (``int16``) int8 weights with
+    int16 activations, TFLite's 16x8 mode, for sums over thousands of kernel values (its SQRT
+    has no 16x8 kernel: that one op stays float)."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
+    ops = tf.lite.OpsSet
+    conv.target_spec.supported_ops = (
+        [ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8, ops.TFLITE_BUILTINS]
+        if int16 else [ops.TFLITE_BUILTINS_INT8])
+    return conv.convert()
+
+
+def run_tflite(blob: bytes, windows: np.ndarray) -> np.ndarray:
+    """Decision values of every window (float input and output; the graph inside is integer)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=blob)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    out = []
+    for w in windows:
+        it.set_tensor(i["index"], w[None].astype(np.float32))
+        it.invoke()
+        out.append(it.get_tensor(o["index"])[0].copy())
+    return np.array(out)
+
+
+def file_uar(dec: np.ndarray, owner: np.ndarray, y: np.ndarray) -> float:
+    """Each file decided by its windows' mean decision values."""
+    files = np.unique(owner)
+    votes = np.stack([dec[owner == f].mean(0) for f in files])
+    return score(y[files], votes.argmax(1), list(CORE_4)).uar
+
+
+def main() -> None:
+    ap = screen_arguments(__doc__)
+    ap.add_argument("--hold", action="append", required=True, help="held-out corpus (repeat)")
+    ap.add_argument("--max-train", type=int, default=8000, help="training windows sampled")
+    args = ap.parse_args()
+    ds, frames, labels, _ = load_frames(args.data, ",".join(CORE_4), KIND, args.cache)
+    corpus, y = ds.corpus_of(), np.asarray(ds.y)
+    rng = np.random.default_rng(0)
+    rows: dict[str, dict[str, float]] = {}
+    for held in args.hold:
+        tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
+        # the member's input: frames normalised by the training corpora's global statistics
+        cat = np.concatenate([frames[i] for i in tr])
+        fmu, fsd = cat.mean(0), cat.std(0) + 1e-6
+        wins, wy, wc = [], [], []
+        for i in tr:
+            for w in padded_windows(frames[i], TRAIN_HOP):
+                wins.append((w - fmu) / fsd)
+                wy.append(y[i])
+                wc.append(corpus[i])
+        pick = rng.choice(len(wins), size=min(args.max_train, len(wins)), replace=False)
+        xw = np.stack([window_stats(wins[k]) for k in pick])
+        mu, sd = xw.mean(0), xw.std(0) + 1e-9
+        svms = fit_ovr((xw - mu) / sd, np.array(wy)[pick], np.array(wc)[pick], len(labels))
+        test = [(i, (w - fmu) / fsd) for i in te for w in padded_windows(frames[i], TEST_HOP)]
+        tw = np.stack([w for _, w in test]).astype(np.float32)
+        owner = np.array([i for i, _ in test])
+        ref = np.stack([s.decision_function((np.stack([window_stats(w) for w in tw]) - mu) / sd)
+                        for s in svms], axis=1)
+        model = export(svms, mu, sd, WINDOW, tw.shape[2])
+        flt = model.predict(tw, batch_size=1, verbose=0)
+        rep = np.stack([wins[k] for k in pick[:300]])
+        int8, int16 = quantised(model, rep), quantised(model, rep, int16=True)
+        q8, q16 = run_tflite(int8, tw), run_tflite(int16, tw)
+        rows[held] = {
+            "kernel_columns": float(model.layers[-1].get_weights()[0].shape[0]),
+            "int8_bytes": float(len(int8)),
+            "sklearn_uar": file_uar(ref, owner, y),
+            "float_uar": file_uar(flt, owner, y),
+            "int8_uar": file_uar(q8, owner, y),
+            "int16x8_uar (sqrt float)": file_uar(q16, owner, y),
+            "float_max_abs_diff": float(np.abs(flt - ref).max()),
+            "int8_window_agreement": float((q8.argmax(1) == ref.argmax(1)).mean()),
+            "int16x8_window_agreement": float((q16.argmax(1) == ref.argmax(1)).mean()),
+        }
+        print(held, {k: round(v, 4) for k, v in rows[held].items()}, flush=True)
+    keys = list(next(iter(rows.values())))
+    lines = ["| held-out corpus | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for held, r in rows.items():
+        lines.append(f"| {held} | " + " | ".join(f"{r[k]:.4g}" for k in keys) + " |")
+    save_report(args.out, "\n".join(lines), rows)
+
+
+if __name__ == "__main__":
+    main()
