@@ -5,10 +5,11 @@ Why: on 3 s windows of ``shape+flatness+pitch`` (mean and std, voted per file) t
 (``screen-member-gap.md``). A member must be a TFLite int8 model fed the window the device
 builds. This fits one-vs-rest RBF SVMs (each a linear function of kernel values, so the
 export is exact) on the training corpora's windows, writes them as a tf_keras model (window
-mean and std, an RBF kernel as FULLY_CONNECTED + EXP, a linear layer), converts it to full
-int8 and to int8 weights with int16 activations, and reports, for each held-out corpus:
-file-level UAR of sklearn, of the float model and of both integer models, their window
-agreement with sklearn, and the int8 model's size. Nothing here trains a
+mean and std, an RBF kernel, a linear layer), converts it to full int8 (the kernel's
+distances from two dense layers, or directly as sums of squared differences) and to int8
+weights with int16 activations, and reports, for each held-out corpus: file-level UAR of
+sklearn, of the float model and of each integer model, their window agreement with sklearn,
+and the sizes. Nothing here trains a
 shipped member.
 
     python benchmarks/svm_member_probe.py --data ravdess:DIR ... --cache CACHE \\
@@ -56,8 +57,11 @@ def fit_ovr(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int) -> list[An
             for c in range(n)]
 
 
-def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: int) -> Any:
-    """A tf_keras model [1, frames, dim] → [1, n] of the SVMs' decision values."""
+def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: int,
+           direct: bool = False) -> Any:
+    """A tf_keras model [1, frames, dim] → [1, n] of the SVMs' decision values. The kernel's
+    squared distances are 2 z·sv - |z|^2 - |sv|^2 (two dense layers), or with ``direct`` the
+    sum of squares of z - sv per support vector (no cancellation of large terms)."""
     import tensorflow as tf
     import tf_keras as keras
 
@@ -80,12 +84,17 @@ def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: in
     stats = L.Concatenate()([L.Flatten()(mean), std])
     z = L.Dense(2 * dim, kernel_initializer=keras.initializers.Constant(np.diag(1.0 / sd)),
                 bias_initializer=keras.initializers.Constant(-mu / sd))(stats)
-    cross = L.Dense(len(sv), kernel_initializer=keras.initializers.Constant(2 * gamma * sv.T),
-                    bias_initializer=keras.initializers.Constant(-gamma * (sv ** 2).sum(1)))(z)
-    norm = L.Dense(len(sv), use_bias=False,
-                   kernel_initializer=keras.initializers.Constant(
-                       np.full((2 * dim, len(sv)), gamma)))(L.Multiply()([z, z]))
-    kern = L.Activation("exponential")(L.Subtract()([cross, norm]))
+    if direct:
+        diff = L.RepeatVector(len(sv))(z) - tf.constant(sv[None], dtype=tf.float32)
+        dist = tf.reduce_sum(L.Multiply()([diff, diff]), axis=-1)
+        kern = L.Activation("exponential")(L.Rescaling(-gamma)(dist))
+    else:
+        cross = L.Dense(len(sv), kernel_initializer=keras.initializers.Constant(2 * gamma * sv.T),
+                        bias_initializer=keras.initializers.Constant(-gamma * (sv ** 2).sum(1)))(z)
+        norm = L.Dense(len(sv), use_bias=False,
+                       kernel_initializer=keras.initializers.Constant(
+                           np.full((2 * dim, len(sv)), gamma)))(L.Multiply()([z, z]))
+        kern = L.Activation("exponential")(L.Subtract()([cross, norm]))
     out = L.Dense(len(svms), kernel_initializer=keras.initializers.Constant(coef),
                   bias_initializer=keras.initializers.Constant(
                       [float(s.intercept_[0]) for s in svms]))(kern)
@@ -162,18 +171,23 @@ def main() -> None:
         model = export(svms, mu, sd, WINDOW, tw.shape[2])
         flt = model.predict(tw, batch_size=1, verbose=0)
         rep = np.stack([wins[k] for k in pick[:300]])
+        direct = export(svms, mu, sd, WINDOW, tw.shape[2], direct=True)
         int8, int16 = quantised(model, rep), quantised(model, rep, int16=True)
-        q8, q16 = run_tflite(int8, tw), run_tflite(int16, tw)
+        int8_direct = quantised(direct, rep)
+        q8, q16, qd = run_tflite(int8, tw), run_tflite(int16, tw), run_tflite(int8_direct, tw)
         rows[held] = {
             "kernel_columns": float(model.layers[-1].get_weights()[0].shape[0]),
-            "int8_bytes": float(len(int8)),
             "sklearn_uar": file_uar(ref, owner, y),
             "float_uar": file_uar(flt, owner, y),
-            "int8_uar": file_uar(q8, owner, y),
-            "int16x8_uar (sqrt float)": file_uar(q16, owner, y),
             "float_max_abs_diff": float(np.abs(flt - ref).max()),
-            "int8_window_agreement": float((q8.argmax(1) == ref.argmax(1)).mean()),
-            "int16x8_window_agreement": float((q16.argmax(1) == ref.argmax(1)).mean()),
+            "int8_uar": file_uar(q8, owner, y),
+            "int8_agreement": float((q8.argmax(1) == ref.argmax(1)).mean()),
+            "int16x8_uar (sqrt float)": file_uar(q16, owner, y),
+            "int16x8_agreement": float((q16.argmax(1) == ref.argmax(1)).mean()),
+            "int8_direct_uar": file_uar(qd, owner, y),
+            "int8_direct_agreement": float((qd.argmax(1) == ref.argmax(1)).mean()),
+            "int8_bytes": float(len(int8)),
+            "int8_direct_bytes": float(len(int8_direct)),
         }
         print(held, {k: round(v, 4) for k, v in rows[held].items()}, flush=True)
     keys = list(next(iter(rows.values())))

@@ -40,8 +40,10 @@ def test_export_equals_the_svms_and_its_integer_forms_run() -> None:
     got = model.predict(windows, batch_size=1, verbose=0)
     np.testing.assert_allclose(got, ref, atol=1e-3)
     assert (got.argmax(1) == y).mean() > 0.9
-    for int16 in (False, True):
-        q = run_tflite(quantised(model, windows[:40], int16=int16), windows)
+    direct = export(svms, mu, sd, frames, dim, direct=True)
+    np.testing.assert_allclose(direct.predict(windows, batch_size=1, verbose=0), ref, atol=1e-3)
+    for m, int16 in ((model, False), (model, True), (direct, False)):
+        q = run_tflite(quantised(m, windows[:40], int16=int16), windows)
         assert q.shape == ref.shape and np.isfinite(q).all()
 
 
