@@ -53,7 +53,8 @@ def fit_ovr(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int) -> list[An
     from sklearn.svm import SVC
 
     w = balanced_weights(corpus, y, n)
-    return [SVC(C=1.0, kernel="rbf", gamma="scale").fit(x, (y == c).astype(int), sample_weight=w)
+    gamma = 1.0 / (x.shape[1] * x.var())  # sklearn's "scale", as a number the export reads
+    return [SVC(C=1.0, kernel="rbf", gamma=gamma).fit(x, (y == c).astype(int), sample_weight=w)
             for c in range(n)]
 
 
@@ -75,7 +76,7 @@ def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: in
         k = len(s.support_vectors_)
         np.add.at(coef[:, c], inverse.reshape(-1)[start:start + k], s.dual_coef_[0])
         start += k
-    gamma = float(svms[0]._gamma)
+    gamma = float(svms[0].gamma)
     inp = keras.Input((frames, dim), batch_size=1)
     mean = L.GlobalAveragePooling1D(keepdims=True)(inp)
     dev = L.Subtract()([inp, mean])
