@@ -144,6 +144,9 @@ def main() -> None:
     ap = screen_arguments(__doc__)
     ap.add_argument("--hold", action="append", required=True, help="held-out corpus (repeat)")
     ap.add_argument("--max-train", type=int, default=8000, help="training windows sampled")
+    ap.add_argument("--ranges", action="store_true",
+                    help="also: int8 agreement on training windows, and with ranges calibrated "
+                         "on held-out windows (is clipping the loss?)")
     args = ap.parse_args()
     ds, frames, labels, _ = load_frames(args.data, ",".join(CORE_4), KIND, args.cache)
     corpus, y = ds.corpus_of(), np.asarray(ds.y)
@@ -190,6 +193,21 @@ def main() -> None:
             "int8_bytes": float(len(int8)),
             "int8_direct_bytes": float(len(int8_direct)),
         }
+        if args.ranges:
+            # is it the calibration ranges? the same int8 model on training windows, and one
+            # calibrated on held-out windows (an oracle: a study, never a device recipe)
+            seen = np.stack([wins[k] for k in pick[:1000]]).astype(np.float32)
+            seen_ref = np.stack([s.decision_function(
+                (np.stack([window_stats(w) for w in seen]) - mu) / sd) for s in svms], axis=1)
+            oracle = run_tflite(quantised(model, tw[rng.choice(len(tw), 300, replace=False)]),
+                                tw)
+            rows[held].update({
+                "int8_agreement_training_windows": float(
+                    (run_tflite(int8, seen).argmax(1) == seen_ref.argmax(1)).mean()),
+                "int8_heldout_calibrated_uar": file_uar(oracle, owner, y),
+                "int8_heldout_calibrated_agreement": float(
+                    (oracle.argmax(1) == ref.argmax(1)).mean()),
+            })
         print(held, {k: round(v, 4) for k, v in rows[held].items()}, flush=True)
     keys = list(next(iter(rows.values())))
     lines = ["| held-out corpus | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
