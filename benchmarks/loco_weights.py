@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.loco_mix import member_window_probs
 from benchmarks.report import save_report
 from edge.metrics import score
-from train.fit import file_probs
+from train.fit import file_labels, file_probs
 from train.runs import RunInfo
 
 SPLITS = ("val", "test")
@@ -38,12 +38,10 @@ def family_probs(set_dir: Path, split: str, cache: Path | None
     if path is not None and path.is_file():
         with np.load(path) as z:
             return z["ids"], z["p"], z["y"]
-    votes = []
-    for p, f, y in member_window_probs(set_dir, split).values():
-        ids, fp = file_probs(p, f)
-        _, onehot = file_probs(np.eye(p.shape[1])[y], f)
-        votes.append(fp)
-    out = ids, np.mean(votes, axis=0), onehot.argmax(1)
+    members = list(member_window_probs(set_dir, split).values())
+    votes = [file_probs(p, f) for p, f, _ in members]
+    _, f, y = members[0]
+    out = votes[0][0], np.mean([fp for _, fp in votes], axis=0), file_labels(y, f)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, ids=out[0], p=out[1], y=out[2])

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,16 +32,13 @@ from benchmarks.screen_corpora import (
     screen_arguments,
     write_table,
 )
+from benchmarks.screen_statistics import mean_std
 from edge.corpora import CORE_4
 
 KIND = "shape+pitch"
 WINDOW = 150          # frames: 3 s at the recipe's 20 ms hop
 TRAIN_HOP = 50        # 1 s, as training windows
 TEST_HOP = 25         # 0.5 s, as classify
-
-
-def mean_std(f: np.ndarray) -> np.ndarray:
-    return np.concatenate([f.mean(0), f.std(0)])
 
 
 def mean_mad(f: np.ndarray) -> np.ndarray:
@@ -54,12 +52,12 @@ def mean_var(f: np.ndarray) -> np.ndarray:
     return np.concatenate([f.mean(0), f.var(0)])
 
 
-def windows(f: np.ndarray, hop: int) -> list[np.ndarray]:
-    """3 s windows over an utterance's speech frames (one, shorter, if it has fewer)."""
+def windows(f: np.ndarray, hop: int, fill: bool = False) -> list[np.ndarray]:
+    """3 s windows over an utterance's speech frames; a shorter utterance is one shorter
+    window, or with ``fill`` its frames repeated to a full one (as the device's speech fill)."""
     if len(f) <= WINDOW:
-        return [f]
-    starts = list(range(0, len(f) - WINDOW + 1, hop))
-    return [f[s:s + WINDOW] for s in starts]
+        return [np.resize(f, (WINDOW, f.shape[1])) if fill else f]
+    return [f[s:s + WINDOW] for s in range(0, len(f) - WINDOW + 1, hop)]
 
 
 Fit = Callable[[np.ndarray, np.ndarray, np.ndarray, int], Callable[[np.ndarray], np.ndarray]]
@@ -81,7 +79,6 @@ def mlp(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int, epochs: int = 
     import tf_keras as keras
 
     tf.random.set_seed(1)
-    mu, sd = x.mean(0), x.std(0) + 1e-9
     reg = keras.regularizers.l2(1e-4)
     inp = keras.Input(shape=(x.shape[1],))
     h = keras.layers.BatchNormalization()(inp)
@@ -89,13 +86,21 @@ def mlp(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int, epochs: int = 
         h = keras.layers.Dense(u, activation="relu", kernel_regularizer=reg)(h)
         h = keras.layers.Dropout(dropout)(h)
     model = keras.Model(inp, keras.layers.Dense(n, activation="softmax")(h))
+    return fit_keras(model, x, y, corpus, n, epochs)
+
+
+def fit_keras(model: Any, x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int,
+              epochs: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Train a head as the members train (Adam 2e-3, cosine decay, label smoothing 0.05,
+    batches of 64, corpus- and class-balanced) on standardised ``x``; its predictor."""
+    import tf_keras as keras
+
+    mu, sd = x.mean(0), x.std(0) + 1e-9
     steps = epochs * int(np.ceil(len(x) / 64))
-    lr = keras.optimizers.schedules.CosineDecay(2e-3, steps)
-    model.compile(keras.optimizers.Adam(lr),
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
                   keras.losses.CategoricalCrossentropy(label_smoothing=0.05))
-    w = balanced_weights(corpus, y, n)
-    model.fit((x - mu) / sd, np.eye(n)[y], sample_weight=w, batch_size=64, epochs=epochs,
-              verbose=0, shuffle=True)
+    model.fit((x - mu) / sd, np.eye(n)[y], sample_weight=balanced_weights(corpus, y, n),
+              batch_size=64, epochs=epochs, verbose=0, shuffle=True)
     return lambda z: model.predict((z - mu) / sd, batch_size=1024, verbose=0)
 
 
@@ -123,13 +128,7 @@ def rbf(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int, epochs: int = 
     h = keras.layers.Dropout(0.3)(k)
     out = keras.layers.Dense(n, activation="softmax",
                              kernel_regularizer=keras.regularizers.l2(1e-4))(h)
-    model = keras.Model(inp, out)
-    steps = epochs * int(np.ceil(len(z) / 64))
-    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
-                  keras.losses.CategoricalCrossentropy(label_smoothing=0.05))
-    model.fit(z, np.eye(n)[y], sample_weight=balanced_weights(corpus, y, n), batch_size=64,
-              epochs=epochs, verbose=0, shuffle=True)
-    return lambda q: model.predict((q - mu) / sd, batch_size=1024, verbose=0)
+    return fit_keras(keras.Model(inp, out), x, y, corpus, n, epochs)
 
 
 def loco(name: str, frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, n: int,

@@ -28,23 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
 from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
-from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW
+from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW, windows
+from benchmarks.screen_statistics import mean_std
 from edge.corpora import CORE_4
 from edge.metrics import score
 
 KIND = "shape+flatness+pitch"
-
-
-def padded_windows(f: np.ndarray, hop: int) -> list[np.ndarray]:
-    """WINDOW-frame windows over speech frames; a short utterance's frames repeated to fill
-    one (as the device's speech fill does)."""
-    if len(f) < WINDOW:
-        return [np.resize(f, (WINDOW, f.shape[1]))]
-    return [f[s:s + WINDOW] for s in range(0, len(f) - WINDOW + 1, hop)]
-
-
-def window_stats(w: np.ndarray) -> np.ndarray:
-    return np.concatenate([w.mean(0), w.std(0)])
 
 
 def fit_ovr(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, n: int) -> list[Any]:
@@ -159,18 +148,18 @@ def main() -> None:
         fmu, fsd = cat.mean(0), cat.std(0) + 1e-6
         wins, wy, wc = [], [], []
         for i in tr:
-            for w in padded_windows(frames[i], TRAIN_HOP):
+            for w in windows(frames[i], TRAIN_HOP, fill=True):
                 wins.append((w - fmu) / fsd)
                 wy.append(y[i])
                 wc.append(corpus[i])
         pick = rng.choice(len(wins), size=min(args.max_train, len(wins)), replace=False)
-        xw = np.stack([window_stats(wins[k]) for k in pick])
+        xw = np.stack([mean_std(wins[k]) for k in pick])
         mu, sd = xw.mean(0), xw.std(0) + 1e-9
         svms = fit_ovr((xw - mu) / sd, np.array(wy)[pick], np.array(wc)[pick], len(labels))
-        test = [(i, (w - fmu) / fsd) for i in te for w in padded_windows(frames[i], TEST_HOP)]
+        test = [(i, (w - fmu) / fsd) for i in te for w in windows(frames[i], TEST_HOP, fill=True)]
         tw = np.stack([w for _, w in test]).astype(np.float32)
         owner = np.array([i for i, _ in test])
-        ref = np.stack([s.decision_function((np.stack([window_stats(w) for w in tw]) - mu) / sd)
+        ref = np.stack([s.decision_function((np.stack([mean_std(w) for w in tw]) - mu) / sd)
                         for s in svms], axis=1)
         model = export(svms, mu, sd, WINDOW, tw.shape[2])
         flt = model.predict(tw, batch_size=1, verbose=0)
@@ -198,7 +187,7 @@ def main() -> None:
             # calibrated on held-out windows (an oracle: a study, never a device recipe)
             seen = np.stack([wins[k] for k in pick[:1000]]).astype(np.float32)
             seen_ref = np.stack([s.decision_function(
-                (np.stack([window_stats(w) for w in seen]) - mu) / sd) for s in svms], axis=1)
+                (np.stack([mean_std(w) for w in seen]) - mu) / sd) for s in svms], axis=1)
             oracle = run_tflite(quantised(model, tw[rng.choice(len(tw), 300, replace=False)]),
                                 tw)
             rows[held].update({

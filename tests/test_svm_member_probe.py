@@ -14,14 +14,9 @@ pytest.importorskip("tf_keras")
 pytest.importorskip("sklearn")
 sys.path.insert(0, str(REPO))
 
-from benchmarks.svm_member_probe import (
-    export,
-    fit_ovr,
-    padded_windows,
-    quantised,
-    run_tflite,
-    window_stats,
-)
+from benchmarks.screen_member_gap import windows
+from benchmarks.screen_statistics import mean_std
+from benchmarks.svm_member_probe import export, fit_ovr, quantised, run_tflite
 
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
@@ -32,7 +27,7 @@ def test_export_equals_the_svms_and_its_integer_forms_run() -> None:
     y = np.repeat(np.arange(n), 20)
     windows = (rng.standard_normal((len(y), frames, dim))
                + np.eye(n, dim)[y][:, None, :] * 2.0).astype(np.float32)
-    stats = np.stack([window_stats(w) for w in windows])
+    stats = np.stack([mean_std(w) for w in windows])
     mu, sd = stats.mean(0), stats.std(0) + 1e-9
     svms = fit_ovr((stats - mu) / sd, y, np.array(["a", "b"] * (len(y) // 2)), n)
     model = export(svms, mu, sd, frames, dim)
@@ -49,5 +44,5 @@ def test_export_equals_the_svms_and_its_integer_forms_run() -> None:
 
 def test_short_utterances_fill_one_window_with_their_own_frames() -> None:
     f = np.arange(20, dtype=float).reshape(10, 2)
-    (w,) = padded_windows(f, 50)
+    (w,) = windows(f, 50, fill=True)
     assert w.shape == (150, 2) and np.array_equal(w[10:20], f)
