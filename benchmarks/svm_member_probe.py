@@ -72,7 +72,8 @@ def export(svms: list[Any], mu: np.ndarray, sd: np.ndarray, frames: int, dim: in
     var = L.GlobalAveragePooling1D()(L.Multiply()([dev, dev]))
     std = tf.math.sqrt(var + 1e-6)
     stats = L.Concatenate()([L.Flatten()(mean), std])
-    z = L.Dense(2 * dim, kernel_initializer=keras.initializers.Constant(np.diag(1.0 / sd)),
+    z = L.Dense(2 * dim, name="z",
+                kernel_initializer=keras.initializers.Constant(np.diag(1.0 / sd)),
                 bias_initializer=keras.initializers.Constant(-mu / sd))(stats)
     if direct:
         diff = L.RepeatVector(len(sv))(z) - tf.constant(sv[None], dtype=tf.float32)
@@ -107,6 +108,22 @@ def quantised(model: Any, rep: np.ndarray, int16: bool = False) -> bytes:
     return conv.convert()
 
 
+def split_at_z(model: Any) -> tuple[Any, Any]:
+    """The export as two models: window → standardised statistics z, and z → decisions (the
+    head), so that each can be quantised alone."""
+    import tf_keras as keras
+
+    zl = model.get_layer("z")
+    zin = keras.Input(zl.output.shape[1:], batch_size=1)
+    made = {id(zl.output): zin}
+    for layer in model.layers[model.layers.index(zl) + 1:]:
+        ins = layer.input if isinstance(layer.input, list) else [layer.input]
+        if all(id(t) in made for t in ins):
+            args = [made[id(t)] for t in ins]
+            made[id(layer.output)] = layer(args if len(args) > 1 else args[0])
+    return keras.Model(model.input, zl.output), keras.Model(zin, made[id(model.output)])
+
+
 def run_tflite(blob: bytes, windows: np.ndarray) -> np.ndarray:
     """Decision values of every window (float input and output; the graph inside is integer)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -136,6 +153,8 @@ def main() -> None:
     ap.add_argument("--ranges", action="store_true",
                     help="also: int8 agreement on training windows, and with ranges calibrated "
                          "on held-out windows (is clipping the loss?)")
+    ap.add_argument("--stages", action="store_true",
+                    help="also: the statistics and the head quantised apart (which one loses?)")
     args = ap.parse_args()
     ds, frames, labels, _ = load_frames(args.data, ",".join(CORE_4), KIND, args.cache)
     corpus, y = ds.corpus_of(), np.asarray(ds.y)
@@ -197,6 +216,15 @@ def main() -> None:
                 "int8_heldout_calibrated_agreement": float(
                     (oracle.argmax(1) == ref.argmax(1)).mean()),
             })
+        if args.stages:
+            stats, head = split_at_z(model)
+            zf = stats.predict(tw, batch_size=64, verbose=0)
+            zq = run_tflite(quantised(stats, rep), tw)
+            qhead = quantised(head, stats.predict(rep, batch_size=64, verbose=0))
+            for name, dec in (("int8 statistics, float head", head.predict(zq, verbose=0)),
+                              ("float statistics, int8 head", run_tflite(qhead, zf))):
+                rows[held][f"{name}: uar"] = file_uar(dec, owner, y)
+                rows[held][f"{name}: agreement"] = float((dec.argmax(1) == ref.argmax(1)).mean())
         print(held, {k: round(v, 4) for k, v in rows[held].items()}, flush=True)
     keys = list(next(iter(rows.values())))
     lines = ["| held-out corpus | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]

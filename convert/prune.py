@@ -12,7 +12,8 @@ held-out fold; at 1e-4 with batch norm frozen, none (train/results/ravdess-20-5f
 * ``prune_low_magnitude`` wraps the very layer objects of the model it is given, so it
   works on a clone (the original member stays untouched for the float reference).
 * Conv, Dense and LSTM kernels are pruned, except the output layer: the last few hundred
-  weights decide between classes and cost nothing to keep.
+  weights decide between classes and cost nothing to keep, and layers a closed-form fit set
+  (the ``rbf`` member's): a member with nothing to prune is returned as it is, not fine-tuned.
 * The polynomial schedule reaches the target after ~60 % of the fine-tune steps, with
   mask updates at steps that land exactly on its end (otherwise the final sparsity is
   never applied), and the rest of the fine-tune recovers accuracy at that sparsity.
@@ -28,6 +29,7 @@ import numpy as np
 
 from convert.tfenv import import_tf, import_tfmot
 from edge.errors import ConfigError
+from train.members import CLOSED_FORM_PREFIX
 
 _KERNELS = ("kernel", "recurrent_kernel", "depthwise_kernel")
 
@@ -81,7 +83,7 @@ def kernel_sparsity(model: Any,
 
 
 def _prunable(layer: Any, output_layers: set[str]) -> bool:
-    if layer.name in output_layers:
+    if layer.name in output_layers or layer.name.startswith(CLOSED_FORM_PREFIX):
         return False
     return layer.__class__.__name__ in ("Conv1D", "Conv2D", "Dense", "LSTM", "GRU", "SimpleRNN")
 
@@ -112,6 +114,8 @@ def prune(model: Any, X: np.ndarray, y: np.ndarray, opts: PruneOptions) -> Prune
         schedule = sparsity.ConstantSparsity(opts.sparsity, begin_step=0, frequency=1)
 
     output_layers = set(getattr(model, "output_names", None) or [model.layers[-1].name])
+    if not any(_prunable(layer, output_layers) for layer in model.layers):
+        return PruneResult(model, {}, 0.0, 0)
     original = keras.models.clone_model(model)
     original.set_weights(model.get_weights())
     pruned_names: list[str] = []

@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.screen_member_gap import windows
 from benchmarks.screen_statistics import mean_std
-from benchmarks.svm_member_probe import export, fit_ovr, quantised, run_tflite
+from benchmarks.svm_member_probe import export, fit_ovr, quantised, run_tflite, split_at_z
 
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
@@ -37,6 +37,10 @@ def test_export_equals_the_svms_and_its_integer_forms_run() -> None:
     assert (got.argmax(1) == y).mean() > 0.9
     direct = export(svms, mu, sd, frames, dim, direct=True)
     np.testing.assert_allclose(direct.predict(windows, batch_size=1, verbose=0), ref, atol=1e-3)
+    stats, head = split_at_z(model)  # the two halves compose to the whole
+    np.testing.assert_allclose(head.predict(stats.predict(windows, batch_size=1, verbose=0),
+                                            batch_size=1, verbose=0), got, atol=1e-4)
+    assert stats.output_shape == (1, 2 * dim)
     for m, int16 in ((model, False), (model, True), (direct, False)):
         q = run_tflite(quantised(m, windows[:40], int16=int16), windows)
         assert q.shape == ref.shape and np.isfinite(q).all()

@@ -25,7 +25,7 @@ CONFIGS = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = CONFIGS / "default.toml"
 #: a small, fast run that works on a handful of speakers (``edge-ser train --quick``)
 QUICK_CONFIG = CONFIGS / "quick.toml"
-ARCHS = ("cnn_lstm", "cnn", "lstm", "stats")
+ARCHS = ("cnn_lstm", "cnn", "lstm", "stats", "rbf")
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,13 @@ class TrainConfig:
     dense_units: int = 0
     #: hidden layers of the ``stats`` member (window statistics → MLP)
     stats_units: list[int] = field(default_factory=lambda: [128, 64])
+    #: the ``rbf`` member (train.rbf): kernel centres, the logistic regression's inverse
+    #: regularisation, the largest gamma·distance² kept, windows k-means sees, solver steps
+    rbf_centres: int = 512
+    rbf_c: float = 1.0
+    rbf_floor: float = 8.0
+    rbf_kmeans_windows: int = 8000
+    rbf_max_iter: int = 3000
     dropout: float = 0.3
     l2: float = 1e-4
     batchnorm: bool = True
@@ -193,6 +200,10 @@ class TrainConfig:
             problems.append("need 0 < train_hop_seconds <= window_seconds")
         if len(self.pool_sizes) != len(self.conv_filters):
             problems.append("pool_sizes needs one entry per conv_filters entry")
+        if self.rbf_centres < 1 or self.rbf_kmeans_windows < 1 or self.rbf_max_iter < 1:
+            problems.append("rbf_centres, rbf_kmeans_windows and rbf_max_iter must be >= 1")
+        if self.rbf_c <= 0 or self.rbf_floor <= 0:
+            problems.append("rbf_c and rbf_floor must be > 0")
         if self.n_folds < 2:
             problems.append("n_folds must be at least 2")
         if not self.members:

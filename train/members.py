@@ -9,6 +9,8 @@ Dropout, GlobalAveragePooling1D, Subtract), and build with a fixed batch size of
 * ``cnn``: the same conv blocks, then global average pooling over time.
 * ``lstm``: average-pool time by ``lstm_pool``, then the LSTM layers.
 * ``stats``: per-coefficient mean and spread over the window into a small MLP.
+* ``rbf``: the same statistics into Gaussian kernels and a logistic regression, fitted in closed
+  form by train.rbf (its layers are named ``rbf_*``: pruning and training leave them alone).
 
 ``window_cmn`` subtracts each window's own mean per coefficient inside the model (mean over
 time): cepstral mean normalisation that removes the channel and much of the speaker, at no
@@ -21,6 +23,11 @@ import re
 from typing import Any
 
 from train.config import TrainConfig
+
+#: layers whose weights a closed-form fit sets (train.rbf): never pruned or fine-tuned
+CLOSED_FORM_PREFIX = "rbf_"
+#: z² enters the rbf member's distance layer as z·(z/4)
+RBF_SQUARE_SCALE = 0.25
 
 
 def keras_name(name: str) -> str:
@@ -44,6 +51,8 @@ def build_member(arch: str, frames: int, dim: int, n_classes: int, cfg: TrainCon
     x = inp
     if arch == "stats":
         return _stats_member(keras, inp, n_classes, cfg, reg, name)
+    if arch == "rbf":
+        return _rbf_member(keras, inp, n_classes, cfg, name)
     if cfg.window_cmn:
         mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(x)
         x = layers.Subtract(name="window_cmn")([x, mean])
@@ -86,13 +95,7 @@ def _stats_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig, reg: A
     corpora, as a member the device runs like any other (MEAN, SUB, RELU, FULLY_CONNECTED are
     int8 builtins; no square root)."""
     layers = keras.layers
-    mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(inp)
-    dev = layers.Subtract(name="centred")([inp, mean])
-    # deviations about the mean sum to zero, so mean(relu(d)) is half the mean |d|: the
-    # spread without an ABS op or a Lambda layer (which .h5 files do not carry well)
-    dev = layers.ReLU(name="pos_dev")(dev)
-    spread = layers.GlobalAveragePooling1D(name="window_mad")(dev)
-    x = layers.Concatenate(name="stats")([layers.Flatten(name="mean_flat")(mean), spread])
+    x = _window_statistics(layers, inp)
     if cfg.batchnorm:
         x = layers.BatchNormalization(name="bn_stats")(x)
     for j, units in enumerate(cfg.stats_units):
@@ -101,6 +104,38 @@ def _stats_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig, reg: A
             x = layers.Dropout(cfg.dropout, name=f"drop{j + 1}")(x)
     out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name=name or "stats")
+
+
+def _window_statistics(layers: Any, inp: Any) -> Any:
+    """[frames, dim] → [2·dim]: each coefficient's mean and half its mean absolute deviation
+    (train.rbf.window_statistics is the NumPy twin)."""
+    mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(inp)
+    dev = layers.Subtract(name="centred")([inp, mean])
+    # deviations about the mean sum to zero, so mean(relu(d)) is half the mean |d|: the
+    # spread without an ABS op or a Lambda layer (which .h5 files do not carry well)
+    dev = layers.ReLU(name="pos_dev")(dev)
+    spread = layers.GlobalAveragePooling1D(name="window_mad")(dev)
+    return layers.Concatenate(name="stats")([layers.Flatten(name="mean_flat")(mean), spread])
+
+
+def _rbf_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig,
+                name: str | None) -> Any:
+    """Window statistics → standardised → gamma·|z - c|² for every centre, from z² and z in one
+    dense layer whose fused ReLU6 clips at the floor (scaled to 6) → exp(-·) → softmax of a
+    linear layer. z² is scaled by 1/4 so that it and z share an int8 range in the
+    concatenation. Weights come from train.rbf.set_rbf_weights."""
+    layers = keras.layers
+    p = CLOSED_FORM_PREFIX
+    x = _window_statistics(layers, inp)
+    z = layers.Dense(x.shape[-1], name=f"{p}standardise")(x)
+    zz = layers.Multiply(name=f"{p}square")([z, layers.Rescaling(RBF_SQUARE_SCALE,
+                                                                 name=f"{p}quarter")(z)])
+    terms = layers.Concatenate(name=f"{p}terms")([zz, z])
+    d = layers.Dense(cfg.rbf_centres, activation="relu6", name=f"{p}distance")(terms)
+    k = layers.Activation("exponential", name=f"{p}kernel")(
+        layers.Rescaling(-cfg.rbf_floor / 6.0, name=f"{p}negate")(d))
+    out = layers.Dense(n_classes, activation="softmax", name="probs")(k)
+    return keras.Model(inp, out, name=name or "rbf")
 
 
 def with_batch_size(model: Any, arch: str, cfg: TrainConfig, batch_size: int = 1) -> Any:

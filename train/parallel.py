@@ -134,11 +134,20 @@ def fit_job(job: FitJob, cfg: TrainConfig, strategy: str = "default",
     val = job.data.load("val")
     dim = x.shape[-1]
     folder = Path(job.folder)
-    res = fit_member(lambda: build_member(job.arch, job.frames, dim, job.n_classes, cfg,
-                                          name=keras_name(job.name)),
-                     x, y, val, cfg, job.n_classes, job.seed, folder, job.name,
-                     strategy=strategy, epochs=job.epochs, log=log, weights=weights,
-                     targets=targets, domains=domains)
+    def build() -> Any:
+        return build_member(job.arch, job.frames, dim, job.n_classes, cfg,
+                            name=keras_name(job.name))
+
+    res: Any
+    if job.arch == "rbf":  # a closed-form fit: no epochs, teacher or adversary
+        from train.rbf import fit_rbf_member
+
+        folder.mkdir(parents=True, exist_ok=True)
+        res = fit_rbf_member(build, x, y, val, cfg, job.n_classes, job.seed, weights, log)
+    else:
+        res = fit_member(build, x, y, val, cfg, job.n_classes, job.seed, folder, job.name,
+                         strategy=strategy, epochs=job.epochs, log=log, weights=weights,
+                         targets=targets, domains=domains)
     path = folder / f"{job.name}.h5"
     res.model.save(path)
     return FitSummary(job.name, str(path), res.history, res.best_epoch, res.best_val,

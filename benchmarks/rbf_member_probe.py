@@ -1,0 +1,105 @@
+"""Does the ``rbf`` member survive int8 on held-out corpora? Float fit against its .tflite.
+
+Why: the SVM exported as a member lost ~5 points in int8 (``svm-member-probe.md``); split in
+two, its statistics survived int8 (96 % window agreement) and its head did not (44 %). The rbf
+member replaces the head (few k-means centres, clipped distances, a regularised logistic
+regression). For each held-out corpus this fits it on the other corpora's windows
+(benchmarks/screen_rbf.py's protocol), builds it with ``build_member("rbf")``, converts it with
+convert's int8 path (300 representative training windows) and runs it on the device
+interpreter (edge.interpreter.MemberModel) over every test window: file-level core-4 UAR of the
+float fit and of int8, their window agreement, the model's size, and the same for each
+``--c`` (the regression's C: large C means large weights whose differences int8 loses).
+
+    python benchmarks/rbf_member_probe.py --data ravdess:DIR ... --hold nemo --out OUT
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.report import save_report
+from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
+from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW, windows
+from edge.corpora import CORE_4
+from edge.metrics import score
+from train.config import TrainConfig
+
+KIND = "shape+flatness+pitch"
+
+
+def main() -> None:
+    ap = screen_arguments(__doc__)
+    ap.add_argument("--hold", action="append", required=True, help="held-out corpus (repeat)")
+    ap.add_argument("--kind", default=KIND)
+    ap.add_argument("--c", type=float, action="append", default=None,
+                    help="logistic-regression C (repeat; default: the recipe's)")
+    args = ap.parse_args()
+    from convert.quantize import QuantizeOptions, fixed_batch, representative_sample, to_tflite
+    from edge.interpreter import MemberModel
+    from train.members import build_member
+    from train.rbf import fit_rbf, set_rbf_weights
+
+    base = TrainConfig()
+    ds, frames, _, _ = load_frames(args.data, ",".join(CORE_4), args.kind, args.cache)
+    corpus, y = ds.corpus_of(), np.asarray(ds.y)
+    rows: dict[str, dict[str, float]] = {}
+    for held in args.hold:
+        tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
+        cat = np.concatenate([frames[i] for i in tr])
+        mu, sd = cat.mean(0), cat.std(0) + 1e-6
+        x, wy, wc = [], [], []
+        for i in tr:
+            for w in windows(frames[i], TRAIN_HOP, fill=True):
+                x.append(((w - mu) / sd).astype(np.float32))
+                wy.append(y[i])
+                wc.append(corpus[i])
+        xs, wy_a, wc_a = np.stack(x), np.array(wy), np.array(wc)
+        test = [(i, ((w - mu) / sd).astype(np.float32))
+                for i in te for w in windows(frames[i], TEST_HOP, fill=True)]
+        tw = np.stack([w for _, w in test])
+        owner = np.array([i for i, _ in test])
+        files = np.unique(owner)
+
+        def uar(p: np.ndarray, files: np.ndarray = files, owner: np.ndarray = owner) -> float:
+            fp = np.stack([p[owner == f].mean(0) for f in files])
+            return score(y[files], fp.argmax(1), list(CORE_4)).uar
+
+        for c in args.c or [base.rbf_c]:
+            cfg = replace(base, rbf_c=c)
+            fit = fit_rbf(xs, wy_a, len(CORE_4), cfg, cfg.seed,
+                          weights=balanced_weights(wc_a, wy_a, len(CORE_4)))
+            ref = fit.probs(tw)
+            model = build_member("rbf", WINDOW, tw.shape[2], len(CORE_4), cfg)
+            set_rbf_weights(model, fit)
+            blob = to_tflite(fixed_batch(model), representative_sample(xs, 300, 0),
+                             QuantizeOptions(mode="int8"))
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "m.tflite"
+                path.write_bytes(blob)
+                member = MemberModel(path)
+                q = np.stack([member.predict(w) for w in tw])
+            key = f"{held} C={c:g}"
+            rows[key] = {"float_uar": uar(ref), "int8_uar": uar(q),
+                         "window_agreement": float((q.argmax(1) == ref.argmax(1)).mean()),
+                         "max_prob_diff": float(np.abs(q - ref).max()),
+                         "coef_abs_max": float(np.abs(fit.coef).max()),
+                         "int8_bytes": float(len(blob))}
+            print(key, {k: round(v, 4) for k, v in rows[key].items()}, flush=True)
+    keys = list(next(iter(rows.values())))
+    lines = [f"`rbf` member on `{args.kind}`, {base.rbf_centres} centres: float fit against "
+             "int8 .tflite on every window of the held-out corpus (file-level core-4 UAR).", "",
+             "| held-out corpus, C | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, r in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[k]:.4g}" for k in keys) + " |")
+    save_report(args.out, "\n".join(lines), rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The `rbf` member (window statistics → Gaussian kernels → logistic regression, fitted in closed
+form): the Keras export computes what the NumPy fit does, it learns a boundary no linear model
+on the statistics can draw, survives .h5, pruning and the training loop's worker, and runs in
+full-integer int8 on the device interpreter in agreement with Keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+
+pytestmark = [pytest.mark.tf, pytest.mark.slow]
+
+
+def _xor_data(n: int, frames: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Four classes: whether two coefficients' window means share a sign (an XOR: no linear
+    function of the statistics tells it), and a third coefficient's mean (linear); noise in
+    every frame."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    means = np.zeros((n, dim))
+    means[:, 0] = rng.choice([-1.0, 1.0], n)
+    means[:, 1] = np.where(y % 2 == 0, 1.0, -1.0) * means[:, 0]
+    means[:, 2] = np.where(y < 2, 0.0, 2.0)
+    x = means[:, None, :] + 0.7 * rng.standard_normal((n, frames, dim))
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _cfg(**kw: object):
+    from train.config import TrainConfig
+
+    return TrainConfig(rbf_centres=48, rbf_kmeans_windows=400, **kw)
+
+
+def test_window_statistics_are_the_members_layers() -> None:
+    pytest.importorskip("tensorflow")
+    import tf_keras as keras
+
+    from train.members import build_member
+    from train.rbf import window_statistics
+
+    x, _ = _xor_data(40, 30, 5, 0)
+    model = build_member("rbf", 30, 5, 4, _cfg())
+    stats = keras.Model(model.input, model.get_layer("stats").output).predict(x, verbose=0)
+    np.testing.assert_allclose(stats, window_statistics(x), atol=1e-5)
+
+
+def test_rbf_member_learns_xor_and_export_equals_the_fit(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("sklearn")
+    from train.members import build_member
+    from train.rbf import fit_rbf_member
+
+    frames, dim = 40, 5
+    cfg = _cfg()
+    x, y = _xor_data(800, frames, dim, 0)
+    xv, yv = _xor_data(120, frames, dim, 1)
+    files = np.arange(len(yv))
+    res = fit_rbf_member(lambda: build_member("rbf", frames, dim, 4, cfg), x, y,
+                         (xv, yv, files), cfg, 4, seed=1)
+    assert res.best_val > 0.9  # validation UAR: the XOR is learnt
+    assert res.history["val_uar"] == [res.best_val]
+    from train.rbf import fit_rbf
+
+    fit = fit_rbf(x, y, 4, cfg, seed=1)
+    keras_p = res.model.predict(xv, verbose=0)
+    np.testing.assert_allclose(keras_p, fit.probs(xv), atol=2e-4)
+    # a linear model on the same statistics cannot: the kernel is doing the work
+    from sklearn.linear_model import LogisticRegression
+
+    from train.rbf import window_statistics
+
+    lin = LogisticRegression(max_iter=2000).fit(window_statistics(x), y)
+    assert (lin.predict(window_statistics(xv)) == yv).mean() < 0.7
+    # .h5 round trip (the training loop saves, conversion loads)
+    import tf_keras as keras
+
+    res.model.save(tmp_path / "m.h5")
+    back = keras.models.load_model(tmp_path / "m.h5", compile=False)
+    np.testing.assert_allclose(back.predict(xv, verbose=0), keras_p, atol=1e-6)
+
+
+def test_rbf_member_int8_agrees_with_keras_and_pruning_leaves_it_alone(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow_model_optimization")
+    from convert.prune import PruneOptions, prune
+    from convert.quantize import QuantizeOptions, fixed_batch, to_tflite
+    from convert.tflite_ops import read_ops, unsupported
+    from edge.interpreter import MemberModel
+    from train.members import build_member
+    from train.rbf import fit_rbf_member
+
+    frames, dim = 40, 5
+    cfg = _cfg()
+    x, y = _xor_data(800, frames, dim, 0)
+    xt, yt = _xor_data(200, frames, dim, 2)
+    model = fit_rbf_member(lambda: build_member("rbf", frames, dim, 4, cfg), x, y, None, cfg,
+                           4, seed=1).model
+    pruned = prune(model, x, y, PruneOptions(sparsity=0.5, epochs=1))
+    assert pruned.model is model and pruned.layers == {} and pruned.steps == 0
+    keras_p = model.predict(xt, verbose=0)
+    blob = to_tflite(fixed_batch(model), x[:200], QuantizeOptions(mode="int8"))
+    ops = read_ops(blob)
+    assert not unsupported(ops), unsupported(ops)  # tflite-runtime 2.14 runs it (armv7l)
+    assert {"EXP", "FULLY_CONNECTED"} <= {o.name for o in ops}
+    assert "SQRT" not in {o.name for o in ops}
+    path = tmp_path / "m.tflite"
+    path.write_bytes(blob)
+    member = MemberModel(path)
+    lite_p = np.stack([member.predict(w) for w in xt])
+    assert (lite_p.argmax(1) == keras_p.argmax(1)).mean() > 0.95
+    assert (lite_p.argmax(1) == yt).mean() > 0.85
+
+
+def test_fit_job_trains_an_rbf_member(tmp_path: Path) -> None:
+    """The training loop's worker fits the rbf arch in closed form and saves a loadable .h5."""
+    pytest.importorskip("tensorflow")
+    import tf_keras as keras
+
+    from train.parallel import FitData, FitJob, fit_job
+
+    frames, dim = 40, 5
+    x, y = _xor_data(400, frames, dim, 0)
+    data = FitData.write(tmp_path / "data" / "f", (x, y, np.arange(len(y))), None)
+    res = fit_job(FitJob("m1-rbf-f", "rbf", data, 1, str(tmp_path / "out"), frames, 4), _cfg(),
+                  log=lambda s: None)
+    model = keras.models.load_model(res.model_path, compile=False)
+    assert model.output_shape == (None, 4)
+    assert (model.predict(x, verbose=0).argmax(1) == y).mean() > 0.9
+
+
+def test_rbf_settings_are_checked() -> None:
+    from train.config import MemberSpec, TrainConfig
+
+    assert MemberSpec.parse("rbf:shape+flatness+pitch:1").arch == "rbf"
+    with pytest.raises(ConfigError, match="rbf_c"):
+        TrainConfig(rbf_c=0.0)
+    with pytest.raises(ConfigError, match="rbf_centres"):
+        TrainConfig(rbf_centres=0)
