@@ -7,17 +7,17 @@ regression). For each held-out corpus this fits it on the other corpora's window
 (benchmarks/screen_rbf.py's protocol), builds it with ``build_member("rbf")``, converts it with
 convert's int8 path (300 representative training windows) and runs it on the device
 interpreter (edge.interpreter.MemberModel) over every test window: file-level core-4 UAR of the
-float fit and of int8, their window agreement, the model's size, and the same for each
-``--c`` (the regression's C: large C means large weights whose differences int8 loses).
+float fit and of int8, their window agreement and the model's size, for each ``--variant``
+(rbf settings, e.g. ``rbf_c=10``: large C means large weights whose differences int8 loses).
 
-    python benchmarks/rbf_member_probe.py --data ravdess:DIR ... --hold nemo --out OUT
+    python benchmarks/rbf_member_probe.py --data ravdess:DIR ... --hold nemo \
+        --variant rbf_c=1 --variant rbf_c=10 --out OUT
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from benchmarks.screen_corpora import balanced_weights, load_frames, screen_argu
 from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW, windows
 from edge.corpora import CORE_4
 from edge.metrics import score
-from train.config import TrainConfig
+from train.config import TrainConfig, from_mapping, parse_override
 
 KIND = "shape+flatness+pitch"
 
@@ -38,8 +38,8 @@ def main() -> None:
     ap = screen_arguments(__doc__)
     ap.add_argument("--hold", action="append", required=True, help="held-out corpus (repeat)")
     ap.add_argument("--kind", default=KIND)
-    ap.add_argument("--c", type=float, action="append", default=None,
-                    help="logistic-regression C (repeat; default: the recipe's)")
+    ap.add_argument("--variant", action="append", default=None,
+                    help="rbf settings KEY=VALUE[;KEY=VALUE] (repeat; default: the recipe's)")
     args = ap.parse_args()
     from convert.quantize import QuantizeOptions, fixed_batch, representative_sample, to_tflite
     from edge.interpreter import MemberModel
@@ -71,8 +71,9 @@ def main() -> None:
             fp = np.stack([p[owner == f].mean(0) for f in files])
             return score(y[files], fp.argmax(1), list(CORE_4)).uar
 
-        for c in args.c or [base.rbf_c]:
-            cfg = replace(base, rbf_c=c)
+        for variant in args.variant or [""]:
+            cfg = from_mapping(dict(parse_override(o) for o in variant.split(";") if o),
+                               base=base)
             fit = fit_rbf(xs, wy_a, len(CORE_4), cfg, cfg.seed,
                           weights=balanced_weights(wc_a, wy_a, len(CORE_4)))
             ref = fit.probs(tw)
@@ -85,7 +86,7 @@ def main() -> None:
                 path.write_bytes(blob)
                 member = MemberModel(path)
                 q = np.stack([member.predict(w) for w in tw])
-            key = f"{held} C={c:g}"
+            key = f"{held} {variant or 'recipe'}"
             rows[key] = {"float_uar": uar(ref), "int8_uar": uar(q),
                          "window_agreement": float((q.argmax(1) == ref.argmax(1)).mean()),
                          "max_prob_diff": float(np.abs(q - ref).max()),
@@ -93,9 +94,11 @@ def main() -> None:
                          "int8_bytes": float(len(blob))}
             print(key, {k: round(v, 4) for k, v in rows[key].items()}, flush=True)
     keys = list(next(iter(rows.values())))
-    lines = [f"`rbf` member on `{args.kind}`, {base.rbf_centres} centres: float fit against "
-             "int8 .tflite on every window of the held-out corpus (file-level core-4 UAR).", "",
-             "| held-out corpus, C | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines = [f"`rbf` member on `{args.kind}` (recipe: {base.rbf_spread}, {base.rbf_centres} "
+             f"centres, C={base.rbf_c:g}): float fit against int8 .tflite on every window of "
+             "the held-out corpus (file-level core-4 UAR).", "",
+             "| held-out corpus, variant | " + " | ".join(keys) + " |",
+             "|---|" + "---|" * len(keys)]
     for name, r in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{r[k]:.4g}" for k in keys) + " |")
     save_report(args.out, "\n".join(lines), rows)

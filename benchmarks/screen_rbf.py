@@ -5,7 +5,7 @@ screened in minutes: for each held-out corpus, ``train.rbf.fit_rbf`` on the othe
 3 s windows (speech frames, short clips filled with their own frames, global statistics of
 the training corpora, every corpus weighing the same), each test file decided by the mean of
 its windows' probabilities (0.5 s hop, as ``classify``). Float, in NumPy: the int8 member
-agrees with it on 94-95 % of windows (``svm-member-probe-rbf.md``). Rows: each kind, then the
+agrees with it on 94-95 % of windows (``rbf-member-probe.md``). Rows: each kind, then the
 soft vote of all kinds.
 
     python benchmarks/screen_rbf.py --data ravdess:DIR ... --kind shape+flatness+pitch \\

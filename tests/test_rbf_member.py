@@ -35,7 +35,8 @@ def _cfg(**kw: object):
     return TrainConfig(rbf_centres=48, rbf_kmeans_windows=400, **kw)
 
 
-def test_window_statistics_are_the_members_layers() -> None:
+@pytest.mark.parametrize("spread", ["mad", "var"])
+def test_window_statistics_are_the_members_layers(spread: str) -> None:
     pytest.importorskip("tensorflow")
     import tf_keras as keras
 
@@ -43,9 +44,12 @@ def test_window_statistics_are_the_members_layers() -> None:
     from train.rbf import window_statistics
 
     x, _ = _xor_data(40, 30, 5, 0)
-    model = build_member("rbf", 30, 5, 4, _cfg())
+    x[:, :, 3] *= 3.0  # a coefficient with a larger spread
+    model = build_member("rbf", 30, 5, 4, _cfg(rbf_spread=spread))
     stats = keras.Model(model.input, model.get_layer("stats").output).predict(x, verbose=0)
-    np.testing.assert_allclose(stats, window_statistics(x), atol=1e-5)
+    ours = window_statistics(x, spread)
+    np.testing.assert_allclose(stats, ours, atol=1e-4)
+    assert ours[:, 5 + 3].mean() > 2 * ours[:, 5 + 2].mean()  # the spread column reads it
 
 
 def test_rbf_member_learns_xor_and_export_equals_the_fit(tmp_path: Path) -> None:
@@ -83,7 +87,9 @@ def test_rbf_member_learns_xor_and_export_equals_the_fit(tmp_path: Path) -> None
     np.testing.assert_allclose(back.predict(xv, verbose=0), keras_p, atol=1e-6)
 
 
-def test_rbf_member_int8_agrees_with_keras_and_pruning_leaves_it_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spread", ["mad", "var"])
+def test_rbf_member_int8_agrees_with_keras_and_pruning_leaves_it_alone(tmp_path: Path,
+                                                                      spread: str) -> None:
     pytest.importorskip("tensorflow")
     pytest.importorskip("tensorflow_model_optimization")
     from convert.prune import PruneOptions, prune
@@ -94,7 +100,7 @@ def test_rbf_member_int8_agrees_with_keras_and_pruning_leaves_it_alone(tmp_path:
     from train.rbf import fit_rbf_member
 
     frames, dim = 40, 5
-    cfg = _cfg()
+    cfg = _cfg(rbf_spread=spread)
     x, y = _xor_data(800, frames, dim, 0)
     xt, yt = _xor_data(200, frames, dim, 2)
     model = fit_rbf_member(lambda: build_member("rbf", frames, dim, 4, cfg), x, y, None, cfg,
@@ -138,5 +144,7 @@ def test_rbf_settings_are_checked() -> None:
     assert MemberSpec.parse("rbf:shape+flatness+pitch:1").arch == "rbf"
     with pytest.raises(ConfigError, match="rbf_c"):
         TrainConfig(rbf_c=0.0)
+    with pytest.raises(ConfigError, match="rbf_spread"):
+        TrainConfig(rbf_spread="std")
     with pytest.raises(ConfigError, match="rbf_centres"):
         TrainConfig(rbf_centres=0)

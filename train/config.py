@@ -130,8 +130,10 @@ class TrainConfig:
     dense_units: int = 0
     #: hidden layers of the ``stats`` member (window statistics → MLP)
     stats_units: list[int] = field(default_factory=lambda: [128, 64])
-    #: the ``rbf`` member (train.rbf): kernel centres, the logistic regression's inverse
-    #: regularisation, the largest gamma·distance² kept, windows k-means sees, solver steps
+    #: the ``rbf`` member (train.rbf): the statistics' spread ("mad" or "var"), kernel centres,
+    #: the logistic regression's inverse regularisation, the largest gamma·distance² kept,
+    #: windows k-means sees, solver steps
+    rbf_spread: str = "mad"
     rbf_centres: int = 512
     rbf_c: float = 1.0
     rbf_floor: float = 8.0
@@ -202,6 +204,8 @@ class TrainConfig:
             problems.append("pool_sizes needs one entry per conv_filters entry")
         if self.rbf_centres < 1 or self.rbf_kmeans_windows < 1 or self.rbf_max_iter < 1:
             problems.append("rbf_centres, rbf_kmeans_windows and rbf_max_iter must be >= 1")
+        if self.rbf_spread not in ("mad", "var"):
+            problems.append(f"rbf_spread must be mad or var, got {self.rbf_spread!r}")
         if self.rbf_c <= 0 or self.rbf_floor <= 0:
             problems.append("rbf_c and rbf_floor must be > 0")
         if self.n_folds < 2:

@@ -106,15 +106,19 @@ def _stats_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig, reg: A
     return keras.Model(inp, out, name=name or "stats")
 
 
-def _window_statistics(layers: Any, inp: Any) -> Any:
-    """[frames, dim] → [2·dim]: each coefficient's mean and half its mean absolute deviation
-    (train.rbf.window_statistics is the NumPy twin)."""
+def _window_statistics(layers: Any, inp: Any, spread: str = "mad") -> Any:
+    """[frames, dim] → [2·dim]: each coefficient's mean and its spread, half the mean absolute
+    deviation (``mad``) or the variance (``var``) (train.rbf.window_statistics is the NumPy
+    twin). No square root: tflite-runtime 2.14 has no int8 SQRT."""
     mean = layers.GlobalAveragePooling1D(keepdims=True, name="window_mean")(inp)
     dev = layers.Subtract(name="centred")([inp, mean])
-    # deviations about the mean sum to zero, so mean(relu(d)) is half the mean |d|: the
-    # spread without an ABS op or a Lambda layer (which .h5 files do not carry well)
-    dev = layers.ReLU(name="pos_dev")(dev)
-    spread = layers.GlobalAveragePooling1D(name="window_mad")(dev)
+    if spread == "var":
+        dev = layers.Multiply(name="squared_dev")([dev, dev])
+    else:
+        # deviations about the mean sum to zero, so mean(relu(d)) is half the mean |d|: the
+        # spread without an ABS op or a Lambda layer (which .h5 files do not carry well)
+        dev = layers.ReLU(name="pos_dev")(dev)
+    spread = layers.GlobalAveragePooling1D(name=f"window_{spread}")(dev)
     return layers.Concatenate(name="stats")([layers.Flatten(name="mean_flat")(mean), spread])
 
 
@@ -126,7 +130,7 @@ def _rbf_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig,
     concatenation. Weights come from train.rbf.set_rbf_weights."""
     layers = keras.layers
     p = CLOSED_FORM_PREFIX
-    x = _window_statistics(layers, inp)
+    x = _window_statistics(layers, inp, cfg.rbf_spread)
     z = layers.Dense(x.shape[-1], name=f"{p}standardise")(x)
     zz = layers.Multiply(name=f"{p}square")([z, layers.Rescaling(RBF_SQUARE_SCALE,
                                                                  name=f"{p}quarter")(z)])

@@ -13,7 +13,7 @@ it (svm-member-probe.md). This member keeps the kernel and a convex fit, but few
 * a class- and corpus-balanced multinomial logistic regression on the kernel values.
 
 sklearn fits it in a minute; the export is ordinary tf_keras layers that convert to int8
-builtins. Two choices keep int8 close to the float model (``svm-member-probe-rbf.md``): the
+builtins. Two choices keep int8 close to the float model (``rbf-member-probe.md``): the
 squared distances come from one dense layer with a fused ReLU6 (distances beyond
 ``rbf_floor`` are clipped, so the int8 range spends its 256 steps where kernels are not ~0),
 and the logistic regression's weights are few and regularised, not thousands of ±C.
@@ -34,16 +34,17 @@ from train.members import RBF_SQUARE_SCALE
 _CHUNK = 4096
 
 
-def window_statistics(x: np.ndarray) -> np.ndarray:
-    """[n, frames, dim] → [n, 2·dim]: each coefficient's mean over the window and the mean of
-    its positive deviations (half the mean absolute deviation), as the member's layers
-    compute them."""
+def window_statistics(x: np.ndarray, spread: str = "mad") -> np.ndarray:
+    """[n, frames, dim] → [n, 2·dim]: each coefficient's mean over the window and its spread,
+    the mean of its positive deviations (``mad``: half the mean absolute deviation) or the
+    variance (``var``), as the member's layers compute them."""
     out = []
     for s in range(0, len(x), _CHUNK):
         w = np.asarray(x[s:s + _CHUNK], dtype=np.float64)
         mean = w.mean(1)
-        spread = np.maximum(w - mean[:, None, :], 0.0).mean(1)
-        out.append(np.concatenate([mean, spread], axis=1))
+        dev = w - mean[:, None, :]
+        spread_ = (dev ** 2 if spread == "var" else np.maximum(dev, 0.0)).mean(1)
+        out.append(np.concatenate([mean, spread_], axis=1))
     return np.concatenate(out) if out else np.zeros((0, 2 * x.shape[-1]))
 
 
@@ -58,6 +59,7 @@ class RbfFit:
     coef: np.ndarray        # [m, classes]
     intercept: np.ndarray   # [classes]
     floor: float            # largest gamma·distance² kept
+    spread: str = "mad"     # the statistics' spread (window_statistics)
 
     def kernel(self, z: np.ndarray) -> np.ndarray:
         d = ((z[:, None, :] - self.centres[None]) ** 2).sum(-1) * self.gamma
@@ -65,7 +67,7 @@ class RbfFit:
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of windows [n, frames, dim] (the float reference)."""
-        z = (window_statistics(x) - self.mu) / self.sd
+        z = (window_statistics(x, self.spread) - self.mu) / self.sd
         logits = self.kernel(z) @ self.coef + self.intercept
         e = np.exp(logits - logits.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
@@ -79,7 +81,7 @@ def fit_rbf(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig, seed
     from sklearn.cluster import KMeans
     from sklearn.linear_model import LogisticRegression
 
-    stats = window_statistics(x)
+    stats = window_statistics(x, cfg.rbf_spread)
     mu, sd = stats.mean(0), stats.std(0) + 1e-6
     z = (stats - mu) / sd
     rng = np.random.default_rng(seed)
@@ -89,7 +91,7 @@ def fit_rbf(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig, seed
     if m < cfg.rbf_centres:  # a tiny run: repeat centres so the layer keeps its configured size
         centres = centres[np.arange(cfg.rbf_centres) % m]
     fit = RbfFit(mu, sd, centres, 1.0 / z.shape[1], np.zeros((cfg.rbf_centres, n_classes)),
-                 np.full(n_classes, -30.0), cfg.rbf_floor)
+                 np.full(n_classes, -30.0), cfg.rbf_floor, cfg.rbf_spread)
     present = np.unique(y)
     k = fit.kernel(z)
     if len(present) == 1:  # one class: it always wins
