@@ -169,6 +169,8 @@ def _convert_member(ms: MemberSet, src: MemberRecord, train: tuple[np.ndarray, n
         except Exception as exc:
             raise ModelError(f"member {src.name!r} cannot be pruned: {_reason(exc)}") from None
         to_convert = pruning.model
+        if not pruning.steps:
+            say(f"    {src.name}: nothing to prune (its layers were fitted in closed form)")
     rep = representative_sample(X, opts.quant.representative, opts.quant.seed)
     check_windows(rep, frames, dim, src.name, "representative")
     lstm = "unrolled" if opts.quant.unroll else "fused"

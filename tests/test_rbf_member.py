@@ -148,3 +148,38 @@ def test_rbf_settings_are_checked() -> None:
         TrainConfig(rbf_spread="std")
     with pytest.raises(ConfigError, match="rbf_centres"):
         TrainConfig(rbf_centres=0)
+
+
+def test_train_convert_classify_with_an_rbf_member(tiny_corpus: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`edge-ser train` fits an rbf member beside a gradient-trained one; `convert` prunes the
+    other and leaves the rbf as fitted; the device classifies with both."""
+    pytest.importorskip("tensorflow_model_optimization")
+    import json
+
+    from conftest import TINY_TRAIN
+
+    from edge.cli import main
+    from edge.manifest import load_manifest
+
+    run = tmp_path / "run"
+    rc = main(["train", "--data", str(tiny_corpus), "--out", str(run), "--no-cache",
+               "--only", "final", "--no-compare", "--set", "members=rbf:mfcc:1,stats:mfcc:2",
+               "--set", "rbf_centres=8", "--set", "baselines=", *TINY_TRAIN])
+    assert rc == 0, capsys.readouterr().err
+    models = tmp_path / "models"
+    rc = main(["convert", str(run), "--out", str(models), "--sparsity", "0.5",
+               "--representative", "40", "--verify-windows", "40"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    manifest = load_manifest(models)
+    assert [m.name for m in manifest.members] == ["m1-rbf-mfcc", "m2-stats-mfcc"]
+    sparsity = manifest.metadata["pruning"]["sparsity"]
+    assert sparsity["m1-rbf-mfcc"] == 0.0  # nothing of it pruned
+    assert sparsity["m2-stats-mfcc"] > 0.3
+    assert "m1-rbf-mfcc: nothing to prune" in captured.out
+    wav = next(tiny_corpus.rglob("*.wav"))
+    rc = main(["classify", "--models", str(models), "--json", str(wav)])
+    out = capsys.readouterr().out
+    label = json.loads(out.splitlines()[-1])["label"]
+    assert rc == 0 and label in ("neutral", "angry", "uncertain")
