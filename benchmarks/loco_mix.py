@@ -8,6 +8,11 @@ device does) averaged over members. This scores that vote on the sets' validatio
 
     python benchmarks/loco_mix.py --run cnn_lstm=RUN_A --run stats=RUN_B \
         --combo cnn_lstm --combo stats --combo cnn_lstm+stats --out OUT
+
+``--probs DIR`` keeps each run's member probabilities (``DIR/NAME/SET-SPLIT.npz``: every
+member's window probabilities, file ids and labels) and reads them instead of the models when
+they are there: a later mix needs only the run's ``run.json`` (the committed results folder),
+not its models and windows, which a new machine does not have.
 """
 
 from __future__ import annotations
@@ -57,6 +62,28 @@ def member_window_probs(set_dir: Path, split: str,
     return out
 
 
+def stored_probs(run_dir: Path, name: str, set_name: str, split: str, store: Path | None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``member_window_probs`` of a set, through the ``--probs`` store when there is one."""
+    path = store / name / f"{set_name}-{split}.npz" if store else None
+    if path is not None and path.is_file():
+        with np.load(path) as z:
+            members = sorted({k.rsplit("/", 1)[0] for k in z.files})
+            return {m: (z[f"{m}/p"], z[f"{m}/file"], z[f"{m}/y"]) for m in members}
+    out = member_window_probs(run_dir / set_name, split)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"{m}/{k}": a for m, v in out.items()
+                  for k, a in zip(("p", "file", "y"), v, strict=True)}
+        np.savez_compressed(path, **arrays)
+    return out
+
+
+def has_set(run_dir: Path, name: str, set_name: str, store: Path | None) -> bool:
+    return (run_dir / set_name / "set.json").is_file() or (
+        store is not None and (store / name / f"{set_name}-test.npz").is_file())
+
+
 def file_vote(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
               ) -> tuple[np.ndarray, np.ndarray]:
     """Members on different windows: each member's mean over a file's windows, then the mean
@@ -73,6 +100,8 @@ def main() -> None:
                     help="a run, optionally only some of its members (by name prefix)")
     ap.add_argument("--combo", action="append", required=True, metavar="NAME+NAME")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
+    ap.add_argument("--probs", type=Path, default=None, metavar="DIR",
+                    help="keep and reuse the runs' member probabilities here")
     args = ap.parse_args()
     runs, only = {}, {}
     for r in args.run:
@@ -83,10 +112,11 @@ def main() -> None:
     first = next(iter(infos.values()))
     labels = first.labels
     sets = [s for s in first.sets if s != "final"
-            and all((Path(runs[n]) / s / "set.json").is_file() for n in runs)]
+            and all(has_set(Path(runs[n]), n, s, args.probs) for n in runs)]
     results: dict[str, dict] = {c: {"val_uar": [], "per_corpus": {}} for c in args.combo}
     for s in sets:
-        probs = {n: {sp: {m: v for m, v in member_window_probs(Path(runs[n]) / s, sp).items()
+        probs = {n: {sp: {m: v for m, v in stored_probs(Path(runs[n]), n, s, sp,
+                                                         args.probs).items()
                           if not only[n] or m.startswith(only[n])} for sp in ("val", "test")}
                  for n in runs}
         truth: dict[str, dict[int, int]] = {}  # file → label, from the windows just read

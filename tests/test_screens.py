@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -319,3 +320,32 @@ def test_weighted_vote_scores_the_families_it_weighs() -> None:
     assert weighted_uar(parts, (1.0, 2.0), labels) == 0.0
     with pytest.raises(SystemExit):
         weighted_uar([(ids, right, y), (ids[::-1], right, y)], (1.0, 1.0), labels)
+
+
+def test_loco_mix_keeps_member_probabilities_and_reads_them_back(tmp_path: Path,
+                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """--probs: the first read evaluates the set and stores it, later ones need no models."""
+    import benchmarks.loco_mix as mix
+
+    rng = np.random.default_rng(0)
+    want = {"m1-rbf-shape+flatness+pitch": (rng.dirichlet(np.ones(4), 5).astype(np.float32),
+                                            np.array([0, 0, 1, 2, 2]), np.array([1, 1, 0, 3, 3])),
+            "m2-mfcc+pitch+rms/2": (rng.dirichlet(np.ones(4), 5).astype(np.float32),
+                                    np.array([0, 0, 1, 2, 2]), np.array([1, 1, 0, 3, 3]))}
+    calls: list[Path] = []
+
+    def evaluate(set_dir: Path, split: str):  # type: ignore[no-untyped-def]
+        calls.append(set_dir)
+        return want
+
+    monkeypatch.setattr(mix, "member_window_probs", evaluate)
+    store = tmp_path / "probs"
+    assert not mix.has_set(tmp_path / "gone", "r", "loco-nemo", store)
+    first = mix.stored_probs(tmp_path / "run", "r", "loco-nemo", "test", store)
+    again = mix.stored_probs(tmp_path / "gone", "r", "loco-nemo", "test", store)
+    assert len(calls) == 1 and mix.has_set(tmp_path / "gone", "r", "loco-nemo", store)
+    for got in (first, again):
+        assert sorted(got) == sorted(want)
+        for m, arrays in want.items():
+            for a, b in zip(got[m], arrays, strict=True):
+                np.testing.assert_array_equal(a, b)
