@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
 from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
-from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW, windows
+from benchmarks.screen_member_gap import WINDOW
+from benchmarks.screen_rbf import held_out_windows
 from edge.corpora import CORE_4
 from edge.metrics import score
 from train.config import TrainConfig, from_mapping, parse_override
@@ -51,41 +52,28 @@ def main() -> None:
     corpus, y = ds.corpus_of(), np.asarray(ds.y)
     rows: dict[str, dict[str, float]] = {}
     for held in args.hold:
-        tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
-        cat = np.concatenate([frames[i] for i in tr])
-        mu, sd = cat.mean(0), cat.std(0) + 1e-6
-        x, wy, wc = [], [], []
-        for i in tr:
-            for w in windows(frames[i], TRAIN_HOP, fill=True):
-                x.append(((w - mu) / sd).astype(np.float32))
-                wy.append(y[i])
-                wc.append(corpus[i])
-        xs, wy_a, wc_a = np.stack(x), np.array(wy), np.array(wc)
-        test = [(i, ((w - mu) / sd).astype(np.float32))
-                for i in te for w in windows(frames[i], TEST_HOP, fill=True)]
-        tw = np.stack([w for _, w in test])
-        owner = np.array([i for i, _ in test])
-        files = np.unique(owner)
+        h = held_out_windows(frames, y, corpus, held)
+        files = np.unique(h.owner)
 
-        def uar(p: np.ndarray, files: np.ndarray = files, owner: np.ndarray = owner) -> float:
+        def uar(p: np.ndarray, files: np.ndarray = files, owner: np.ndarray = h.owner) -> float:
             fp = np.stack([p[owner == f].mean(0) for f in files])
             return score(y[files], fp.argmax(1), list(CORE_4)).uar
 
         for variant in args.variant or [""]:
             cfg = from_mapping(dict(parse_override(o) for o in variant.split(";") if o),
                                base=base)
-            fit = fit_rbf(xs, wy_a, len(CORE_4), cfg, cfg.seed,
-                          weights=balanced_weights(wc_a, wy_a, len(CORE_4)))
-            ref = fit.probs(tw)
-            model = build_member("rbf", WINDOW, tw.shape[2], len(CORE_4), cfg)
+            fit = fit_rbf(h.x, h.y, len(CORE_4), cfg, cfg.seed,
+                          weights=balanced_weights(h.corpus, h.y, len(CORE_4)))
+            ref = fit.probs(h.test)
+            model = build_member("rbf", WINDOW, h.test.shape[2], len(CORE_4), cfg)
             set_rbf_weights(model, fit)
-            blob = to_tflite(fixed_batch(model), representative_sample(xs, 300, 0),
+            blob = to_tflite(fixed_batch(model), representative_sample(h.x, 300, 0),
                              QuantizeOptions(mode="int8"))
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "m.tflite"
                 path.write_bytes(blob)
                 member = MemberModel(path)
-                q = np.stack([member.predict(w) for w in tw])
+                q = np.stack([member.predict(w) for w in h.test])
             key = f"{held} {variant or 'recipe'}"
             rows[key] = {"float_uar": uar(ref), "int8_uar": uar(q),
                          "window_agreement": float((q.argmax(1) == ref.argmax(1)).mean()),

@@ -15,6 +15,7 @@ soft vote of all kinds.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,26 +31,40 @@ from train.config import TrainConfig, from_mapping, parse_override
 from train.rbf import fit_rbf
 
 
+@dataclass
+class HeldOut:
+    """One held-out corpus's windows, normalised by the training corpora's frame statistics."""
+
+    x: np.ndarray          # training windows [n, frames, dim]
+    y: np.ndarray          # their labels
+    corpus: np.ndarray     # their corpora
+    test: np.ndarray       # every test window (0.5 s hop)
+    owner: np.ndarray      # the test file of each test window
+
+
+def held_out_windows(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, held: str
+                     ) -> HeldOut:
+    tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
+    cat = np.concatenate([frames[i] for i in tr])
+    mu, sd = cat.mean(0), cat.std(0) + 1e-6
+    train = [(i, w) for i in tr for w in windows(frames[i], TRAIN_HOP, fill=True)]
+    test = [(i, w) for i in te for w in windows(frames[i], TEST_HOP, fill=True)]
+    return HeldOut(np.stack([((w - mu) / sd).astype(np.float32) for _, w in train]),
+                   np.array([y[i] for i, _ in train]), np.array([corpus[i] for i, _ in train]),
+                   np.stack([((w - mu) / sd).astype(np.float32) for _, w in test]),
+                   np.array([i for i, _ in test]))
+
+
 def held_out_probs(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, held: str,
                    cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """(test file ids, their probabilities [files, 4]) of an rbf member fitted without
     ``held``."""
-    tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
-    cat = np.concatenate([frames[i] for i in tr])
-    mu, sd = cat.mean(0), cat.std(0) + 1e-6
-    x, wy, wc = [], [], []
-    for i in tr:
-        for w in windows(frames[i], TRAIN_HOP, fill=True):
-            x.append(((w - mu) / sd).astype(np.float32))
-            wy.append(y[i])
-            wc.append(corpus[i])
-    wy_a, wc_a = np.array(wy), np.array(wc)
-    fit = fit_rbf(np.stack(x), wy_a, len(CORE_4), cfg, cfg.seed,
-                  weights=balanced_weights(wc_a, wy_a, len(CORE_4)))
-    probs = [fit.probs(np.stack([((w - mu) / sd).astype(np.float32)
-                                 for w in windows(frames[i], TEST_HOP, fill=True)])).mean(0)
-             for i in te]
-    return te, np.stack(probs)
+    h = held_out_windows(frames, y, corpus, held)
+    fit = fit_rbf(h.x, h.y, len(CORE_4), cfg, cfg.seed,
+                  weights=balanced_weights(h.corpus, h.y, len(CORE_4)))
+    p = fit.probs(h.test)
+    files = np.unique(h.owner)
+    return files, np.stack([p[h.owner == f].mean(0) for f in files])
 
 
 def main() -> None:

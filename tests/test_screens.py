@@ -349,3 +349,18 @@ def test_loco_mix_keeps_member_probabilities_and_reads_them_back(tmp_path: Path,
         for m, arrays in want.items():
             for a, b in zip(got[m], arrays, strict=True):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_held_out_windows_keep_the_held_out_corpus_out_of_training_and_statistics() -> None:
+    from benchmarks.screen_member_gap import WINDOW
+    from benchmarks.screen_rbf import held_out_windows
+
+    rng = np.random.default_rng(0)
+    frames = [rng.normal(0.0, 1.0, (200, 2)), rng.normal(0.0, 1.0, (60, 2)),
+              rng.normal(100.0, 1.0, (300, 2))]     # the held-out corpus sits far away
+    y, corpus = np.array([0, 1, 2]), np.array(["a", "a", "b"])
+    h = held_out_windows(frames, y, corpus, "b")
+    assert set(h.corpus) == {"a"} and set(h.y) == {0, 1} and set(h.owner) == {2}
+    assert h.x.shape[1:] == (WINDOW, 2) and h.test.shape[1:] == (WINDOW, 2)
+    assert abs(float(h.x.mean())) < 0.5 and float(h.test.mean()) > 50  # training statistics only
+    assert (h.y == 1).sum() == 1  # a short clip is one window filled with its own frames
