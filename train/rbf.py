@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from train.fit import FitResult
 from train.members import RBF_SQUARE_SCALE
 
 #: windows per chunk when computing statistics (bounds the float64 copy of the windows)
@@ -124,22 +127,14 @@ def set_rbf_weights(model: Any, fit: RbfFit) -> None:
     model.get_layer("probs").set_weights([fit.coef, fit.intercept])
 
 
-@dataclass
-class RbfResult:
-    model: Any
-    history: dict[str, list[float]]
-    best_epoch: int
-    best_val: float
-    seconds: float
-
-
 def fit_rbf_member(build: Any, x: np.ndarray, y: np.ndarray,
                    val: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cfg: TrainConfig,
                    n_classes: int, seed: int, weights: np.ndarray | None = None,
-                   log: Any = None) -> RbfResult:
+                   log: Any = None) -> FitResult:
     """Fit, export into the built model and report the validation UAR as ``fit_member`` does
     (one "epoch": the fit has none)."""
     from train.evaluate import score_windows
+    from train.fit import FitResult
 
     t0 = time.time()
     fit = fit_rbf(x, y, n_classes, cfg, seed, weights)
@@ -156,4 +151,4 @@ def fit_rbf_member(build: Any, x: np.ndarray, y: np.ndarray,
         history["val_uar"] = [best_val]
     if log:
         log(f"  rbf: {len(fit.centres)} centres, fitted in {seconds:.0f} s, val UAR {best_val:.3f}")
-    return RbfResult(model, history, 1, best_val, seconds)
+    return FitResult(model, history, 1, best_val, seconds)
