@@ -28,8 +28,8 @@ from benchmarks.report import save_report
 from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
 from benchmarks.screen_member_gap import WINDOW
 from benchmarks.screen_rbf import held_out_windows
+from benchmarks.svm_member_probe import file_uar
 from edge.corpora import CORE_4
-from edge.metrics import score
 from train.config import TrainConfig, from_mapping, parse_override
 
 KIND = "shape+flatness+pitch"
@@ -53,12 +53,6 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     for held in args.hold:
         h = held_out_windows(frames, y, corpus, held)
-        files = np.unique(h.owner)
-
-        def uar(p: np.ndarray, files: np.ndarray = files, owner: np.ndarray = h.owner) -> float:
-            fp = np.stack([p[owner == f].mean(0) for f in files])
-            return score(y[files], fp.argmax(1), list(CORE_4)).uar
-
         for variant in args.variant or [""]:
             cfg = from_mapping(dict(parse_override(o) for o in variant.split(";") if o),
                                base=base)
@@ -75,7 +69,8 @@ def main() -> None:
                 member = MemberModel(path)
                 q = np.stack([member.predict(w) for w in h.test])
             key = f"{held} {variant or 'recipe'}"
-            rows[key] = {"float_uar": uar(ref), "int8_uar": uar(q),
+            rows[key] = {"float_uar": file_uar(ref, h.owner, y),
+                         "int8_uar": file_uar(q, h.owner, y),
                          "window_agreement": float((q.argmax(1) == ref.argmax(1)).mean()),
                          "max_prob_diff": float(np.abs(q - ref).max()),
                          "coef_abs_max": float(np.abs(fit.coef).max()),

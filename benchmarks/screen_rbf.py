@@ -28,6 +28,7 @@ from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, windows
 from edge.corpora import CORE_4
 from edge.metrics import score
 from train.config import TrainConfig, from_mapping, parse_override
+from train.fit import file_probs
 from train.rbf import fit_rbf
 
 
@@ -62,9 +63,7 @@ def held_out_probs(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, 
     h = held_out_windows(frames, y, corpus, held)
     fit = fit_rbf(h.x, h.y, len(CORE_4), cfg, cfg.seed,
                   weights=balanced_weights(h.corpus, h.y, len(CORE_4)))
-    p = fit.probs(h.test)
-    files = np.unique(h.owner)
-    return files, np.stack([p[h.owner == f].mean(0) for f in files])
+    return file_probs(fit.probs(h.test), h.owner)
 
 
 def main() -> None:

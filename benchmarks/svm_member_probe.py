@@ -32,6 +32,7 @@ from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, WINDOW, windows
 from benchmarks.screen_statistics import mean_std
 from edge.corpora import CORE_4
 from edge.metrics import score
+from train.fit import file_probs
 
 KIND = "shape+flatness+pitch"
 
@@ -141,8 +142,7 @@ def run_tflite(blob: bytes, windows: np.ndarray) -> np.ndarray:
 
 def file_uar(dec: np.ndarray, owner: np.ndarray, y: np.ndarray) -> float:
     """Each file decided by its windows' mean decision values."""
-    files = np.unique(owner)
-    votes = np.stack([dec[owner == f].mean(0) for f in files])
+    files, votes = file_probs(dec, owner)
     return score(y[files], votes.argmax(1), list(CORE_4)).uar
 
 

@@ -12,8 +12,9 @@ held-out fold; at 1e-4 with batch norm frozen, none (train/results/ravdess-20-5f
 * ``prune_low_magnitude`` wraps the very layer objects of the model it is given, so it
   works on a clone (the original member stays untouched for the float reference).
 * Conv, Dense and LSTM kernels are pruned, except the output layer: the last few hundred
-  weights decide between classes and cost nothing to keep, and layers a closed-form fit set
-  (the ``rbf`` member's): a member with nothing to prune is returned as it is, not fine-tuned.
+  weights decide between classes and cost nothing to keep, and layers that are not trainable
+  (the ``rbf`` member's, set by a closed-form fit): a member with nothing to prune is returned
+  as it is, not fine-tuned.
 * The polynomial schedule reaches the target after ~60 % of the fine-tune steps, with
   mask updates at steps that land exactly on its end (otherwise the final sparsity is
   never applied), and the rest of the fine-tune recovers accuracy at that sparsity.
@@ -29,7 +30,6 @@ import numpy as np
 
 from convert.tfenv import import_tf, import_tfmot
 from edge.errors import ConfigError
-from train.members import CLOSED_FORM_PREFIX
 
 _KERNELS = ("kernel", "recurrent_kernel", "depthwise_kernel")
 
@@ -83,7 +83,7 @@ def kernel_sparsity(model: Any,
 
 
 def _prunable(layer: Any, output_layers: set[str]) -> bool:
-    if layer.name in output_layers or layer.name.startswith(CLOSED_FORM_PREFIX):
+    if layer.name in output_layers or not layer.trainable:
         return False
     return layer.__class__.__name__ in ("Conv1D", "Conv2D", "Dense", "LSTM", "GRU", "SimpleRNN")
 

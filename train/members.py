@@ -10,7 +10,8 @@ Dropout, GlobalAveragePooling1D, Subtract), and build with a fixed batch size of
 * ``lstm``: average-pool time by ``lstm_pool``, then the LSTM layers.
 * ``stats``: per-coefficient mean and spread over the window into a small MLP.
 * ``rbf``: the same statistics into Gaussian kernels and a logistic regression, fitted in closed
-  form by train.rbf (its layers are named ``rbf_*``: pruning and training leave them alone).
+  form by train.rbf (its weighted layers are not trainable: pruning and training leave them
+  alone).
 
 ``window_cmn`` subtracts each window's own mean per coefficient inside the model (mean over
 time): cepstral mean normalisation that removes the channel and much of the speaker, at no
@@ -24,8 +25,6 @@ from typing import Any
 
 from train.config import TrainConfig
 
-#: layers whose weights a closed-form fit sets (train.rbf): never pruned or fine-tuned
-CLOSED_FORM_PREFIX = "rbf_"
 #: z² enters the rbf member's distance layer as z·(z/4)
 RBF_SQUARE_SCALE = 0.25
 
@@ -129,16 +128,16 @@ def _rbf_member(keras: Any, inp: Any, n_classes: int, cfg: TrainConfig,
     linear layer. z² is scaled by 1/4 so that it and z share an int8 range in the
     concatenation. Weights come from train.rbf.set_rbf_weights."""
     layers = keras.layers
-    p = CLOSED_FORM_PREFIX
     x = _window_statistics(layers, inp, cfg.rbf_spread)
-    z = layers.Dense(x.shape[-1], name=f"{p}standardise")(x)
-    zz = layers.Multiply(name=f"{p}square")([z, layers.Rescaling(RBF_SQUARE_SCALE,
-                                                                 name=f"{p}quarter")(z)])
-    terms = layers.Concatenate(name=f"{p}terms")([zz, z])
-    d = layers.Dense(cfg.rbf_centres, activation="relu6", name=f"{p}distance")(terms)
-    k = layers.Activation("exponential", name=f"{p}kernel")(
-        layers.Rescaling(-cfg.rbf_floor / 6.0, name=f"{p}negate")(d))
-    out = layers.Dense(n_classes, activation="softmax", name="probs")(k)
+    z = layers.Dense(x.shape[-1], trainable=False, name="rbf_standardise")(x)
+    zz = layers.Multiply(name="rbf_square")([z, layers.Rescaling(RBF_SQUARE_SCALE,
+                                                                 name="rbf_quarter")(z)])
+    terms = layers.Concatenate(name="rbf_terms")([zz, z])
+    d = layers.Dense(cfg.rbf_centres, activation="relu6", trainable=False,
+                     name="rbf_distance")(terms)
+    k = layers.Activation("exponential", name="rbf_kernel")(
+        layers.Rescaling(-cfg.rbf_floor / 6.0, name="rbf_negate")(d))
+    out = layers.Dense(n_classes, activation="softmax", trainable=False, name="probs")(k)
     return keras.Model(inp, out, name=name or "rbf")
 
 

@@ -22,16 +22,17 @@ and the logistic regression's weights are few and regularised, not thousands of 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from train.config import TrainConfig
+from train.members import RBF_SQUARE_SCALE
 
 if TYPE_CHECKING:
     from train.fit import FitResult
-from train.members import RBF_SQUARE_SCALE
 
 #: windows per chunk when computing statistics (bounds the float64 copy of the windows)
 _CHUNK = 4096
@@ -65,8 +66,13 @@ class RbfFit:
     spread: str = "mad"     # the statistics' spread (window_statistics)
 
     def kernel(self, z: np.ndarray) -> np.ndarray:
-        d = ((z[:, None, :] - self.centres[None]) ** 2).sum(-1) * self.gamma
-        return np.exp(-np.minimum(d, self.floor))
+        """[n, centres] kernel values, in chunks of rows (the differences are [rows, centres,
+        statistics]: all training windows at once would take gigabytes)."""
+        out = []
+        for s in range(0, len(z), _CHUNK):
+            d = ((z[s:s + _CHUNK, None, :] - self.centres[None]) ** 2).sum(-1) * self.gamma
+            out.append(np.exp(-np.minimum(d, self.floor)))
+        return np.concatenate(out) if out else np.zeros((0, len(self.centres)))
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of windows [n, frames, dim] (the float reference)."""
@@ -127,10 +133,10 @@ def set_rbf_weights(model: Any, fit: RbfFit) -> None:
     model.get_layer("probs").set_weights([fit.coef, fit.intercept])
 
 
-def fit_rbf_member(build: Any, x: np.ndarray, y: np.ndarray,
+def fit_rbf_member(build: Callable[[], Any], x: np.ndarray, y: np.ndarray,
                    val: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cfg: TrainConfig,
                    n_classes: int, seed: int, weights: np.ndarray | None = None,
-                   log: Any = None) -> FitResult:
+                   log: Callable[[str], None] | None = None) -> FitResult:
     """Fit, export into the built model and report the validation UAR as ``fit_member`` does
     (one "epoch": the fit has none)."""
     from train.evaluate import score_windows
