@@ -11,7 +11,8 @@ What must agree, because the device computes it once for all members: labels (in
 front end, the window's length and hop, the speech gate and VAD, the preprocessing and the
 voting rule. The first folder is the base: its enrolment section and window fill are the
 merged ensemble's; its calibration too, unless ``temperature`` is given (folders whose
-temperatures differ need one). Training speakers are the union of the folders'.
+temperatures differ need one). Training speakers are the union of the folders'. A member
+whose name an earlier folder already uses is renamed ``NAME-N`` (N: its folder's place).
 """
 
 from __future__ import annotations
@@ -119,6 +120,24 @@ def _calibration(manifests: Sequence[Manifest], sources: Sequence[MergeSource],
     return manifests[0].calibration
 
 
+def _unclashed(member: Member, members: Sequence[Member], source: int) -> Member:
+    """``member``, renamed ``NAME-N`` (N: its folder's place) if an earlier folder has its
+    name or file: two runs both number their members from m1, and a folder's names are only
+    labels (the checksum names the file)."""
+    def clashes(mb: Member) -> bool:
+        return any(mb.name in (have.name, Path(have.file).stem) or mb.file == have.file
+                   for have in members)
+
+    if not clashes(member):
+        return member
+    name = f"{member.name}-{source}"
+    renamed = replace(member, name=name, file=f"{name}{Path(member.file).suffix}")
+    if clashes(renamed):
+        raise ConfigError(f"two members would be named {name!r}; take fewer members "
+                          "(FOLDER:NAME,...)")
+    return renamed
+
+
 def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = None
                     ) -> tuple[Manifest, list[tuple[Path, Member]]]:
     """The merged manifest and, per member, the file it comes from (checksums verified)."""
@@ -136,23 +155,26 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
     streams: dict[str, FeatureSpec] = {}
     members: list[Member] = []
     files: list[tuple[Path, Member]] = []
-    for src, m, taken in zip(sources, manifests, chosen, strict=True):
+    taken_from: set[tuple[Path, str]] = set()
+    for i, (src, m, taken) in enumerate(zip(sources, manifests, chosen, strict=True), 1):
         for mb in taken:
             f = m.features[mb.feature]
             fill = m.stream_fill(mb.feature)
             spec = replace(f, fill=None if fill == base.window.fill else fill)
             key = _stream_key(spec, streams)
             streams[key] = spec
-            if any(mb.name == have.name or mb.file == have.file for have in members):
-                raise ConfigError(f"two members are named {mb.name!r} or stored as {mb.file!r} "
-                                  f"({src.folder} and an earlier folder); rename one first")
-            member = replace(mb, feature=key)
+            origin = (src.folder.resolve(), mb.name)
+            if origin in taken_from:
+                raise ConfigError(f"member {mb.name!r} of {src.folder} is taken twice")
+            taken_from.add(origin)
+            member = _unclashed(replace(mb, feature=key), members, i)
             members.append(member)
             files.append((m.member_path(mb), member))
+    names = iter(mb.name for mb in members)
     metadata = {
         "merged_by": f"edge-ser {__version__}",
         "sources": [{"models": str(s.folder.resolve()),
-                     "members": [mb.name for mb in taken],
+                     "members": [next(names) for _ in taken],
                      "metadata": m.metadata}
                     for s, m, taken in zip(sources, manifests, chosen, strict=True)],
     }

@@ -160,7 +160,7 @@ def test_folders_that_cannot_vote_together_are_refused_in_one_line(tmp_path: Pat
 
 def test_merge_refusals_and_a_given_temperature(tmp_path: Path) -> None:
     out = tmp_path / "merged"
-    for args, message in (((str(TINY), str(TINY)), "two members are named 'm1-mfcc'"),
+    for args, message in (((str(TINY), str(TINY)), "member 'm1-mfcc' of"),
                           ((str(TINY),), "at least two model folders"),
                           ((str(TINY), f"{TINY}:nobody"), "has no member 'nobody'"),
                           ((str(TINY), str(tmp_path / "absent")), "does not exist")):
@@ -180,6 +180,35 @@ def test_merge_refusals_and_a_given_temperature(tmp_path: Path) -> None:
     r = run_cli("merge", str(TINY), str(bad), "-o", str(tmp_path / "m2"))
     assert r.returncode != 0 and "fails its checksum" in r.stderr
     assert not (tmp_path / "m2").exists()
+
+
+def test_members_of_two_runs_with_the_same_names_are_renamed(tmp_path: Path) -> None:
+    """Two runs both number their members from m1: the later folder's become ``NAME-2`` and
+    still vote with their own files and inputs."""
+    import shutil
+
+    twin = tmp_path / "twin"
+    shutil.copytree(TINY, twin)
+    shifted = renamed_copy(tmp_path / "b", mfcc_shift=0.5)
+    out = tmp_path / "merged"
+    r = run_cli("merge", str(TINY), f"{twin}:m1-mfcc", f"{shifted}:f1-mfcc", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    m = load_manifest(out)  # checks every file against its checksum
+    assert [mb.name for mb in m.members] == ["m1-mfcc", "m2-logmel", "m3-prosody", "m1-mfcc-2",
+                                             "f1-mfcc"]
+    assert m.members[3].file == "m1-mfcc-2.tflite" and m.members[3].feature == "mfcc"
+    assert (out / "m1-mfcc-2.tflite").read_bytes() == (TINY / "m1-mfcc.tflite").read_bytes()
+    assert [s["members"] for s in m.metadata["sources"]] == [
+        ["m1-mfcc", "m2-logmel", "m3-prosody"], ["m1-mfcc-2"], ["f1-mfcc"]]
+    assert "| m1-mfcc-2 | 2: " in (out / "merge-report.md").read_text()
+    # every member twice (the copy renamed) votes exactly as the folder alone
+    both = tmp_path / "both"
+    assert run_cli("merge", str(TINY), str(twin), "-o", str(both)).returncode == 0
+    doubled, plain = Pipeline(load_manifest(both)), Pipeline(load_manifest(TINY))
+    assert len(doubled.manifest.members) == 6
+    a, b = doubled.classify_audio(audio()), plain.classify_audio(audio())
+    assert a.windows == b.windows > 0
+    np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
 
 
 def test_merge_parse_takes_a_folder_with_a_colon_whole(tmp_path: Path) -> None:
