@@ -24,11 +24,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
 from edge.corpora import map_label
-from edge.manifest import load_manifest
+from edge.manifest import Manifest, load_manifest
 from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline
 from edge.wav import iter_wav_blocks
 from train.crosscorpus import per_corpus
 from train.datasets import CorpusSource, load_sources
+
+
+def score_corpus(pipe: Pipeline, source: str, heard: set[str]) -> tuple[str, dict]:
+    """One corpus (``FORMAT:PATH``) through ``pipe`` file by file, as ``classify`` decides:
+    its name and per_corpus row, flagged if the models were trained on it."""
+    labels = list(pipe.manifest.labels)
+    # every label the models can score (calm is read, then scored as neutral if need be)
+    ds = load_sources([CorpusSource.parse(source)], list(dict.fromkeys([*labels, "calm"])))
+    name = ds.utts[0].corpus
+    ids, probs, truth, skipped = [], [], {}, 0
+    t0 = time.time()
+    for i, u in enumerate(ds.utts):
+        lab, _ = map_label(u.label, labels)
+        if lab is None:
+            skipped += 1
+            continue
+        blocks = iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, pipe.manifest.frontend.sr)
+        res = pipe.classify_blocks(blocks)
+        ids.append(i)
+        probs.append(np.asarray(res.probs, dtype=np.float64))
+        truth[i] = labels.index(lab)
+    ids_a, p = np.array(ids), np.stack(probs)
+    r = per_corpus(ids_a, p, p, truth, [name] * len(ds.utts), labels)[name]
+    r.update(seen_in_training=name in heard, seconds=round(time.time() - t0, 1),
+             skipped_labels=skipped)
+    return name, r
+
+
+def heard_corpora(manifest: Manifest) -> set[str]:
+    return {c.name for c in manifest.training.corpora} if manifest.training else {"ravdess"}
 
 
 def main() -> None:
@@ -40,28 +70,10 @@ def main() -> None:
     manifest = load_manifest(args.models)
     labels = list(manifest.labels)
     pipe = Pipeline(manifest, num_threads=1)
-    heard = {c.name for c in manifest.training.corpora} if manifest.training else {"ravdess"}
+    heard = heard_corpora(manifest)
     rows: dict[str, dict] = {}
     for src in args.data:
-        # every label the models can score (calm is read, then scored as neutral if need be)
-        ds = load_sources([CorpusSource.parse(src)], list(dict.fromkeys([*labels, "calm"])))
-        name = ds.utts[0].corpus
-        ids, probs, truth, skipped = [], [], {}, 0
-        t0 = time.time()
-        for i, u in enumerate(ds.utts):
-            lab, _ = map_label(u.label, labels)
-            if lab is None:
-                skipped += 1
-                continue
-            blocks = iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, manifest.frontend.sr)
-            res = pipe.classify_blocks(blocks)
-            ids.append(i)
-            probs.append(np.asarray(res.probs, dtype=np.float64))
-            truth[i] = labels.index(lab)
-        ids_a, p = np.array(ids), np.stack(probs)
-        r = per_corpus(ids_a, p, p, truth, [name] * len(ds.utts), labels)[name]
-        r.update(seen_in_training=name in heard, seconds=round(time.time() - t0, 1),
-                 skipped_labels=skipped)
+        name, r = score_corpus(pipe, src, heard)
         rows[name] = r
         print(f"{name}: {r['files']} files, UAR {100 * r['uar']:.1f}, core-4 "
               f"{100 * (r['core4_uar'] or 0):.1f}, ECE {100 * r['ece']:.1f}"

@@ -1,0 +1,123 @@
+"""Leave-one-corpus-out through the device: each set's members converted (int8, and float32 for
+the same path without quantization), merged across runs, and the held-out corpus classified
+file by file by the device pipeline.
+
+Why: ``loco_mix`` scores the Keras members on cached windows; what ships is int8 TFLite behind
+the NumPy front end, the speech gate and the vote. Float32 through the same pipeline separates
+what int8 costs from what the device path changes; both should match the Keras figure.
+
+    python benchmarks/loco_device.py --run A=RUN_A --run B=RUN_B --data nemo:DIR ... \
+        --work WORK --keras mix.json --keras-combo a+b --out loco-device
+
+``--work`` keeps every converted folder and score (a rerun reuses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.crosscorpus_eval import heard_corpora, score_corpus  # noqa: E402
+from benchmarks.report import save_report  # noqa: E402
+from convert.merge import MergeSource, merge  # noqa: E402
+from edge.errors import EdgeSerError  # noqa: E402
+from edge.manifest import load_manifest  # noqa: E402
+from edge.pipeline import Pipeline  # noqa: E402
+from train.datasets import CorpusSource  # noqa: E402
+
+MODES = ("int8", "float32")
+
+
+def converted(run: Path, set_name: str, mode: str, out: Path) -> Path:
+    """``edge-ser convert RUN --set SET --mode MODE`` into ``out``, unless already there."""
+    if not (out / "manifest.json").is_file():
+        r = subprocess.run([sys.executable, "-m", "edge.cli", "convert", str(run), "--set",
+                            set_name, "--mode", mode, "--out", str(out), "--force"],
+                           cwd=REPO, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"error: converting {run} {set_name}: "
+                             f"{(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    return out
+
+
+def ensemble(runs: dict[str, Path], corpus: str, mode: str, work: Path) -> Path:
+    """The set ``loco-CORPUS`` of every run, converted and (several runs) merged."""
+    folders = [converted(run, f"loco-{corpus}", mode, work / f"{name}-{corpus}-{mode}")
+               for name, run in runs.items()]
+    if len(folders) == 1:
+        return folders[0]
+    out = work / f"{'+'.join(runs)}-{corpus}-{mode}"
+    if not (out / "manifest.json").is_file():
+        merge([MergeSource(f) for f in folders], out, force=True, temperature=1.0)
+    return out
+
+
+def device_score(models: Path, source: str, cache: Path) -> dict:
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    manifest = load_manifest(models)
+    _, row = score_corpus(Pipeline(manifest, num_threads=1), source, heard_corpora(manifest))
+    if row["seen_in_training"]:
+        raise SystemExit(f"error: {models} was trained on the corpus it is scored on")
+    cache.write_text(json.dumps(row))
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="append", required=True, metavar="NAME=RUN")
+    ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--keras", type=Path, help="loco_mix JSON with the Keras figures")
+    ap.add_argument("--keras-combo", help="the ensemble's name in --keras")
+    ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
+    args = ap.parse_args()
+    runs = {n: Path(d) for n, _, d in (r.partition("=") for r in args.run)}
+    keras = {}
+    if args.keras:
+        keras = {c: r["core4_uar"] for c, r in
+                 json.loads(args.keras.read_text())[args.keras_combo]["per_corpus"].items()}
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    try:
+        for source in args.data:
+            corpus = CorpusSource.parse(source).fmt  # names the set (loco-CORPUS)
+            if corpus == "auto":
+                raise SystemExit(f"error: {source}: give the format (FORMAT:PATH)")
+            rows[corpus] = {}
+            for mode in MODES:
+                models = ensemble(runs, corpus, mode, args.work)
+                row = device_score(models, source, args.work / f"score-{models.name}.json")
+                rows[corpus][mode] = row["core4_uar"]
+                print(f"{corpus} {mode}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
+            if corpus in keras:
+                rows[corpus]["keras"] = keras[corpus]
+    except EdgeSerError as e:
+        raise SystemExit(f"error: {e}") from None
+    cols = ["keras", *MODES] if keras else list(MODES)
+    lines = [f"Runs {', '.join(f'{n} (`{d}`)' for n, d in runs.items())}: each held-out "
+             "corpus, core-4 UAR % file by file, by that corpus's leave-one-corpus-out set "
+             "(the runs' members voting, soft).", "",
+             "| held-out corpus | " + " | ".join(
+                 {"keras": "Keras (loco_mix)", "int8": "int8, device",
+                  "float32": "float32, device"}[c] for c in cols) + " | int8 − float32 |",
+             "|---|" + "---|" * (len(cols) + 1)]
+    for corpus, r in rows.items():
+        lines.append(f"| {corpus} | " + " | ".join(f"{100 * r[c]:.1f}" for c in cols)
+                     + f" | {100 * (r['int8'] - r['float32']):+.1f} |")
+    means = {c: float(np.mean([r[c] for r in rows.values()])) for c in cols}
+    lines.append("| mean | " + " | ".join(f"{100 * means[c]:.1f}" for c in cols)
+                 + f" | {100 * (means['int8'] - means['float32']):+.1f} |")
+    save_report(args.out, "\n".join(lines), {"per_corpus": rows, "mean": means})
+
+
+if __name__ == "__main__":
+    main()
