@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,17 @@ from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.manifest import Manifest, load_manifest
 from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline
-from edge.wav import iter_wav_blocks
+from edge.wav import iter_wav_blocks, read_wav
 from train.crosscorpus import per_corpus
 from train.datasets import CorpusSource, load_sources
 
 
-def score_corpus(pipe: Pipeline, source: str, heard: set[str]) -> tuple[str, dict]:
+def score_corpus(pipe: Pipeline, source: str, heard: set[str],
+                 transform: Callable[[np.ndarray, int, str], np.ndarray] | None = None
+                 ) -> tuple[str, dict]:
     """One corpus (``FORMAT:PATH``) through ``pipe`` file by file, as ``classify`` decides:
-    its name and per_corpus row, flagged if the models were trained on it."""
+    its name and per_corpus row, flagged if the models were trained on it. ``transform(y,
+    sr, path)`` changes each file's audio first (a channel or noise condition)."""
     labels = list(pipe.manifest.labels)
     # every label the models can score (calm is read, then scored as neutral if need be)
     ds = load_sources([CorpusSource.parse(source)], list(dict.fromkeys([*labels, "calm"])))
@@ -45,8 +49,11 @@ def score_corpus(pipe: Pipeline, source: str, heard: set[str]) -> tuple[str, dic
         if lab is None:
             skipped += 1
             continue
-        blocks = iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, pipe.manifest.frontend.sr)
-        res = pipe.classify_blocks(blocks)
+        sr = pipe.manifest.frontend.sr
+        if transform is None:
+            res = pipe.classify_blocks(iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, sr))
+        else:
+            res = pipe.classify_audio(transform(read_wav(u.path, sr).samples, sr, str(u.path)))
         ids.append(i)
         probs.append(np.asarray(res.probs, dtype=np.float64))
         truth[i] = labels.index(lab)

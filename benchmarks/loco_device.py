@@ -9,7 +9,12 @@ what int8 costs from what the device path changes; both should match the Keras f
     python benchmarks/loco_device.py --run A=RUN_A --run B=RUN_B --data nemo:DIR ... \
         --work WORK --keras mix.json --keras-combo a+b --out loco-device
 
-``--work`` keeps every converted folder and score (a rerun reuses them).
+``--work`` keeps every converted folder and score (a rerun reuses them). ``--condition``
+(repeatable) also scores the int8 ensemble on changed audio, as a microphone or room would
+change it: ``telephone`` (300–3400 Hz band), ``cheap_mic`` (rumble high-pass, a presence peak
+or dip, a tilt), ``reverb`` (a generated room, RT60 0.2–0.7 s), ``noise:SNR`` (pink-ish noise
+SNR dB under the speech), ``gain:DB`` (level, clipped like an int16 ADC). The training
+augmentation's own functions make them, with a generator fixed per file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.crosscorpus_eval import heard_corpora, score_corpus  # noqa: E402
+from benchmarks.cv_int8 import apply_gain  # noqa: E402
 from benchmarks.report import save_report  # noqa: E402
 from convert.merge import MergeSource, merge  # noqa: E402
 from edge.errors import EdgeSerError  # noqa: E402
@@ -34,6 +41,34 @@ from edge.pipeline import Pipeline  # noqa: E402
 from train.datasets import CorpusSource  # noqa: E402
 
 MODES = ("int8", "float32")
+Transform = Callable[[np.ndarray, int, str], np.ndarray]
+
+
+def condition(spec: str) -> Transform:
+    """The audio change ``spec`` names (see the module docstring)."""
+    from train import augment
+
+    name, _, arg = spec.partition(":")
+
+    def rng(path: str) -> np.random.Generator:
+        return augment.copy_rng(path, 0, 20)
+
+    def clip(y: np.ndarray) -> np.ndarray:
+        return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+    try:
+        value = float(arg) if arg else None
+    except ValueError:
+        raise SystemExit(f"error: --condition {spec}: {arg!r} is not a number") from None
+    if name in ("telephone", "cheap_mic", "reverb") and value is None:
+        fn = getattr(augment, name)
+        return lambda y, sr, path: clip(fn(y, sr, rng(path)))
+    if name == "noise" and value is not None:
+        return lambda y, sr, path: clip(augment.add_noise(y, value, rng(path)))
+    if name == "gain" and value is not None:
+        return lambda y, sr, path: apply_gain(y, value)
+    raise SystemExit(f"error: unknown --condition {spec!r} (telephone, cheap_mic, reverb, "
+                     "noise:SNR, gain:DB)")
 
 
 def converted(run: Path, set_name: str, mode: str, out: Path) -> Path:
@@ -60,13 +95,17 @@ def ensemble(runs: dict[str, Path], corpus: str, mode: str, work: Path) -> Path:
     return out
 
 
-def device_score(models: Path, source: str, cache: Path) -> dict:
+def device_score(models: Path, source: str, cache: Path,
+                 transform: Transform | None = None) -> dict:
     if cache.is_file():
         return json.loads(cache.read_text())
     manifest = load_manifest(models)
-    _, row = score_corpus(Pipeline(manifest, num_threads=1), source, heard_corpora(manifest))
+    _, row = score_corpus(Pipeline(manifest, num_threads=1), source, heard_corpora(manifest),
+                          transform)
     if row["seen_in_training"]:
         raise SystemExit(f"error: {models} was trained on the corpus it is scored on")
+    if row["core4_uar"] is None:
+        raise SystemExit(f"error: {source} has none of the core-4 classes to score")
     cache.write_text(json.dumps(row))
     return row
 
@@ -78,8 +117,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--keras", type=Path, help="loco_mix JSON with the Keras figures")
     ap.add_argument("--keras-combo", help="the ensemble's name in --keras")
+    ap.add_argument("--condition", action="append", default=[],
+                    help="also score int8 on changed audio (repeatable; see above)")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
+    changes = {spec: condition(spec) for spec in args.condition}
     runs = {n: Path(d) for n, _, d in (r.partition("=") for r in args.run)}
     keras = {}
     if args.keras:
@@ -100,6 +142,13 @@ def main() -> None:
                 print(f"{corpus} {mode}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
             if corpus in keras:
                 rows[corpus]["keras"] = keras[corpus]
+            for spec, change in changes.items():
+                models = ensemble(runs, corpus, "int8", args.work)
+                tag = spec.replace(":", "")
+                row = device_score(models, source, args.work / f"score-{models.name}-{tag}.json",
+                                   change)
+                rows[corpus][spec] = row["core4_uar"]
+                print(f"{corpus} int8 {spec}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
     except EdgeSerError as e:
         raise SystemExit(f"error: {e}") from None
     cols = ["keras", *MODES] if keras else list(MODES)
@@ -116,6 +165,19 @@ def main() -> None:
     means = {c: float(np.mean([r[c] for r in rows.values()])) for c in cols}
     lines.append("| mean | " + " | ".join(f"{100 * means[c]:.1f}" for c in cols)
                  + f" | {100 * (means['int8'] - means['float32']):+.1f} |")
+    if changes:
+        lines += ["", "The int8 ensemble on changed audio (core-4 UAR %; change against clean "
+                  "int8 in points, mean row):", "",
+                  "| held-out corpus | clean | " + " | ".join(changes) + " |",
+                  "|---|---|" + "---|" * len(changes)]
+        for corpus, r in rows.items():
+            lines.append(f"| {corpus} | {100 * r['int8']:.1f} | "
+                         + " | ".join(f"{100 * r[c]:.1f}" for c in changes) + " |")
+        for c in changes:
+            means[c] = float(np.mean([r[c] for r in rows.values()]))
+        lines.append(f"| mean | {100 * means['int8']:.1f} | " + " | ".join(
+            f"{100 * means[c]:.1f} ({100 * (means[c] - means['int8']):+.1f})" for c in changes)
+            + " |")
     save_report(args.out, "\n".join(lines), {"per_corpus": rows, "mean": means})
 
 
