@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.audio_conditions import condition
 from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.manifest import Manifest, load_manifest
@@ -72,8 +73,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", type=Path, default=Path("edge/models/default"))
     ap.add_argument("--data", action="append", required=True, help="FORMAT:PATH (repeatable)")
+    ap.add_argument("--condition", action="append", default=[],
+                    help="also score on changed audio (repeatable; benchmarks/audio_conditions.py)")
     ap.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json")
     args = ap.parse_args()
+    changes = {spec: condition(spec) for spec in args.condition}
     manifest = load_manifest(args.models)
     labels = list(manifest.labels)
     pipe = Pipeline(manifest, num_threads=1)
@@ -85,6 +89,9 @@ def main() -> None:
         print(f"{name}: {r['files']} files, UAR {100 * r['uar']:.1f}, core-4 "
               f"{100 * (r['core4_uar'] or 0):.1f}, ECE {100 * r['ece']:.1f}"
               + (" (trained on it)" if r["seen_in_training"] else ""), flush=True)
+        for spec, change in changes.items():
+            r.setdefault("conditions", {})[spec] = score_corpus(pipe, src, heard, change)[1]
+            print(f"{name} {spec}: UAR {100 * r['conditions'][spec]['uar']:.1f}", flush=True)
     unseen = [r["core4_uar"] for r in rows.values()
               if not r["seen_in_training"] and r["core4_uar"] is not None]
     lines = [f"Models: `{args.models}` ({len(manifest.members)} members, labels "
@@ -99,6 +106,15 @@ def main() -> None:
     if unseen:
         lines += ["", f"Mean core-4 UAR over corpora the models never heard: "
                   f"**{100 * float(np.mean(unseen)):.1f} %**."]
+    if changes:
+        lines += ["", "On changed audio (UAR on each corpus's own classes %; in brackets the "
+                  "change against clean, points):", "",
+                  "| corpus | clean | " + " | ".join(changes) + " |",
+                  "|---|---|" + "---|" * len(changes)]
+        for name, r in rows.items():
+            lines.append(f"| {name} | {100 * r['uar']:.1f} | " + " | ".join(
+                f"{100 * r['conditions'][c]['uar']:.1f} "
+                f"({100 * (r['conditions'][c]['uar'] - r['uar']):+.1f})" for c in changes) + " |")
     save_report(args.out, "\n".join(lines), rows)
 
 

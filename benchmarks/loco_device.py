@@ -10,11 +10,8 @@ what int8 costs from what the device path changes; both should match the Keras f
         --work WORK --keras mix.json --keras-combo a+b --out loco-device
 
 ``--work`` keeps every converted folder and score (a rerun reuses them). ``--condition``
-(repeatable) also scores the int8 ensemble on changed audio, as a microphone or room would
-change it: ``telephone`` (300–3400 Hz band), ``cheap_mic`` (rumble high-pass, a presence peak
-or dip, a tilt), ``reverb`` (a generated room, RT60 0.2–0.7 s), ``noise:SNR`` (pink-ish noise
-SNR dB under the speech), ``gain:DB`` (level, clipped like an int16 ADC). The training
-augmentation's own functions make them, with a generator fixed per file.
+(repeatable; ``benchmarks/audio_conditions.py``) also scores the int8 ensemble on changed
+audio, as a microphone or room would change it.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.audio_conditions import Transform, condition  # noqa: E402
 from benchmarks.crosscorpus_eval import heard_corpora, score_corpus  # noqa: E402
-from benchmarks.cv_int8 import apply_gain  # noqa: E402
 from benchmarks.report import save_report  # noqa: E402
 from convert.merge import MergeSource, merge  # noqa: E402
 from edge.errors import EdgeSerError  # noqa: E402
@@ -41,34 +37,6 @@ from edge.pipeline import Pipeline  # noqa: E402
 from train.datasets import CorpusSource  # noqa: E402
 
 MODES = ("int8", "float32")
-Transform = Callable[[np.ndarray, int, str], np.ndarray]
-
-
-def condition(spec: str) -> Transform:
-    """The audio change ``spec`` names (see the module docstring)."""
-    from train import augment
-
-    name, _, arg = spec.partition(":")
-
-    def rng(path: str) -> np.random.Generator:
-        return augment.copy_rng(path, 0, 20)
-
-    def clip(y: np.ndarray) -> np.ndarray:
-        return np.clip(y, -1.0, 1.0).astype(np.float32)
-
-    try:
-        value = float(arg) if arg else None
-    except ValueError:
-        raise SystemExit(f"error: --condition {spec}: {arg!r} is not a number") from None
-    if name in ("telephone", "cheap_mic", "reverb") and value is None:
-        fn = getattr(augment, name)
-        return lambda y, sr, path: clip(fn(y, sr, rng(path)))
-    if name == "noise" and value is not None:
-        return lambda y, sr, path: clip(augment.add_noise(y, value, rng(path)))
-    if name == "gain" and value is not None:
-        return lambda y, sr, path: apply_gain(y, value)
-    raise SystemExit(f"error: unknown --condition {spec!r} (telephone, cheap_mic, reverb, "
-                     "noise:SNR, gain:DB)")
 
 
 def converted(run: Path, set_name: str, mode: str, out: Path) -> Path:

@@ -1,0 +1,49 @@
+"""Audio changed as a microphone, a line or a room would change it, for the benchmarks that
+score models on changed corpora (``--condition``).
+
+- ``telephone``: a narrowband line, 300–3400 Hz (edges jittered);
+- ``cheap_mic``: a rumble high-pass, a presence peak or dip, a spectral tilt;
+- ``reverb``: a generated room, RT60 0.2–0.7 s;
+- ``noise:SNR``: pink-ish noise SNR dB under the speech;
+- ``gain:DB``: level, clipped like an int16 ADC.
+
+The training augmentation's own functions make them (one definition of each change), with a
+generator fixed per file, so a rerun changes every file the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+#: ``transform(samples, sr, path)``: the changed samples.
+Transform = Callable[[np.ndarray, int, str], np.ndarray]
+
+
+def condition(spec: str) -> Transform:
+    """The audio change ``spec`` names (see the module docstring)."""
+    from benchmarks.cv_int8 import apply_gain
+    from train import augment
+
+    name, _, arg = spec.partition(":")
+
+    def rng(path: str) -> np.random.Generator:
+        return augment.copy_rng(path, 0, 20)
+
+    def clip(y: np.ndarray) -> np.ndarray:
+        return np.clip(y, -1.0, 1.0).astype(np.float32)
+
+    try:
+        value = float(arg) if arg else None
+    except ValueError:
+        raise SystemExit(f"error: --condition {spec}: {arg!r} is not a number") from None
+    if name in ("telephone", "cheap_mic", "reverb") and value is None:
+        fn = getattr(augment, name)
+        return lambda y, sr, path: clip(fn(y, sr, rng(path)))
+    if name == "noise" and value is not None:
+        return lambda y, sr, path: clip(augment.add_noise(y, value, rng(path)))
+    if name == "gain" and value is not None:
+        return lambda y, sr, path: apply_gain(y, value)
+    raise SystemExit(f"error: unknown --condition {spec!r} (telephone, cheap_mic, reverb, "
+                     "noise:SNR, gain:DB)")
