@@ -87,9 +87,11 @@ def main() -> None:
     ap.add_argument("--keras-combo", help="the ensemble's name in --keras")
     ap.add_argument("--condition", action="append", default=[],
                     help="also score int8 on changed audio (repeatable; see above)")
+    ap.add_argument("--int8-only", action="store_true", help="skip the float32 conversion")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
     changes = {spec: condition(spec) for spec in args.condition}
+    modes = ("int8",) if args.int8_only else MODES
     runs = {n: Path(d) for n, _, d in (r.partition("=") for r in args.run)}
     keras = {}
     if args.keras:
@@ -103,7 +105,7 @@ def main() -> None:
             if corpus == "auto":
                 raise SystemExit(f"error: {source}: give the format (FORMAT:PATH)")
             rows[corpus] = {}
-            for mode in MODES:
+            for mode in modes:
                 models = ensemble(runs, corpus, mode, args.work)
                 row = device_score(models, source, args.work / f"score-{models.name}.json")
                 rows[corpus][mode] = row["core4_uar"]
@@ -119,20 +121,24 @@ def main() -> None:
                 print(f"{corpus} int8 {spec}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
     except EdgeSerError as e:
         raise SystemExit(f"error: {e}") from None
-    cols = ["keras", *MODES] if keras else list(MODES)
+    cols = ["keras", *modes] if keras else list(modes)
+    both = "float32" in modes
     lines = [f"Runs {', '.join(f'{n} (`{d}`)' for n, d in runs.items())}: each held-out "
              "corpus, core-4 UAR % file by file, by that corpus's leave-one-corpus-out set "
              "(the runs' members voting, soft).", "",
              "| held-out corpus | " + " | ".join(
                  {"keras": "Keras (loco_mix)", "int8": "int8, device",
-                  "float32": "float32, device"}[c] for c in cols) + " | int8 − float32 |",
-             "|---|" + "---|" * (len(cols) + 1)]
+                  "float32": "float32, device"}[c] for c in cols)
+             + (" | int8 − float32 |" if both else " |"),
+             "|---|" + "---|" * (len(cols) + both)]
+
+    def gap(r: dict[str, float]) -> str:
+        return f" | {100 * (r['int8'] - r['float32']):+.1f} |" if both else " |"
+
     for corpus, r in rows.items():
-        lines.append(f"| {corpus} | " + " | ".join(f"{100 * r[c]:.1f}" for c in cols)
-                     + f" | {100 * (r['int8'] - r['float32']):+.1f} |")
+        lines.append(f"| {corpus} | " + " | ".join(f"{100 * r[c]:.1f}" for c in cols) + gap(r))
     means = {c: float(np.mean([r[c] for r in rows.values()])) for c in cols}
-    lines.append("| mean | " + " | ".join(f"{100 * means[c]:.1f}" for c in cols)
-                 + f" | {100 * (means['int8'] - means['float32']):+.1f} |")
+    lines.append("| mean | " + " | ".join(f"{100 * means[c]:.1f}" for c in cols) + gap(means))
     if changes:
         lines += ["", "The int8 ensemble on changed audio (core-4 UAR %; change against clean "
                   "int8 in points, mean row):", "",
