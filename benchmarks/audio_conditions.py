@@ -47,3 +47,15 @@ def condition(spec: str) -> Transform:
         return lambda y, sr, path: apply_gain(y, value)
     raise SystemExit(f"error: unknown --condition {spec!r} (telephone, cheap_mic, reverb, "
                      "noise:SNR, gain:DB)")
+
+
+def changed_table(first: str, rows: dict[str, dict[str, float]], specs: list[str]) -> list[str]:
+    """A markdown table of ``rows[name]["clean"]`` and ``rows[name][spec]`` (fractions), each
+    changed figure with its change against clean in points, and their mean row."""
+    lines = [f"| {first} | clean | " + " | ".join(specs) + " |",
+             "|---|---|" + "---|" * len(specs)]
+    mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ["clean", *specs]}
+    for name, r in [*rows.items(), ("mean", mean)]:
+        lines.append(f"| {name} | {100 * r['clean']:.1f} | " + " | ".join(
+            f"{100 * r[c]:.1f} ({100 * (r[c] - r['clean']):+.1f})" for c in specs) + " |")
+    return lines

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.audio_conditions import condition
+from benchmarks.audio_conditions import changed_table, condition
 from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.manifest import Manifest, load_manifest
@@ -107,14 +107,11 @@ def main() -> None:
         lines += ["", f"Mean core-4 UAR over corpora the models never heard: "
                   f"**{100 * float(np.mean(unseen)):.1f} %**."]
     if changes:
+        changed = {name: {"clean": r["uar"], **{c: r["conditions"][c]["uar"] for c in changes}}
+                   for name, r in rows.items()}
         lines += ["", "On changed audio (UAR on each corpus's own classes %; in brackets the "
                   "change against clean, points):", "",
-                  "| corpus | clean | " + " | ".join(changes) + " |",
-                  "|---|---|" + "---|" * len(changes)]
-        for name, r in rows.items():
-            lines.append(f"| {name} | {100 * r['uar']:.1f} | " + " | ".join(
-                f"{100 * r['conditions'][c]['uar']:.1f} "
-                f"({100 * (r['conditions'][c]['uar'] - r['uar']):+.1f})" for c in changes) + " |")
+                  *changed_table("corpus", changed, list(changes))]
     save_report(args.out, "\n".join(lines), rows)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.audio_conditions import Transform, condition  # noqa: E402
+from benchmarks.audio_conditions import Transform, changed_table, condition  # noqa: E402
 from benchmarks.crosscorpus_eval import heard_corpora, score_corpus  # noqa: E402
 from benchmarks.report import save_report  # noqa: E402
 from convert.merge import MergeSource, merge  # noqa: E402
@@ -140,18 +140,12 @@ def main() -> None:
     means = {c: float(np.mean([r[c] for r in rows.values()])) for c in cols}
     lines.append("| mean | " + " | ".join(f"{100 * means[c]:.1f}" for c in cols) + gap(means))
     if changes:
-        lines += ["", "The int8 ensemble on changed audio (core-4 UAR %; change against clean "
-                  "int8 in points, mean row):", "",
-                  "| held-out corpus | clean | " + " | ".join(changes) + " |",
-                  "|---|---|" + "---|" * len(changes)]
-        for corpus, r in rows.items():
-            lines.append(f"| {corpus} | {100 * r['int8']:.1f} | "
-                         + " | ".join(f"{100 * r[c]:.1f}" for c in changes) + " |")
-        for c in changes:
-            means[c] = float(np.mean([r[c] for r in rows.values()]))
-        lines.append(f"| mean | {100 * means['int8']:.1f} | " + " | ".join(
-            f"{100 * means[c]:.1f} ({100 * (means[c] - means['int8']):+.1f})" for c in changes)
-            + " |")
+        lines += ["", "The int8 ensemble on changed audio (core-4 UAR %; in brackets the change "
+                  "against clean int8, points):", "",
+                  *changed_table("held-out corpus", {
+                      corpus: {"clean": r["int8"], **{c: r[c] for c in changes}}
+                      for corpus, r in rows.items()}, list(changes))]
+        means.update({c: float(np.mean([r[c] for r in rows.values()])) for c in changes})
     save_report(args.out, "\n".join(lines), {"per_corpus": rows, "mean": means})
 
 

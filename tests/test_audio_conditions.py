@@ -50,3 +50,13 @@ def test_what_the_names_say() -> None:
 def test_a_wrong_condition_is_one_line(spec: str) -> None:
     with pytest.raises(SystemExit, match="error: "):
         condition(spec)
+
+
+def test_the_changed_table_has_each_change_and_the_mean() -> None:
+    from benchmarks.audio_conditions import changed_table
+
+    rows = {"a": {"clean": 0.5, "room": 0.4}, "b": {"clean": 0.3, "room": 0.3}}
+    lines = changed_table("corpus", rows, ["room"])
+    assert lines[0] == "| corpus | clean | room |"
+    assert lines[2:] == ["| a | 50.0 | 40.0 (-10.0) |", "| b | 30.0 | 30.0 (+0.0) |",
+                         "| mean | 40.0 | 35.0 (-5.0) |"]
