@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.audio_conditions import changed_table, condition
+from benchmarks.audio_conditions import Transform, changed_table, condition
 from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.manifest import Manifest, load_manifest
@@ -34,8 +33,7 @@ from train.datasets import CorpusSource, load_sources
 
 
 def score_corpus(pipe: Pipeline, source: str, heard: set[str],
-                 transform: Callable[[np.ndarray, int, str], np.ndarray] | None = None
-                 ) -> tuple[str, dict]:
+                 transform: Transform | None = None) -> tuple[str, dict]:
     """One corpus (``FORMAT:PATH``) through ``pipe`` file by file, as ``classify`` decides:
     its name and per_corpus row, flagged if the models were trained on it. ``transform(y,
     sr, path)`` changes each file's audio first (a channel or noise condition)."""
@@ -44,13 +42,13 @@ def score_corpus(pipe: Pipeline, source: str, heard: set[str],
     ds = load_sources([CorpusSource.parse(source)], list(dict.fromkeys([*labels, "calm"])))
     name = ds.utts[0].corpus
     ids, probs, truth, skipped = [], [], {}, 0
+    sr = pipe.manifest.frontend.sr
     t0 = time.time()
     for i, u in enumerate(ds.utts):
         lab, _ = map_label(u.label, labels)
         if lab is None:
             skipped += 1
             continue
-        sr = pipe.manifest.frontend.sr
         if transform is None:
             res = pipe.classify_blocks(iter_wav_blocks(u.path, FILE_BLOCK_SECONDS, sr))
         else:

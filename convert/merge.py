@@ -156,7 +156,10 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
     members: list[Member] = []
     files: list[tuple[Path, Member]] = []
     taken_from: set[tuple[Path, str]] = set()
+    record: list[dict[str, Any]] = []
     for i, (src, m, taken) in enumerate(zip(sources, manifests, chosen, strict=True), 1):
+        names: list[str] = []
+        renamed: dict[str, str] = {}
         for mb in taken:
             f = m.features[mb.feature]
             fill = m.stream_fill(mb.feature)
@@ -170,14 +173,12 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
             member = _unclashed(replace(mb, feature=key), members, i)
             members.append(member)
             files.append((m.member_path(mb), member))
-    names = iter(mb.name for mb in members)
-    metadata = {
-        "merged_by": f"edge-ser {__version__}",
-        "sources": [{"models": str(s.folder.resolve()),
-                     "members": [next(names) for _ in taken],
-                     "metadata": m.metadata}
-                    for s, m, taken in zip(sources, manifests, chosen, strict=True)],
-    }
+            names.append(member.name)
+            if member.name != mb.name:
+                renamed[member.name] = mb.name
+        record.append({"models": str(src.folder.resolve()), "members": names,
+                       "metadata": m.metadata, **({"renamed": renamed} if renamed else {})})
+    metadata = {"merged_by": f"edge-ser {__version__}", "sources": record}
     manifest = replace(base, features=streams, members=tuple(members), metadata=metadata,
                        root=None, training=_training(manifests),
                        calibration=_calibration(manifests, sources, temperature))

@@ -275,21 +275,11 @@ def test_a_corpus_normalised_loco_run_scores_each_held_out_corpus(tmp_path: Path
     from conftest import TINY_TRAIN
 
     from edge.cli import main
-    from edge.wav import read_wav, write_wav
-    from train.synthetic import make_corpus
+    from train.synthetic import make_corpus, make_nemo_corpus
 
     make_corpus(tmp_path / "a", actors=3, repeats=2, seed=1)
     # the second corpus in nEMO's layout: the same kind of voices, 12 dB quieter
-    nemo = tmp_path / "b"
-    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
-    for p in make_corpus(tmp_path / "b-src", actors=3, repeats=2, seed=2):
-        audio = read_wav(p)
-        spk, emo = f"SP{p.stem[-1]}", ("anger" if p.stem.split("-")[2] == "05" else "neutral")
-        name = f"{spk}_{emo}_{p.stem.replace('-', '')}.wav"
-        (nemo / "samples").mkdir(parents=True, exist_ok=True)
-        write_wav(nemo / "samples" / name, (0.25 * audio.samples).astype(np.float32), audio.sr)
-        lines.append(f"{name}\t{emo}\tTekst.\ttekst\t{spk}\tmale\t30")
-    (nemo / "data.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    nemo = make_nemo_corpus(tmp_path / "b", actors=3, repeats=2, seed=2, gain=0.25)
     out = tmp_path / "run"
     args = ["train", "--data", f"ravdess:{tmp_path / 'a'}", "--data", f"nemo:{nemo}",
             "--out", str(out), "--cache", str(tmp_path / "cache"),

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import REPO, TINY_TRAIN
 
@@ -18,22 +17,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
 def two_corpora(root: Path) -> tuple[str, str]:
     """A RAVDESS-layout corpus and one in nEMO's layout (other voices, 12 dB quieter)."""
-    from edge.wav import read_wav, write_wav
-    from train.synthetic import make_corpus
+    from train.synthetic import make_corpus, make_nemo_corpus
 
     four = (0, 2, 3, 4)  # neutral, happy, sad, angry: core-4 is defined
     make_corpus(root / "a", actors=3, labels=four, repeats=1, seed=1)
-    nemo = root / "b"
-    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
-    words = {"01": "neutral", "03": "happiness", "04": "sadness", "05": "anger"}
-    for p in make_corpus(root / "b-src", actors=3, labels=four, repeats=1, seed=2):
-        audio = read_wav(p)
-        spk, emo = f"SP{p.stem[-1]}", words[p.stem.split("-")[2]]
-        name = f"{spk}_{emo}_{p.stem.replace('-', '')}.wav"
-        (nemo / "samples").mkdir(parents=True, exist_ok=True)
-        write_wav(nemo / "samples" / name, (0.25 * audio.samples).astype(np.float32), audio.sr)
-        lines.append(f"{name}\t{emo}\tTekst.\ttekst\t{spk}\tmale\t30")
-    (nemo / "data.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    nemo = make_nemo_corpus(root / "b", actors=3, labels=four, repeats=1, seed=2, gain=0.25)
     return f"ravdess:{root / 'a'}", f"nemo:{nemo}"
 
 

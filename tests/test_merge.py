@@ -200,6 +200,8 @@ def test_members_of_two_runs_with_the_same_names_are_renamed(tmp_path: Path) -> 
     assert (out / "m1-mfcc-2.tflite").read_bytes() == (TINY / "m1-mfcc.tflite").read_bytes()
     assert [s["members"] for s in m.metadata["sources"]] == [
         ["m1-mfcc", "m2-logmel", "m3-prosody"], ["m1-mfcc-2"], ["f1-mfcc"]]
+    assert [s.get("renamed") for s in m.metadata["sources"]] == [None, {"m1-mfcc-2": "m1-mfcc"},
+                                                                 None]
     assert "| m1-mfcc-2 | 2: " in (out / "merge-report.md").read_text()
     # every member twice (the copy renamed) votes exactly as the folder alone
     both = tmp_path / "both"

@@ -232,7 +232,8 @@ def goal_line(shipped: dict[str, Any], device: dict[str, Any] | None) -> str:
 def training_lines(final: dict[str, Any]) -> list[str]:
     """How one run's members were trained, from its run.json."""
     cfg = final["config"]
-    if all(m.split(":")[0] == "rbf" for m in cfg.get("members", [])):
+    members = cfg.get("members") or []
+    if members and all(m.split(":")[0] == "rbf" for m in members):
         return [
             f"- {final.get('command')}",
             f"  - closed form, no epochs: {cfg['rbf_centres']} k-means centres (from "
@@ -315,8 +316,10 @@ FAMILIES = {
 def family_of(manifest: Manifest, member: Member, arch: dict[str, str]) -> str | None:
     """A member's family (a key of FAMILIES): its arch, ``stats-shape`` for statistics of
     the spectral shape."""
-    # a member renamed by `edge-ser merge` (NAME-N) keeps its final set's record under NAME
-    a = arch.get(member.name) or arch.get(member.name.rsplit("-", 1)[0])
+    # `edge-ser merge` records the name a renamed member has in its final set
+    renamed = {new: old for src in manifest.metadata.get("sources", [])
+               for new, old in src.get("renamed", {}).items()}
+    a = arch.get(renamed.get(member.name, member.name))
     shape = manifest.features[member.feature].kind.startswith("shape")
     return "stats-shape" if a == "stats" and shape else a
 

@@ -51,4 +51,28 @@ def make_corpus(root: Path, actors: int = 4, labels: tuple[int, ...] = (0, 4), r
     return paths
 
 
-__all__ = ["LABELS_8", "make_corpus", "tone"]
+#: nEMO's emotion words for RAVDESS label indices (nEMO has no calm and no disgust)
+NEMO_WORDS = {0: "neutral", 2: "happiness", 3: "sadness", 4: "anger", 5: "fear", 7: "surprised"}
+
+
+def make_nemo_corpus(root: Path, actors: int = 3, labels: tuple[int, ...] = (0, 4),
+                     repeats: int = 2, seed: int = 0, gain: float = 1.0) -> Path:
+    """A second generated corpus in nEMO's layout (``samples/SP1_anger_….wav`` and
+    ``data.tsv``), ``gain`` times as loud: other voices for leave-one-corpus-out tests. The
+    RAVDESS-named sources are written beside it, in ``ROOT-src``; returns ``root``."""
+    from edge.wav import read_wav, write_wav
+
+    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
+    (root / "samples").mkdir(parents=True, exist_ok=True)
+    src = root.with_name(f"{root.name}-src")
+    for path in make_corpus(src, actors=actors, labels=labels, repeats=repeats, seed=seed):
+        audio = read_wav(path)
+        spk, emo = f"SP{path.stem[-1]}", NEMO_WORDS[int(path.stem.split("-")[2]) - 1]
+        name = f"{spk}_{emo}_{path.stem.replace('-', '')}.wav"
+        write_wav(root / "samples" / name, (gain * audio.samples).astype(np.float32), audio.sr)
+        lines.append(f"{name}\t{emo}\tTekst.\ttekst\t{spk}\tmale\t30")
+    (root / "data.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+__all__ = ["LABELS_8", "NEMO_WORDS", "make_corpus", "make_nemo_corpus", "tone"]
