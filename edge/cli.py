@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -357,7 +357,7 @@ class _Live:
     pipeline: Any
     device_name: str
     mqtt: Any = None  # edge.mqtt.MqttPublisher
-    stop: Any = None  # threading.Event
+    stop: Any = None  # edge.stop_signals.StopRequest
     sources: list[Any] = field(default_factory=list)
     summary: Any = None  # edge.live.StreamSummary, once the stream has ended
 
@@ -369,13 +369,12 @@ def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
     """Check every option (bad input is one line), then load profile, models, MQTT client.
     The host name is asked for only when a device name is needed (``named``, or --mqtt):
     plain `listen` makes no socket call at all (tests/test_privacy.py)."""
-    import threading
-
     from edge.manifest import load_manifest
     from edge.models import resolve_models_dir
     from edge.mqtt import MqttPublisher, device_topic_name, parse_broker_url
     from edge.pipeline import Pipeline
     from edge.profiles import check_window, load_profile
+    from edge.stop_signals import StopRequest
 
     if opts.source is not None and opts.device is not None:
         raise click.UsageError("--device and --source are exclusive (--source replaces the "
@@ -393,27 +392,19 @@ def _prepare_live(opts: LiveOptions, named: bool = False) -> _Live:
     pipeline = Pipeline(manifest, hop_seconds=hop, decisions=profile.decisions,
                         num_threads=rt.num_threads, backend=rt.backend, use_xnnpack=rt.use_xnnpack)
     _set_speaker(pipeline, opts.speaker)
-    return _Live(opts, profile, manifest, pipeline, device_name, mqtt, threading.Event())
+    return _Live(opts, profile, manifest, pipeline, device_name, mqtt, StopRequest())
 
 
-@contextlib.contextmanager
-def _stopped_by_signals(live: _Live) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``live.stop`` and stop the source; a second Ctrl-C stops at once."""
-    import signal
+def _stopped_by_signals(live: _Live) -> contextlib.AbstractContextManager[None]:
+    """SIGINT/SIGTERM set ``live.stop`` and stop the sources without taking a lock in the
+    handler (edge.stop_signals); a second Ctrl-C stops at once."""
+    from edge.stop_signals import stop_on_signals
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        if live.stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        live.stop.set()
-        for src in live.sources:
+    def stop_sources() -> None:
+        for src in list(live.sources):
             src.stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    return stop_on_signals(live.stop, stop_sources)
 
 
 Sink = Callable[[dict[str, Any]], None]

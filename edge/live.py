@@ -21,6 +21,7 @@ from edge.pipeline import Pipeline, WindowResult
 
 if TYPE_CHECKING:
     from edge.sources import AudioSource, WavRecorder
+    from edge.stop_signals import StopRequest
 
 #: Audio dropped since the last line is reported at most this often (seconds of wall time).
 DROP_REPORT_SECONDS = 1.0
@@ -42,7 +43,7 @@ def run_stream(
     open_source: Callable[[], AudioSource],
     emit: Callable[[Decision, Drops], None],
     *,
-    stop: threading.Event | None = None,
+    stop: threading.Event | StopRequest | None = None,
     duration: float | None = None,
     recorder: WavRecorder | None = None,
     on_device_lost: str = "exit",
