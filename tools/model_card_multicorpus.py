@@ -50,6 +50,9 @@ def main() -> int:
                     help="benchmarks/loco_device.py JSON: the shipped recipe int8 on the device")
     ap.add_argument("--nested", type=Path,
                     help="benchmarks/nested_loco.py JSON: how the members were chosen")
+    ap.add_argument("--conditions", action="append", default=[], metavar="NAME=JSON",
+                    help="benchmarks/loco_device.py --condition JSON: a row of the robustness "
+                         "table (repeatable; the first is the shipped recipe)")
     ap.add_argument("--shipped", required=True, help="the combination that ships, e.g. a+b")
     ap.add_argument("--final", type=Path, required=True, action="append",
                     help="a run folder whose final members ship (once per run of a merged "
@@ -159,6 +162,7 @@ def main() -> int:
         "",
         f"**Why these members.** {args.why}",
         "",
+        *robustness_lines(dict(c.split("=", 1) for c in args.conditions)),
         "**Why these labels.** Every corpus has neutral, happy, sad and angry; disgust and calm "
         "exist in RAVDESS only, fear in three corpora, surprise in two. Scored on the core four, "
         "training on 4, 6 or 8 classes gave the same leave-one-corpus-out UAR in the screen "
@@ -227,6 +231,39 @@ def goal_line(shipped: dict[str, Any], device: dict[str, Any] | None) -> str:
     return (f"- Cross-corpus accuracy ({said}) {verdict} the goal of issue #13 (mean ≥ 50 %, "
             "every corpus ≥ 40 %), and is far from within-corpus figures. Treat a single "
             "decision as a hint; `uncertain` is the honest answer for much real-world audio.")
+
+
+def robustness_lines(conditions: dict[str, str]) -> list[str]:
+    """The held-out corpora on changed audio, int8 through the device, one row per report
+    (means over the corpora every report has); nothing without reports."""
+    if not conditions:
+        return []
+    reports = {name: load(Path(path)) for name, path in conditions.items()}
+    corpora = [c for c in next(iter(reports.values()))["per_corpus"]
+               if all(c in r["per_corpus"] for r in reports.values())]
+    specs = [k for k in next(iter(reports.values()))["mean"]
+             if k not in ("keras", "int8", "float32")]
+    table = [f"| int8 on the device, core-4 UAR % (mean of {', '.join(corpora)}) | clean | "
+             + " | ".join(CONDITION_NAMES.get(k, k) for k in specs) + " |",
+             "|---|---|" + "---|" * len(specs)]
+    for name, r in reports.items():
+        clean = sum(r["per_corpus"][c]["int8"] for c in corpora) / len(corpora)
+        cells = []
+        for k in specs:
+            vals = [r["per_corpus"][c].get(k) for c in corpora]
+            v = sum(vals) / len(vals) if None not in vals else None
+            cells.append("–" if v is None else f"{100 * v:.1f} ({100 * (v - clean):+.1f})")
+        table.append(f"| {name} | {100 * clean:.1f} | " + " | ".join(cells) + " |")
+    return ["**In a room and in noise.** The same held-out sets, int8 through the device, on "
+            "audio changed by the training augmentation's own functions "
+            "(`benchmarks/loco_device.py --condition`, `benchmarks/audio_conditions.py`; in "
+            "brackets the change against clean audio, points):", "", *table, ""]
+
+
+#: How the card names benchmarks/audio_conditions.py's conditions.
+CONDITION_NAMES = {"reverb": "room (RT60 0.2–0.7 s)", "noise:20": "noise, 20 dB SNR",
+                   "noise:10": "noise, 10 dB SNR", "telephone": "phone band (300–3400 Hz)",
+                   "cheap_mic": "cheap microphone"}
 
 
 def training_lines(final: dict[str, Any]) -> list[str]:

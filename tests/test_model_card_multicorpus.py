@@ -1,0 +1,50 @@
+"""tools/model_card_multicorpus.py: the card's robustness table and goal line are computed from
+the reports they cite (means over the corpora every report has, changes against clean)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+
+from model_card_multicorpus import goal_line, robustness_lines  # noqa: E402
+
+
+def report(path: Path, per: dict[str, dict[str, float]]) -> str:
+    keys = next(iter(per.values())).keys()
+    mean = {k: sum(r[k] for r in per.values()) / len(per) for k in keys}
+    path.write_text(json.dumps({"per_corpus": per, "mean": mean}))
+    return str(path)
+
+
+def test_the_robustness_table_uses_the_corpora_every_report_has(tmp_path: Path) -> None:
+    shipped = report(tmp_path / "a.json", {
+        "ravdess": {"int8": 0.60, "float32": 0.6, "keras": 0.6, "reverb": 0.50, "noise:20": 0.55},
+        "urdu": {"int8": 0.40, "float32": 0.4, "keras": 0.4, "reverb": 0.30, "noise:20": 0.40},
+        "nemo": {"int8": 0.90, "float32": 0.9, "keras": 0.9, "reverb": 0.90, "noise:20": 0.90}})
+    other = report(tmp_path / "b.json", {
+        "ravdess": {"int8": 0.50, "keras": 0.5, "reverb": 0.45, "noise:20": 0.50},
+        "urdu": {"int8": 0.50, "keras": 0.5, "reverb": 0.45, "noise:20": 0.48}})
+    lines = robustness_lines({"new": shipped, "old": other})
+    head = next(ln for ln in lines if ln.startswith("| int8"))
+    assert "mean of ravdess, urdu)" in head and "room" in head and "20 dB" in head
+    rows = {ln.split(" | ")[0][2:]: ln for ln in lines if ln.startswith(("| new", "| old"))}
+    assert rows["new"] == "| new | 50.0 | 40.0 (-10.0) | 47.5 (-2.5) |"  # nemo left out
+    assert rows["old"] == "| old | 50.0 | 45.0 (-5.0) | 49.0 (-1.0) |"
+    assert robustness_lines({}) == []
+
+
+def test_the_goal_line_follows_the_figures() -> None:
+    def shipped(*uars: float) -> dict:
+        return {"per_corpus": {f"c{i}": {"core4_uar": u} for i, u in enumerate(uars)}}
+
+    assert " meets the goal" in goal_line(shipped(0.5, 0.6, 0.45), None)
+    assert " misses the goal" in goal_line(shipped(0.55, 0.55, 0.39), None)
+    device = {"c0": {"int8": 0.48}, "c1": {"int8": 0.5}, "c2": {"int8": 0.5}}
+    line = goal_line(shipped(0.5, 0.52, 0.5), device)
+    assert "meets with the Keras members and misses with the int8 ones" in line
+    assert "lowest 48.0 %" in line
