@@ -11,7 +11,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 
-from model_card_multicorpus import goal_line, robustness_lines  # noqa: E402
+from model_card_multicorpus import goal_line, robustness_lines
 
 
 def report(path: Path, per: dict[str, dict[str, float]]) -> str:
