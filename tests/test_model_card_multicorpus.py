@@ -11,7 +11,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 
-from model_card_multicorpus import goal_line, robustness_lines
+from model_card_multicorpus import band_limit_lines, goal_line, robustness_lines
 
 
 def report(path: Path, per: dict[str, dict[str, float]]) -> str:
@@ -48,3 +48,13 @@ def test_the_goal_line_follows_the_figures() -> None:
     line = goal_line(shipped(0.5, 0.52, 0.5), device)
     assert "meets with the Keras members and misses with the int8 ones" in line
     assert "lowest 48.0 %" in line
+
+
+def test_the_phone_band_limit_comes_from_the_shipped_report(tmp_path: Path) -> None:
+    shipped = report(tmp_path / "a.json", {
+        "ravdess": {"int8": 0.50, "telephone": 0.30}, "urdu": {"int8": 0.40, "telephone": 0.30}})
+    other = report(tmp_path / "b.json", {"ravdess": {"int8": 0.5, "telephone": 0.0}})
+    (line,) = band_limit_lines({"new": shipped, "old": other})
+    assert "costs 15 points" in line and "to 30.0 %" in line
+    without = report(tmp_path / "c.json", {"ravdess": {"int8": 0.5, "reverb": 0.4}})
+    assert band_limit_lines({"new": without, "old": shipped}) == []

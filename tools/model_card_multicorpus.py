@@ -1,7 +1,7 @@
 """Write MODEL_CARD.md for a model folder trained on several corpora, from the runs that made it.
 
 Every figure comes from a file the pipeline wrote: the leave-one-corpus-out ensembles scored by
-`benchmarks/loco_mix.py`, the screens and the teacher's report, the previous models through the
+`benchmarks/loco_mix.py`, the screens and the teacher's report, the RAVDESS-only models through the
 device pipeline (`benchmarks/crosscorpus_eval.py`), the final run's run.json, the conversion
 report and `edge-ser bench`; so the card cannot drift from what was measured.
 
@@ -58,7 +58,10 @@ def main() -> int:
                     help="a run folder whose final members ship (once per run of a merged "
                          "model folder, in the order of its sources)")
     ap.add_argument("--models", type=Path, required=True, help="shipped model folder")
-    ap.add_argument("--before", type=Path, help="crosscorpus_eval JSON of the previous models")
+    ap.add_argument("--before", type=Path,
+                    help="crosscorpus_eval JSON of the RAVDESS-only models (before session 13)")
+    ap.add_argument("--note", action="append", default=[], metavar="COMBO=TEXT",
+                    help="words after a combination's row name, e.g. its fate (repeatable)")
     ap.add_argument("--svm", type=Path, help="screen_corpora JSON (its 'global' row)")
     ap.add_argument("--teacher", type=Path, help="train/results/teacher/loco.json")
     ap.add_argument("--bench-json", type=Path, help="use these bench figures instead of running")
@@ -95,14 +98,16 @@ def main() -> int:
     if args.before and args.before.is_file():
         before = load(args.before)
         per = {c: r for c, r in before.items() if not r.get("seen_in_training")}
-        table.append(row("previous default: RAVDESS only, 8 classes (int8, device)", per))
+        table.append(row("RAVDESS only, 8 classes, the default before session 13 (int8, "
+                         "device)", per))
     if args.svm and args.svm.is_file():
         table.append(row("SVM on utterance statistics", load(args.svm)["global"]))
     if args.teacher and args.teacher.is_file():
         table.append(row("Whisper tiny.en encoder + logistic head (workstation teacher)",
                          load(args.teacher)["loco"]["global"]))
+    notes = dict(n.split("=", 1) for n in args.note)
     for combo, r in mix.items():
-        name = " + ".join(combo.split("+"))
+        name = " + ".join(combo.split("+")) + (f" ({notes[combo]})" if combo in notes else "")
         label = f"**{name} (shipped)**" if combo == args.shipped else name
         table.append(row(label, r["per_corpus"], r.get("val_uar_mean")))
     device = load(args.device)["per_corpus"] if args.device else None
@@ -139,7 +144,7 @@ def main() -> int:
         "those four only) and scored on every file of the held-out corpus, file by file as "
         "`edge-ser classify` decides (core-4 UAR %, chance 25 %). The shipped models are the "
         "same recipes trained on all five corpora, so these figures estimate what they do on a "
-        "corpus, language and microphone they never heard. The previous models were never "
+        "corpus, language and microphone they never heard. The RAVDESS-only models were never "
         "trained on the four new corpora either (RAVDESS left out of their row).",
         "",
         *table,
@@ -167,7 +172,7 @@ def main() -> int:
         "exist in RAVDESS only, fear in three corpora, surprise in two. Scored on the core four, "
         "training on 4, 6 or 8 classes gave the same leave-one-corpus-out UAR in the screen "
         "(`train/results/multicorpus/screen-labels-*.md`), so the models recognise the four "
-        "every corpus can check. The previous models' 8-way decisions were right on "
+        "every corpus can check. The RAVDESS-only models' 8-way decisions were right on "
         f"{span(before_rows, 'uar')} % of "
         "these corpora's classes (UAR on their own classes, `before-ravdess-only-model.md`).",
         "",
@@ -177,7 +182,7 @@ def main() -> int:
         + ("did not lower" if _mean(shipped, "ece_calibrated") >= _mean(shipped, "ece")
            else "lowered") + " the calibration error on held-out "
         f"corpora: mean ECE {pct(_mean(shipped, 'ece'))} % raw, "
-        f"{pct(_mean(shipped, 'ece_calibrated'))} % calibrated; the previous models' ECE on "
+        f"{pct(_mean(shipped, 'ece_calibrated'))} % calibrated; the RAVDESS-only models' ECE on "
         f"the four new corpora was {span(before_rows, 'ece')} %). The `uncertain` threshold "
         "applies to these "
         "probabilities.",
@@ -206,6 +211,7 @@ def main() -> int:
         "- Four emotions only; fear, disgust, surprise and calm are not recognised (calm "
         "speech reads as neutral).",
         goal_line(shipped, device),
+        *band_limit_lines(dict(c.split("=", 1) for c in args.conditions)),
         enrolment_line(manifest),
         "- Acted or semi-acted speech in five languages; spontaneous speech is represented by "
         "URDU's talk shows only. Children's and elderly voices are absent.",
@@ -258,6 +264,21 @@ def robustness_lines(conditions: dict[str, str]) -> list[str]:
             "audio changed by the training augmentation's own functions "
             "(`benchmarks/loco_device.py --condition`, `benchmarks/audio_conditions.py`; in "
             "brackets the change against clean audio, points):", "", *table, ""]
+
+
+def band_limit_lines(conditions: dict[str, str]) -> list[str]:
+    """A known limit from the shipped recipe's own report (the first): what a phone band
+    costs, if it was measured."""
+    if not conditions:
+        return []
+    r = load(Path(next(iter(conditions.values()))))
+    if "telephone" not in r["mean"]:
+        return []
+    cost = 100 * (r["mean"]["int8"] - r["mean"]["telephone"])
+    return [f"- Band-limited audio: a 300–3400 Hz phone band costs {cost:.0f} points of core-4 "
+            f"UAR on held-out corpora (to {100 * r['mean']['telephone']:.1f} %, near chance); "
+            "every model measured here loses as much. Use a wide-band USB microphone, not a "
+            "phone line or a Bluetooth headset's call mode."]
 
 
 #: How the card names benchmarks/audio_conditions.py's conditions.
