@@ -49,13 +49,19 @@ def condition(spec: str) -> Transform:
                      "noise:SNR, gain:DB)")
 
 
-def changed_table(first: str, rows: dict[str, dict[str, float]], specs: list[str]) -> list[str]:
+def changed_table(first: str, rows: dict[str, dict[str, float | None]], specs: list[str],
+                  mean: bool = True) -> list[str]:
     """A markdown table of ``rows[name]["clean"]`` and ``rows[name][spec]`` (fractions), each
-    changed figure with its change against clean in points, and their mean row."""
+    changed figure with its change against clean in points (``–`` where a row lacks it), and
+    with ``mean`` their mean row."""
     lines = [f"| {first} | clean | " + " | ".join(specs) + " |",
              "|---|---|" + "---|" * len(specs)]
-    mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in ["clean", *specs]}
-    for name, r in [*rows.items(), ("mean", mean)]:
-        lines.append(f"| {name} | {100 * r['clean']:.1f} | " + " | ".join(
-            f"{100 * r[c]:.1f} ({100 * (r[c] - r['clean']):+.1f})" for c in specs) + " |")
+    table = dict(rows)
+    if mean:
+        table["mean"] = {k: float(np.mean([r[k] for r in rows.values()]))
+                         for k in ["clean", *specs]}
+    for name, r in table.items():
+        cells = ["–" if r.get(c) is None else
+                 f"{100 * r[c]:.1f} ({100 * (r[c] - r['clean']):+.1f})" for c in specs]
+        lines.append(f"| {name} | {100 * r['clean']:.1f} | " + " | ".join(cells) + " |")
     return lines

@@ -44,9 +44,8 @@ class StopRequest:
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once set; False after ``timeout`` seconds (None: wait for ever)."""
-        if not self._flag:
-            with contextlib.suppress(InterruptedError):
-                select.select([self._read_fd], [], [], timeout)
+        if not self._flag:  # select retries by itself when a signal interrupts it (PEP 475)
+            select.select([self._read_fd], [], [], timeout)
         return self._flag
 
 

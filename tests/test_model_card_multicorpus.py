@@ -14,11 +14,12 @@ sys.path.insert(0, str(REPO / "tools"))
 from model_card_multicorpus import band_limit_lines, goal_line, robustness_lines
 
 
-def report(path: Path, per: dict[str, dict[str, float]]) -> str:
+def report(path: Path, per: dict[str, dict[str, float]]) -> dict:
+    """A loco_device --condition report, as the card reads it (written, then loaded)."""
     keys = next(iter(per.values())).keys()
     mean = {k: sum(r[k] for r in per.values()) / len(per) for k in keys}
     path.write_text(json.dumps({"per_corpus": per, "mean": mean}))
-    return str(path)
+    return json.loads(path.read_text())
 
 
 def test_the_robustness_table_uses_the_corpora_every_report_has(tmp_path: Path) -> None:

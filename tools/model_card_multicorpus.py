@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from model_card import bench, load, speed_lines  # noqa: E402  (one of each)
 
+from benchmarks.audio_conditions import changed_table  # noqa: E402
 from edge.manifest import Manifest, Member, load_manifest  # noqa: E402
 from train.runs import RunInfo, SetInfo  # noqa: E402
 
@@ -70,6 +71,8 @@ def main() -> int:
     args = ap.parse_args()
 
     mix = {combo: r for path in args.mix for combo, r in load(path).items()}
+    conditions = {name: load(Path(path)) for name, path in
+                  (c.split("=", 1) for c in args.conditions)}
     shipped = mix[args.shipped]
     finals = [RunInfo.read(f).to_dict() for f in args.final]
     arch = {m.name: m.arch for f in args.final for m in SetInfo.read(f / "final").members}
@@ -167,7 +170,7 @@ def main() -> int:
         "",
         f"**Why these members.** {args.why}",
         "",
-        *robustness_lines(dict(c.split("=", 1) for c in args.conditions)),
+        *robustness_lines(conditions),
         "**Why these labels.** Every corpus has neutral, happy, sad and angry; disgust and calm "
         "exist in RAVDESS only, fear in three corpora, surprise in two. Scored on the core four, "
         "training on 4, 6 or 8 classes gave the same leave-one-corpus-out UAR in the screen "
@@ -211,7 +214,7 @@ def main() -> int:
         "- Four emotions only; fear, disgust, surprise and calm are not recognised (calm "
         "speech reads as neutral).",
         goal_line(shipped, device),
-        *band_limit_lines(dict(c.split("=", 1) for c in args.conditions)),
+        *band_limit_lines(conditions),
         enrolment_line(manifest),
         "- Acted or semi-acted speech in five languages; spontaneous speech is represented by "
         "URDU's talk shows only. Children's and elderly voices are absent.",
@@ -239,39 +242,35 @@ def goal_line(shipped: dict[str, Any], device: dict[str, Any] | None) -> str:
             "decision as a hint; `uncertain` is the honest answer for much real-world audio.")
 
 
-def robustness_lines(conditions: dict[str, str]) -> list[str]:
-    """The held-out corpora on changed audio, int8 through the device, one row per report
-    (means over the corpora every report has); nothing without reports."""
+def robustness_lines(conditions: dict[str, dict[str, Any]]) -> list[str]:
+    """The held-out corpora on changed audio, int8 through the device: one row per
+    ``loco_device.py --condition`` report, means over the corpora every report has."""
     if not conditions:
         return []
-    reports = {name: load(Path(path)) for name, path in conditions.items()}
-    corpora = [c for c in next(iter(reports.values()))["per_corpus"]
-               if all(c in r["per_corpus"] for r in reports.values())]
-    specs = [k for k in next(iter(reports.values()))["mean"]
-             if k not in ("keras", "int8", "float32")]
-    table = [f"| int8 on the device, core-4 UAR % (mean of {', '.join(corpora)}) | clean | "
-             + " | ".join(CONDITION_NAMES.get(k, k) for k in specs) + " |",
-             "|---|---|" + "---|" * len(specs)]
-    for name, r in reports.items():
-        clean = sum(r["per_corpus"][c]["int8"] for c in corpora) / len(corpora)
-        cells = []
-        for k in specs:
-            vals = [r["per_corpus"][c].get(k) for c in corpora]
-            v = sum(vals) / len(vals) if None not in vals else None
-            cells.append("–" if v is None else f"{100 * v:.1f} ({100 * (v - clean):+.1f})")
-        table.append(f"| {name} | {100 * clean:.1f} | " + " | ".join(cells) + " |")
+    first = next(iter(conditions.values()))
+    corpora = [c for c in first["per_corpus"]
+               if all(c in r["per_corpus"] for r in conditions.values())]
+    specs = [k for k in first["mean"] if k not in ("keras", "int8", "float32")]
+
+    def mean_of(r: dict[str, Any], key: str) -> float | None:
+        vals = [r["per_corpus"][c].get(key) for c in corpora]
+        return None if None in vals else sum(vals) / len(vals)
+
+    rows = {name: {"clean": mean_of(r, "int8"),
+                   **{CONDITION_NAMES.get(k, k): mean_of(r, k) for k in specs}}
+            for name, r in conditions.items()}
+    table = changed_table(f"int8 on the device, core-4 UAR % (mean of {', '.join(corpora)})",
+                          rows, [CONDITION_NAMES.get(k, k) for k in specs], mean=False)
     return ["**In a room and in noise.** The same held-out sets, int8 through the device, on "
             "audio changed by the training augmentation's own functions "
             "(`benchmarks/loco_device.py --condition`, `benchmarks/audio_conditions.py`; in "
             "brackets the change against clean audio, points):", "", *table, ""]
 
 
-def band_limit_lines(conditions: dict[str, str]) -> list[str]:
+def band_limit_lines(conditions: dict[str, dict[str, Any]]) -> list[str]:
     """A known limit from the shipped recipe's own report (the first): what a phone band
     costs, if it was measured."""
-    if not conditions:
-        return []
-    r = load(Path(next(iter(conditions.values()))))
+    r = next(iter(conditions.values()), {"mean": {}})
     if "telephone" not in r["mean"]:
         return []
     cost = 100 * (r["mean"]["int8"] - r["mean"]["telephone"])
