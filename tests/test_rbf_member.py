@@ -35,6 +35,27 @@ def _cfg(**kw: object):
     return TrainConfig(rbf_centres=48, rbf_kmeans_windows=400, **kw)
 
 
+def test_fit_rbf_probe_options_reach_the_fit() -> None:
+    """``centre_rows`` standardises on and draws centres from those windows only;
+    ``gamma_scale`` widens the kernel (benchmarks/rbf_augment_probe.py relies on both)."""
+    pytest.importorskip("sklearn")
+    from train.rbf import fit_rbf, window_statistics
+
+    x, y = _xor_data(300, 20, 4, 0)
+    x[150:] += 5.0  # a shifted copy: statistics from the first half differ
+    cfg = _cfg()
+    full = fit_rbf(x, y, 4, cfg, seed=1)
+    first = fit_rbf(x, y, 4, cfg, seed=1, centre_rows=np.arange(150), gamma_scale=0.5)
+    np.testing.assert_allclose(first.mu, window_statistics(x[:150], cfg.rbf_spread).mean(0))
+    assert not np.allclose(full.mu, first.mu)
+    assert first.gamma == pytest.approx(full.gamma / 2)
+    # centres in the first half's standardised units: near its statistics, not the shift's
+    z = (window_statistics(x, cfg.rbf_spread) - first.mu) / first.sd
+    d_first = ((first.centres[:, None] - z[None, :150]) ** 2).sum(-1).min(1)
+    d_shift = ((first.centres[:, None] - z[None, 150:]) ** 2).sum(-1).min(1)
+    assert (d_first < d_shift).all()
+
+
 @pytest.mark.parametrize("spread", ["mad", "var"])
 def test_window_statistics_are_the_members_layers(spread: str) -> None:
     pytest.importorskip("tensorflow")

@@ -164,3 +164,16 @@ def test_one_default_feature_cache_honours_the_environment(
     monkeypatch.delenv("EDGE_SER_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert feat.default_cache_dir() == tmp_path / ".cache" / "edge-ser"
+
+
+def test_compute_file_applies_a_change_before_the_front_end(corpus) -> None:
+    """Benchmarks score changed recordings (a room, a line) through the training features:
+    the change must reach the front end, and no change must leave the file as it was."""
+    s = settings()
+    u = corpus.utterances[0]
+    plain = feat.compute_file(u, 0, s, 1)
+    same = feat.compute_file(u, 0, s, 1, lambda y, sr, path: y)
+    quiet = feat.compute_file(u, 0, s, 1, lambda y, sr, path: np.zeros_like(y))
+    for b in plain.bases:
+        np.testing.assert_array_equal(same.bases[b], plain.bases[b])
+    assert plain.speech.any() and not quiet.speech.any()

@@ -105,13 +105,18 @@ def speech_mask(y: np.ndarray, cfg: FrontendConfig, enabled: bool,
     return np.asarray(speech_frames(rz["rms"], rz["zcr"], cfg, vad, causal=True), dtype=bool)
 
 
-def compute_file(utt: Utterance, copy: int, settings: FeatureSettings, seed: int) -> FileFeatures:
-    """Read, preprocess, (for copy > 0) augment, pad to a window, and run the front end."""
+def compute_file(utt: Utterance, copy: int, settings: FeatureSettings, seed: int,
+                 change: Callable[[np.ndarray, int, str], np.ndarray] | None = None
+                 ) -> FileFeatures:
+    """Read, (``change``: as a room or a line would change the recording, for benchmarks)
+    preprocess, (for copy > 0) augment, pad to a window, and run the front end."""
     from edge.frontend.features import compute_bases
     from edge.frontend.windows import pad_to_window
 
     cfg = settings.frontend
     y = load_audio(utt.path, settings.preprocess)
+    if change is not None:
+        y = change(y, cfg.sr, str(utt.path))
     y, span = preprocess(y, settings.preprocess, cfg)
     if copy > 0:
         rng = copy_rng(str(utt.path.name), copy, seed)

@@ -83,24 +83,31 @@ class RbfFit:
 
 
 def fit_rbf(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: TrainConfig, seed: int,
-            weights: np.ndarray | None = None) -> RbfFit:
+            weights: np.ndarray | None = None, centre_rows: np.ndarray | None = None,
+            gamma_scale: float = 1.0) -> RbfFit:
     """Centres by k-means on a seeded sample of the training windows' statistics, then the
     logistic regression on every window's kernel values (``weights`` per window, else classes
-    balanced). A class no window has gets a logit far below the rest."""
+    balanced). A class no window has gets a logit far below the rest. ``centre_rows`` (the
+    windows the standardisation and the centres come from, default all) and ``gamma_scale``
+    (a wider or narrower kernel) are for probes of the fit (benchmarks/rbf_augment_probe.py)."""
     from sklearn.cluster import KMeans
     from sklearn.linear_model import LogisticRegression
 
     stats = window_statistics(x, cfg.rbf_spread)
-    mu, sd = stats.mean(0), stats.std(0) + 1e-6
+    base = stats if centre_rows is None else stats[centre_rows]
+    mu, sd = base.mean(0), base.std(0) + 1e-6
     z = (stats - mu) / sd
+    pool = z if centre_rows is None else z[centre_rows]
     rng = np.random.default_rng(seed)
-    sample = z[rng.choice(len(z), size=min(len(z), cfg.rbf_kmeans_windows), replace=False)]
+    sample = pool[rng.choice(len(pool), size=min(len(pool), cfg.rbf_kmeans_windows),
+                             replace=False)]
     m = min(cfg.rbf_centres, len(sample))
     centres = KMeans(m, n_init=2, random_state=seed).fit(sample).cluster_centers_
     if m < cfg.rbf_centres:  # a tiny run: repeat centres so the layer keeps its configured size
         centres = centres[np.arange(cfg.rbf_centres) % m]
-    fit = RbfFit(mu, sd, centres, 1.0 / z.shape[1], np.zeros((cfg.rbf_centres, n_classes)),
-                 np.full(n_classes, -30.0), cfg.rbf_floor, cfg.rbf_spread)
+    fit = RbfFit(mu, sd, centres, gamma_scale / z.shape[1],
+                 np.zeros((cfg.rbf_centres, n_classes)), np.full(n_classes, -30.0),
+                 cfg.rbf_floor, cfg.rbf_spread)
     present = np.unique(y)
     k = fit.kernel(z)
     if len(present) == 1:  # one class: it always wins
