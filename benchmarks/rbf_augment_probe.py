@@ -35,7 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.audio_conditions import Transform, changed_table, condition
 from benchmarks.report import save_report
-from benchmarks.screen_corpora import balanced_weights, load_frames, screen_arguments
+from benchmarks.screen_corpora import (
+    balanced_weights,
+    frame_matrix,
+    load_frames,
+    screen_arguments,
+)
 from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, windows
 from benchmarks.svm_member_probe import file_uar
 from edge.corpora import CORE_4
@@ -62,19 +67,19 @@ def training_change(kind: str) -> Transform:
 
 
 def changed_frames(ds: Dataset, kind: str, change: Transform) -> list[np.ndarray]:
-    """Every file's speech frames of ``kind`` after ``change`` (edge-ser's front end)."""
+    """Every file's speech frames of ``kind`` after ``change``, as ``load_frames`` takes them
+    from clean files."""
     from joblib import Parallel, delayed
 
     from train.experiment import feature_settings
-    from train.features import compute_file, speech_frames
+    from train.features import compute_file
 
     cfg = load_config()
     fe = cfg.frontend_config()
     settings = feature_settings(cfg, fe, [kind])
 
     def one(i: int) -> np.ndarray:
-        ff = compute_file(ds.utts[i], 0, settings, cfg.seed, change)
-        return speech_frames(ff, fe, kind, min_speech=5).astype(np.float64)
+        return frame_matrix(compute_file(ds.utts[i], 0, settings, cfg.seed, change), fe, kind)
 
     return Parallel(n_jobs=2, batch_size=16)(delayed(one)(i) for i in range(len(ds.utts)))
 
