@@ -41,7 +41,8 @@ from benchmarks.screen_corpora import (
     load_frames,
     screen_arguments,
 )
-from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP, windows
+from benchmarks.screen_member_gap import TEST_HOP, TRAIN_HOP
+from benchmarks.screen_rbf import held_out_windows, normalised_windows
 from benchmarks.svm_member_probe import file_uar
 from edge.corpora import CORE_4
 from train.config import TrainConfig, load_config
@@ -84,14 +85,6 @@ def changed_frames(ds: Dataset, kind: str, change: Transform) -> list[np.ndarray
     return Parallel(n_jobs=2, batch_size=16)(delayed(one)(i) for i in range(len(ds.utts)))
 
 
-def normalised_windows(frames: list[np.ndarray], files: np.ndarray, hop: int, mu: np.ndarray,
-                       sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(windows [n, frames, dim] normalised by the training frames' statistics, their file)."""
-    pairs = [(i, w) for i in files for w in windows(frames[i], hop, fill=True)]
-    return (np.stack([((w - mu) / sd).astype(np.float32) for _, w in pairs]),
-            np.array([i for i, _ in pairs]))
-
-
 def main() -> None:
     ap = screen_arguments(__doc__)
     ap.add_argument("--hold", action="append", required=True, help="held-out corpus (repeat)")
@@ -111,22 +104,22 @@ def main() -> None:
     copies = {c: changed_frames(ds, args.kind, training_change(c)) for c in needed}
     rows: dict[str, dict[str, float]] = {}
     for held in args.hold:
-        tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
-        cat = np.concatenate([frames[i] for i in tr])
-        mu, sd = cat.mean(0), cat.std(0) + 1e-6
-        xc, oc = normalised_windows(frames, tr, TRAIN_HOP, mu, sd)
-        scored = {"clean": normalised_windows(frames, te, TEST_HOP, mu, sd)}
-        scored.update({s: normalised_windows(f, te, TEST_HOP, mu, sd) for s, f in tests.items()})
+        h = held_out_windows(frames, y, corpus, held)
+        te = np.flatnonzero(corpus == held)
+        scored = {"clean": (h.test, h.owner)}
+        scored.update({s: normalised_windows(f, te, TEST_HOP, h.mu, h.sd)
+                       for s, f in tests.items()})
         for v in args.variant:
-            parts = [(xc, oc)] + [normalised_windows(copies[c], tr, TRAIN_HOP, mu, sd)
-                                  for c in COPIES.get(v, ())]
-            x = np.concatenate([p[0] for p in parts])
-            own = np.concatenate([p[1] for p in parts])
-            weights = balanced_weights(corpus[own], y[own], len(CORE_4))
+            added = [normalised_windows(copies[c], h.files, TRAIN_HOP, h.mu, h.sd)
+                     for c in COPIES.get(v, ())]
+            x = np.concatenate([h.x, *(a[0] for a in added)])
+            labels = np.concatenate([h.y, *(y[a[1]] for a in added)])
+            weights = balanced_weights(np.concatenate([h.corpus, *(corpus[a[1]] for a in added)]),
+                                       labels, len(CORE_4))
             if v == "room-half":
-                weights[len(xc):] *= 0.5
-            fit = fit_rbf(x, y[own], len(CORE_4), cfg, cfg.seed, weights,
-                          centre_rows=np.arange(len(xc)) if v == "room-cleancentres" else None,
+                weights[len(h.x):] *= 0.5
+            fit = fit_rbf(x, labels, len(CORE_4), cfg, cfg.seed, weights,
+                          centre_rows=np.arange(len(h.x)) if v == "room-cleancentres" else None,
                           gamma_scale=float(v.split(":")[1]) if v.startswith("gamma:") else 1.0)
             rows[f"{held} {v}"] = {s: file_uar(fit.probs(xt), ot, y)
                                    for s, (xt, ot) in scored.items()}

@@ -41,6 +41,17 @@ class HeldOut:
     corpus: np.ndarray     # their corpora
     test: np.ndarray       # every test window (0.5 s hop)
     owner: np.ndarray      # the test file of each test window
+    files: np.ndarray      # the training files
+    mu: np.ndarray         # the training frames' mean per coefficient
+    sd: np.ndarray         # and standard deviation
+
+
+def normalised_windows(frames: list[np.ndarray], files: np.ndarray, hop: int, mu: np.ndarray,
+                       sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the files' windows [n, frames, dim] normalised by ``mu``, ``sd``; each one's file)."""
+    pairs = [(i, w) for i in files for w in windows(frames[i], hop, fill=True)]
+    return (np.stack([((w - mu) / sd).astype(np.float32) for _, w in pairs]),
+            np.array([i for i, _ in pairs]))
 
 
 def held_out_windows(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, held: str
@@ -48,12 +59,9 @@ def held_out_windows(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray
     tr, te = np.flatnonzero(corpus != held), np.flatnonzero(corpus == held)
     cat = np.concatenate([frames[i] for i in tr])
     mu, sd = cat.mean(0), cat.std(0) + 1e-6
-    train = [(i, w) for i in tr for w in windows(frames[i], TRAIN_HOP, fill=True)]
-    test = [(i, w) for i in te for w in windows(frames[i], TEST_HOP, fill=True)]
-    return HeldOut(np.stack([((w - mu) / sd).astype(np.float32) for _, w in train]),
-                   np.array([y[i] for i, _ in train]), np.array([corpus[i] for i, _ in train]),
-                   np.stack([((w - mu) / sd).astype(np.float32) for _, w in test]),
-                   np.array([i for i, _ in test]))
+    x, train_owner = normalised_windows(frames, tr, TRAIN_HOP, mu, sd)
+    test, owner = normalised_windows(frames, te, TEST_HOP, mu, sd)
+    return HeldOut(x, y[train_owner], corpus[train_owner], test, owner, tr, mu, sd)
 
 
 def held_out_probs(frames: list[np.ndarray], y: np.ndarray, corpus: np.ndarray, held: str,
