@@ -20,6 +20,7 @@ import argparse
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,37 @@ def ensemble(runs: dict[str, Path], corpus: str, mode: str, work: Path) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class GatePlan:
+    """A condition gate (``edge-ser gate``) for every fold: its clean members are those of the
+    runs named, fitted on the fold's training corpora among ``data`` (never the held-out one)."""
+
+    clean_runs: tuple[str, ...]
+    streams: tuple[str, ...]
+    data: tuple[str, ...]
+    files_per_corpus: int
+
+
+def gated(models: Path, corpus: str, plan: GatePlan) -> Path:
+    """``models`` with the fold's gate, unless already there."""
+    from convert.gate import GateFitConfig, fit_gate, write_gated
+
+    out = models.with_name(models.name + "-gated")
+    if (out / "manifest.json").is_file():
+        return out
+    sources = load_manifest(models).metadata["sources"]
+    clean = tuple(name for src in sources for name in src["members"]
+                  if Path(src["models"]).name.split("-")[0] in plan.clean_runs)
+    train = [d for d in plan.data if CorpusSource.parse(d).fmt != corpus]
+    if len(train) == len(plan.data) or not clean:
+        raise SystemExit(f"error: the gate for {corpus} needs --gate-data with {corpus} among "
+                         "them (it is left out) and --gate-clean naming runs of --run")
+    spec = fit_gate(models, train, GateFitConfig(clean, plan.streams,
+                                                 files_per_corpus=plan.files_per_corpus))
+    write_gated(models, out, spec, force=True)
+    return out
+
+
 def device_score(models: Path, source: str, cache: Path,
                  transform: Transform | None = None) -> dict:
     if cache.is_file():
@@ -88,8 +120,19 @@ def main() -> None:
     ap.add_argument("--condition", action="append", default=[],
                     help="also score int8 on changed audio (repeatable; see above)")
     ap.add_argument("--int8-only", action="store_true", help="skip the float32 conversion")
+    ap.add_argument("--gate-clean", action="append", default=[], metavar="RUN",
+                    help="give every fold a condition gate whose clean members are RUN's "
+                         "(repeatable; see edge-ser gate)")
+    ap.add_argument("--gate-stream", action="append", default=[], metavar="STREAM",
+                    help="a stream the gate reads (repeatable; default: the clean members')")
+    ap.add_argument("--gate-data", action="append", default=[], metavar="FORMAT:PATH",
+                    help="the corpora the gates are fitted on (all of them: each fold leaves "
+                         "its own out)")
+    ap.add_argument("--gate-files", type=int, default=300, help="files per corpus for a gate")
     ap.add_argument("--out", type=Path, required=True, help="writes OUT.md and OUT.json")
     args = ap.parse_args()
+    plan = GatePlan(tuple(args.gate_clean), tuple(args.gate_stream), tuple(args.gate_data),
+                    args.gate_files) if args.gate_clean else None
     changes = {spec: condition(spec) for spec in args.condition}
     modes = ("int8",) if args.int8_only else MODES
     runs = {n: Path(d) for n, _, d in (r.partition("=") for r in args.run)}
@@ -107,6 +150,8 @@ def main() -> None:
             rows[corpus] = {}
             for mode in modes:
                 models = ensemble(runs, corpus, mode, args.work)
+                if plan is not None:
+                    models = gated(models, corpus, plan)
                 row = device_score(models, source, args.work / f"score-{models.name}.json")
                 rows[corpus][mode] = row["core4_uar"]
                 print(f"{corpus} {mode}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
@@ -114,6 +159,8 @@ def main() -> None:
                 rows[corpus]["keras"] = keras[corpus]
             for spec, change in changes.items():
                 models = ensemble(runs, corpus, "int8", args.work)
+                if plan is not None:
+                    models = gated(models, corpus, plan)
                 tag = spec.replace(":", "")
                 row = device_score(models, source, args.work / f"score-{models.name}-{tag}.json",
                                    change)
@@ -125,7 +172,9 @@ def main() -> None:
     both = "float32" in modes
     lines = [f"Runs {', '.join(f'{n} (`{d}`)' for n, d in runs.items())}: each held-out "
              "corpus, core-4 UAR % file by file, by that corpus's leave-one-corpus-out set "
-             "(the runs' members voting, soft).", "",
+             "(the runs' members voting, soft" + (f"; a condition gate per fold with "
+             f"{'+'.join(plan.clean_runs)} as its clean members, fitted on the fold's "
+             "training corpora" if plan else "") + ").", "",
              "| held-out corpus | " + " | ".join(
                  {"keras": "Keras (loco_mix)", "int8": "int8, device",
                   "float32": "float32, device"}[c] for c in cols)

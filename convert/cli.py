@@ -7,6 +7,7 @@ without TensorFlow, and TensorFlow's start-up noise is held back unless ``--verb
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,36 @@ def merge(sources: tuple[str, ...], out: Path, temperature: float | None, force:
     m = result.manifest
     click.echo(f"wrote {result.out}: {len(m.members)} members, "
                f"{len(m.features)} feature streams ({', '.join(m.features)})")
+
+
+@click.command(name="gate")
+@click.argument("models", type=click.Path(path_type=Path))
+@click.option("--data", "data", multiple=True, required=True, metavar="FORMAT:PATH",
+              help="Training corpus the gate learns rooms and noise over (repeatable).")
+@click.option("--clean", "clean", multiple=True, required=True, metavar="MEMBER",
+              help="Member that votes alone on clean windows (repeatable).")
+@click.option("--stream", "streams", multiple=True, metavar="STREAM",
+              help="Feature stream the gate reads (repeatable; default: the clean members').")
+@click.option("--files-per-corpus", type=click.IntRange(10), default=None,
+              help="Files drawn from each corpus (default 300).")
+@click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True,
+              help="MODELS_DIR to write (the models with the gate).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists (atomically).")
+def gate(models: Path, data: tuple[str, ...], clean: tuple[str, ...], streams: tuple[str, ...],
+         files_per_corpus: int | None, out: Path, force: bool) -> None:
+    """Give MODELS a condition gate: the CLEAN members vote alone on windows that sound
+    clean, all members on windows that sound like a room or noise.
+
+    The gate is a logistic detector fitted on the device pipeline's own windows of the --data
+    corpora, as recorded and in generated rooms and noise (no emotion labels). Give only
+    corpora the models were trained on. Needs scipy and scikit-learn (the training install).
+    """
+    from convert.gate import GateFitConfig, fit_gate, write_gated
+
+    cfg = GateFitConfig(tuple(clean), tuple(streams))
+    if files_per_corpus is not None:
+        cfg = replace(cfg, files_per_corpus=files_per_corpus)
+    spec = fit_gate(models, data, cfg, log=click.echo)
+    write_gated(models, out, spec, force=force)
+    click.echo(f"wrote {out}: gate on {', '.join(spec.streams)} for "
+               f"{', '.join(spec.clean_members)} ({spec.fitted_on})")

@@ -347,6 +347,53 @@ class EnrolmentSpec:
         return cls(**kw)
 
 
+#: Statistics the condition gate takes of each of its streams' windows (edge.gate).
+GATE_STATISTICS = ("mean", "std", "mean_abs_delta")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """A condition gate (edge.gate): a logistic detector of rooms and noise on the window's
+    statistics. Why: the members that reach furthest across corpora on clean audio
+    (``clean_members``) fail in a room or in noise, where the whole ensemble holds; the gate's
+    probability that the window is degraded mixes the two votes, window by window.
+    Fitted on training corpora only (``fitted_on``)."""
+
+    streams: tuple[str, ...]
+    clean_members: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    coef: tuple[float, ...]
+    bias: float
+    fitted_on: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"streams": list(self.streams), "clean_members": list(self.clean_members),
+                "statistics": list(GATE_STATISTICS), "mean": list(self.mean),
+                "std": list(self.std), "coef": list(self.coef), "bias": self.bias,
+                "fitted_on": self.fitted_on}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "manifest.gate") -> GateSpec:
+        if not isinstance(d, dict):
+            raise ModelError(f"{where} must be a JSON object")
+        stats = _req(d, "statistics", list, where)
+        if tuple(stats) != GATE_STATISTICS:
+            raise ModelError(f"{where}.statistics must be {list(GATE_STATISTICS)}, got {stats} "
+                             "(made by a newer edge-ser?)")
+        names = {k: tuple(_req(d, k, list, where)) for k in ("streams", "clean_members")}
+        for k, v in names.items():
+            if not v or not all(isinstance(x, str) and x for x in v):
+                raise ModelError(f"{where}.{k} must be a non-empty list of names")
+        nums = {}
+        for k in ("mean", "std", "coef"):
+            v = _req(d, k, list, where)
+            nums[k] = tuple(_finite(x, f"{where}.{k}") for x in v)
+        return cls(names["streams"], names["clean_members"], nums["mean"], nums["std"],
+                   nums["coef"], _finite(_req(d, "bias", float, where), f"{where}.bias"),
+                   _req(d, "fitted_on", str, where) if "fitted_on" in d else "")
+
+
 def _span(ids: Sequence[str]) -> str:
     return ", ".join(ids) if len(ids) <= 6 else f"{ids[0]} … {ids[-1]}"
 
@@ -358,6 +405,7 @@ SECTIONS: dict[str, type] = {
     "training": TrainingSpec,
     "calibration": CalibrationSpec,
     "enrolment": EnrolmentSpec,
+    "gate": GateSpec,
 }
 
 
@@ -388,6 +436,7 @@ class Manifest:
     training: TrainingSpec | None = None  # None: not recorded
     calibration: CalibrationSpec | None = None  # None: probabilities used as the members give them
     enrolment: EnrolmentSpec | None = None  # None: EnrolmentSpec() (global features, no prior)
+    gate: GateSpec | None = None  # None: the vote is the voting rule's alone
 
     def check_reproducible(self) -> None:
         """Refuse models whose training input the device cannot reproduce (ModelError)."""
@@ -638,6 +687,25 @@ def _validate(m: Manifest) -> None:
         raise ModelError("manifest has two members with the same name")
     for mb in m.members:
         _validate_member(m, mb)
+    if m.gate is not None:
+        _validate_gate(m, m.gate)
+
+
+def _validate_gate(m: Manifest, g: GateSpec) -> None:
+    used = {mb.feature for mb in m.members}
+    for stream in g.streams:
+        if stream not in used:
+            raise ModelError(f"manifest.gate: stream {stream!r} is not read by any member")
+    names = {mb.name for mb in m.members}
+    for name in g.clean_members:
+        if name not in names:
+            raise ModelError(f"manifest.gate: clean member {name!r} is not in manifest.members")
+    n = len(GATE_STATISTICS) * sum(m.features[s].dim for s in g.streams)
+    if not len(g.mean) == len(g.std) == len(g.coef) == n:
+        raise ModelError(f"manifest.gate: mean, std and coef need {n} values each "
+                         f"({len(GATE_STATISTICS)} statistics of {', '.join(g.streams)})")
+    if not all(0 < v <= FLOAT32_MAX for v in g.std):
+        raise ModelError("manifest.gate: std must be positive")
 
 
 def _validate_member(m: Manifest, mb: Member) -> None:

@@ -30,7 +30,7 @@ stages (``edge-ser bench``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -51,6 +51,7 @@ from edge.frontend.windows import (
     speech_fill_rows,
     window_frames,
 )
+from edge.gate import ConditionGate
 from edge.interpreter import MemberModel, load_members
 from edge.manifest import EnrolmentSpec, Manifest
 from edge.vote import Voter
@@ -239,6 +240,9 @@ class Pipeline:
         self._member_streams = [mb.feature for mb in manifest.members]
         self._predicts = [model.predict for model in self.members]
         self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
+        self.gate = ConditionGate(manifest, manifest.gate) if manifest.gate else None
+        #: called with each classified window's normalised streams (``edge-ser gate`` fits on them)
+        self.feature_tap: Callable[[dict[str, np.ndarray]], None] | None = None
         cal = manifest.calibration
         self._temperature = cal.temperature if cal is not None else 1.0
         self.recognizer = RecognizeEmotions(manifest.labels, self.decision_config)
@@ -372,8 +376,11 @@ class Pipeline:
                          for stream, predict in zip(self._member_streams, self._predicts,
                                                     strict=True)])
 
-    def _vote(self, outs: np.ndarray) -> np.ndarray:
+    def _vote(self, outs: np.ndarray, feats: dict[str, np.ndarray] | None = None
+              ) -> np.ndarray:
         probs = self.voter(outs)
+        if self.gate is not None and feats is not None:
+            probs = self.gate.mix(outs, probs, self.gate.degraded(feats))
         if self._temperature != 1.0:
             probs = apply_temperature(probs, self._temperature).astype(probs.dtype)
         if self._prior is not None:
@@ -384,7 +391,10 @@ class Pipeline:
                          new_speech: np.ndarray | None = None, speech: bool = True,
                          flags: np.ndarray | None = None) -> np.ndarray:
         """The ensemble's probabilities for one window of base frames."""
-        return self._vote(self._run_members(self._features(window, new_speech, speech, flags)))
+        feats = self._features(window, new_speech, speech, flags)
+        if self.feature_tap is not None:
+            self.feature_tap(feats)
+        return self._vote(self._run_members(feats), feats)
 
     def analyse(self, window: dict[str, np.ndarray], ratio: float, *, always: bool = False,
                 new_speech: np.ndarray | None = None, flags: np.ndarray | None = None
