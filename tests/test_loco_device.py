@@ -66,3 +66,16 @@ def test_leave_one_corpus_out_through_the_device(tmp_path: Path) -> None:
                        capture_output=True, text=True, cwd=REPO, timeout=300)
     assert r.returncode != 0 and "unknown --condition 'hum'" in r.stderr
     assert "Traceback" not in r.stderr
+    # a condition gate per fold: A's member votes alone on clean windows, fitted on the
+    # fold's training corpus only
+    r = subprocess.run([*cmd[:-2], "--int8-only", "--gate-clean", "A", "--gate-data", data[0],
+                        "--gate-data", data[1], "--gate-files", "10",
+                        "--out", str(tmp_path / "gated")],
+                       capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for corpus, other in (("ravdess", "nemo"), ("nemo", "ravdess")):
+        gate = json.loads((tmp_path / "work" / f"A+B-{corpus}-int8-gated" / "manifest.json")
+                          .read_text())["gate"]
+        assert gate["clean_members"] == ["m1-rbf-mfcc"] and gate["streams"] == ["mfcc"]
+        assert f"files of {other}," in gate["fitted_on"]
+    assert "condition gate per fold with A" in (tmp_path / "gated.md").read_text()
