@@ -20,12 +20,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.audio_conditions import changed_table, condition  # noqa: E402
-from benchmarks.report import save_report  # noqa: E402
-from convert.gate import GateFitConfig, chosen_files, window_rows  # noqa: E402
-from edge.manifest import load_manifest  # noqa: E402
-from edge.pipeline import Pipeline  # noqa: E402
-from edge.wav import read_wav  # noqa: E402
+from benchmarks.audio_conditions import changed_table, condition
+from benchmarks.report import save_report
+from convert.gate import GateFitConfig, chosen_files, window_rows
+from edge.manifest import load_manifest
+from edge.pipeline import Pipeline
+from edge.wav import read_wav
 
 
 def main() -> None:

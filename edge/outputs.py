@@ -165,14 +165,16 @@ def file_result_record(path: str, result: Any, labels: tuple[str, ...],
                        speaker: bool = False) -> dict[str, Any]:
     """The JSON object of one ``classify`` result: ``label`` as in ``listen`` (emotion,
     ``uncertain`` or ``silence``, whose confidence is 0), ``top`` the models' top label;
-    with ``speaker`` (``--speaker`` given) also the speaker most speech windows used."""
+    ``level_dbfs`` how loud its speech is (edge.level); with ``speaker`` (``--speaker``
+    given) also the speaker most speech windows used."""
     record = {
         "file": path, "label": result.label, "confidence": round(result.confidence, 4),
         "speech": result.speech_windows > 0, "top": result.top,
         "probabilities": {k: round(float(p), 4) for k, p in zip(labels, result.probs,
                                                                 strict=True)},
         "windows": result.windows, "speech_windows": result.speech_windows,
-        "seconds": round(result.seconds, 3)}
+        "seconds": round(result.seconds, 3),
+        "level_dbfs": None if result.level_dbfs is None else round(result.level_dbfs, 1)}
     if speaker:
         record["speaker"] = result.speaker
     return record

@@ -53,6 +53,7 @@ from edge.frontend.windows import (
 )
 from edge.gate import ConditionGate
 from edge.interpreter import MemberModel, load_members
+from edge.level import LevelMeter
 from edge.manifest import EnrolmentSpec, Manifest
 from edge.vote import Voter
 
@@ -100,6 +101,7 @@ class FileResult:
     speech_windows: int
     seconds: float
     speaker: str | None = None  # the profile most speech windows were classified with
+    level_dbfs: float | None = None  # the loud part of its frames (edge.level); None: silent
 
 
 class FrameWindows:
@@ -513,10 +515,13 @@ class Pipeline:
         self._new_stream()  # each file is its own stream
         totals = _FileTotals(len(self.manifest.labels), self.speech.no_speech)
         hop = self._file_hop_frames
+        meter = LevelMeter()
 
         def feed(x: np.ndarray | None) -> None:
             for end, window, ratio, flags in stream.feed(x):
-                new = flags[-self.new_frames(end, hop):]
+                n_new = self.new_frames(end, hop)
+                new = flags[-n_new:]
+                meter.add(window["rms"][-n_new:])
                 totals.add(ratio, *self.analyse(window, ratio, always=True, new_speech=new,
                                                 flags=flags),
                            speaker=self.applied.name if self.applied is not None else None)
@@ -547,7 +552,7 @@ class Pipeline:
         labels = self.manifest.labels
         label, confidence = name_result(labels, probs, totals.n_speech, self.decision_config)
         return FileResult(label, confidence, probs, labels[int(np.argmax(probs))], totals.n,
-                          totals.n_speech, n_total / cfg.sr, totals.speaker())
+                          totals.n_speech, n_total / cfg.sr, totals.speaker(), meter.level())
 
 
 class _FileTotals:

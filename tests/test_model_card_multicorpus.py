@@ -11,7 +11,12 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 
-from model_card_multicorpus import band_limit_lines, goal_line, robustness_lines
+from model_card_multicorpus import (
+    band_limit_lines,
+    goal_line,
+    level_limit_lines,
+    robustness_lines,
+)
 
 
 def report(path: Path, per: dict[str, dict[str, float]]) -> dict:
@@ -59,3 +64,15 @@ def test_the_phone_band_limit_comes_from_the_shipped_report(tmp_path: Path) -> N
     assert "costs 15 points" in line and "to 30.0 %" in line
     without = report(tmp_path / "c.json", {"ravdess": {"int8": 0.5, "reverb": 0.4}})
     assert band_limit_lines({"new": without, "old": shipped}) == []
+
+
+def test_the_level_limit_gives_each_gains_cost_and_the_trained_levels(tmp_path: Path) -> None:
+    levels = report(tmp_path / "a.json", {
+        "ravdess": {"int8": 0.50, "gain:-20": 0.30, "gain:6": 0.48},
+        "urdu": {"int8": 0.40, "gain:-20": 0.30, "gain:6": 0.40}})
+    corpora = {"per_corpus": {"ravdess": {"median": -33.4}, "nemo": {"median": -17.6},
+                              "urdu": {"median": -15.0}}}
+    (line,) = level_limit_lines(levels, corpora)
+    assert "-20 dB -15.0, +6 dB -1.0" in line
+    assert "about -18 to -15 dBFS" in line and "ravdess -33.4" in line
+    assert level_limit_lines(None, corpora) == []
