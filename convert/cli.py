@@ -127,8 +127,13 @@ def _print_summary(report: dict[str, Any], out: Path) -> None:
 @click.option("--temperature", type=click.FloatRange(0.05, 100), default=None,
               help="Calibration temperature of the merged vote (needed when the folders' "
                    "differ; default: theirs).")
+@click.option("--speech-level", default=None, metavar="LOW:HIGH",
+              help="Where the training corpora's speech sits, dBFS (e.g. -18:-15; "
+                   "benchmarks/corpus_levels.py measures it): listen says when a microphone "
+                   "is far from it.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists (atomically).")
-def merge(sources: tuple[str, ...], out: Path, temperature: float | None, force: bool) -> None:
+def merge(sources: tuple[str, ...], out: Path, temperature: float | None,
+          speech_level: str | None, force: bool) -> None:
     """Merge converted model folders into one ensemble that votes over all their members.
 
     Each SOURCE is a folder written by `edge-ser convert` (or by merge), optionally with the
@@ -140,8 +145,16 @@ def merge(sources: tuple[str, ...], out: Path, temperature: float | None, force:
     from convert.merge import MergeSource
     from convert.merge import merge as run
 
+    level = None
+    if speech_level is not None:
+        try:
+            low, high = (float(v) for v in speech_level.split(":"))
+        except ValueError:
+            raise click.BadParameter(f"{speech_level!r} is not LOW:HIGH in dBFS, e.g. -18:-15",
+                                     param_hint="--speech-level") from None
+        level = (low, high)
     result = run([MergeSource.parse(s) for s in sources], out, force=force,
-                 temperature=temperature)
+                 temperature=temperature, speech_level=level)
     m = result.manifest
     click.echo(f"wrote {result.out}: {len(m.members)} members, "
                f"{len(m.features)} feature streams ({', '.join(m.features)})")

@@ -204,12 +204,18 @@ def _report(manifest: Manifest, sources: Sequence[MergeSource]) -> str:
 
 
 def merge(sources: Sequence[MergeSource], out: Path, *, force: bool = False,
-          temperature: float | None = None) -> MergeResult:
-    """Write the merged model folder ``out`` all at once (nothing is left half-written)."""
+          temperature: float | None = None,
+          speech_level: tuple[float, float] | None = None) -> MergeResult:
+    """Write the merged model folder ``out`` all at once (nothing is left half-written).
+    ``speech_level``: where the training corpora's speech sits, dBFS (``speech.level_dbfs``;
+    ``benchmarks/corpus_levels.py`` measures it)."""
     from convert.package import check_target, staged
 
     check_target(Path(out), force)
     manifest, files = merged_manifest(sources, temperature)
+    if speech_level is not None:
+        manifest = replace(manifest, speech=replace(manifest.speech, level_dbfs=speech_level))
+        manifest.validate()
     with staged(Path(out), force) as stage:
         for path, member in files:
             shutil.copyfile(path, stage / member.file)

@@ -38,3 +38,58 @@ class LevelMeter:
             return None
         k = int(np.searchsorted(np.cumsum(self._counts), np.ceil(percentile / 100 * n)))
         return float(self._edges[min(k, self._edges.size - 1)])
+
+
+def window_level(rms: np.ndarray, percentile: float = PERCENTILE) -> float | None:
+    """:meth:`LevelMeter.level` of one window's frames, exactly (no histogram)."""
+    db = level_dbfs(rms)
+    db = db[db > DIGITAL_SILENCE_DBFS]
+    return float(np.percentile(db, percentile, method="inverted_cdf")) if db.size else None
+
+
+class LevelAdvice:
+    """Says once, in ``listen``, when speech reaches the microphone far from the level the
+    models were trained on (the manifest's ``speech.level_dbfs``), or seems not to reach it
+    at all: a wrong capture gain is the cheapest accuracy to lose and the easiest to fix."""
+
+    def __init__(self, trained: tuple[float, float] | None, *, margin_db: float = 6.0,
+                 speech_windows: int = 20, quiet_windows: int = 120,
+                 vad_floor_dbfs: float = -50.0) -> None:
+        self.trained = trained
+        self.margin_db = margin_db
+        self.speech_windows = speech_windows
+        self.quiet_windows = quiet_windows
+        self.vad_floor_dbfs = vad_floor_dbfs
+        self._speech: list[float] = []
+        self._loudest = -np.inf
+        self._windows = 0
+        self.said = False
+
+    def add(self, speech: bool, level: float | None) -> str | None:
+        """One window (is it speech, its level); the advice, the first time there is one."""
+        if self.said or self.trained is None:
+            return None
+        self._windows += 1
+        if level is not None:
+            self._loudest = max(self._loudest, level)
+            if speech:
+                self._speech.append(level)
+        low, high = self.trained
+        where = f"these models were trained on speech at {low:.0f} to {high:.0f} dBFS"
+        fix = "adjust the microphone's capture gain (alsamixer) or its distance"
+        if len(self._speech) >= self.speech_windows:
+            heard = float(np.median(self._speech))
+            self.said = True
+            if heard < low - self.margin_db:
+                return (f"speech reaches the microphone at {heard:.0f} dBFS, {low - heard:.0f} dB "
+                        f"quieter than {where}, and accuracy drops with it: {fix}")
+            if heard > high + self.margin_db:
+                return (f"speech reaches the microphone at {heard:.0f} dBFS, {heard - high:.0f} dB "
+                        f"louder than {where}, and accuracy drops with it: {fix}")
+            return None
+        if not self._speech and self._windows >= self.quiet_windows \
+                and self._loudest < self.vad_floor_dbfs:
+            self.said = True
+            return (f"no speech heard yet and nothing louder than {self._loudest:.0f} dBFS: "
+                    f"if someone spoke, the microphone is too quiet ({where}); {fix}")
+        return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from edge.decisions import Decision
 from edge.errors import DeviceError
+from edge.level import LevelAdvice
 from edge.outputs import Drops
 from edge.pipeline import Pipeline, WindowResult
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Audio dropped since the last line is reported at most this often (seconds of wall time).
 DROP_REPORT_SECONDS = 1.0
+#: ``listen`` judges the speech level after this much speech (edge.level.LevelAdvice), and
+#: suspects a microphone too quiet for its VAD after this much audio without speech.
+ADVICE_SPEECH_SECONDS = 10.0
+ADVICE_QUIET_SECONDS = 60.0
 
 
 @dataclass
@@ -73,9 +78,17 @@ def run_stream(
         return Drops(lost_before.dropped + s.dropped, lost_before.overflows + s.overflows)
 
     reported = {"dropped": 0, "at": -math.inf}
+    vad = pipeline.speech.vad
+    advice = LevelAdvice(pipeline.speech.level_dbfs,
+                         speech_windows=max(1, round(ADVICE_SPEECH_SECONDS / pipeline.hop_seconds)),
+                         quiet_windows=max(1, round(ADVICE_QUIET_SECONDS / pipeline.hop_seconds)),
+                         vad_floor_dbfs=vad.min_level_dbfs)
 
     def report(result: WindowResult, src: AudioSource) -> None:
         summary.windows += 1
+        if (said := advice.add(pipeline.speech.gate(result.speech_ratio),
+                               result.level_dbfs)) is not None:
+            warn(said)
         lost = drops(src)
         news = result.decision.is_new
         # audio lost since the last line is reported with the next decision, even an unchanged

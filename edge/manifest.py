@@ -132,10 +132,13 @@ def _number_fields(raw: Any, names: tuple[str, ...], where: str) -> dict[str, fl
 class SpeechSpec:
     """What counts as speech, as in training: the VAD's thresholds, the gate (a window is
     classified when at least ``min_speech_fraction`` of its frames are speech) and what a
-    file without any such window is scored as (``no_speech``, see NO_SPEECH_POLICIES)."""
+    file without any such window is scored as (``no_speech``, see NO_SPEECH_POLICIES).
+    ``level_dbfs``: where the training corpora's speech sits (edge.level's measure, low and
+    high of the corpora's medians); ``listen`` says when the microphone is far from it."""
 
     vad: VadConfig = field(default_factory=VadConfig)
     no_speech: str = "all_windows"
+    level_dbfs: tuple[float, float] | None = None
 
     @property
     def min_speech_fraction(self) -> float:
@@ -147,14 +150,17 @@ class SpeechSpec:
 
     def to_dict(self) -> dict[str, Any]:
         vad = {k: getattr(self.vad, k) for k in _VAD_FIELDS}
-        return {"min_speech_fraction": self.vad.min_speech_fraction,
-                "no_speech": self.no_speech, "vad": vad}
+        out = {"min_speech_fraction": self.vad.min_speech_fraction,
+               "no_speech": self.no_speech, "vad": vad}
+        if self.level_dbfs is not None:
+            out["level_dbfs"] = list(self.level_dbfs)
+        return out
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "manifest.speech") -> SpeechSpec:
         if not isinstance(d, dict):
             raise ModelError(f"{where} must be a JSON object")
-        unknown = sorted(set(d) - {"min_speech_fraction", "no_speech", "vad"})
+        unknown = sorted(set(d) - {"min_speech_fraction", "no_speech", "vad", "level_dbfs"})
         if unknown:
             raise ModelError(f"{where}: unknown key {unknown[0]!r}")
         vad = _number_fields(d.get("vad", {}), _VAD_FIELDS, f"{where}.vad")
@@ -165,8 +171,12 @@ class SpeechSpec:
         if no_speech not in NO_SPEECH_POLICIES:
             raise ModelError(f"{where}.no_speech must be one of {', '.join(NO_SPEECH_POLICIES)}, "
                              f"got {no_speech!r}")
+        level = None
+        if "level_dbfs" in d:
+            raw = _req(d, "level_dbfs", list, where)
+            level = tuple(_finite(v, f"{where}.level_dbfs") for v in raw)
         try:
-            return cls(VadConfig(**vad), no_speech)
+            return cls(VadConfig(**vad), no_speech, level)  # type: ignore[arg-type]
         except ConfigError as exc:
             raise ModelError(f"{where}: {exc}") from None
 
@@ -687,6 +697,10 @@ def _validate(m: Manifest) -> None:
         raise ModelError("manifest has two members with the same name")
     for mb in m.members:
         _validate_member(m, mb)
+    level = m.speech.level_dbfs
+    if level is not None and (len(level) != 2 or not -100.0 <= level[0] <= level[1] <= 0.0):
+        raise ModelError("manifest.speech.level_dbfs must be [low, high] with "
+                         f"-100 <= low <= high <= 0, got {list(level)}")
     if m.gate is not None:
         _validate_gate(m, m.gate)
 

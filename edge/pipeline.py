@@ -53,7 +53,7 @@ from edge.frontend.windows import (
 )
 from edge.gate import ConditionGate
 from edge.interpreter import MemberModel, load_members
-from edge.level import LevelMeter
+from edge.level import LevelMeter, window_level
 from edge.manifest import EnrolmentSpec, Manifest
 from edge.vote import Voter
 
@@ -81,6 +81,7 @@ class WindowResult:
     speech_ratio: float
     probs: np.ndarray | None  # ensemble probabilities; None when the gate skipped the models
     decision: Decision
+    level_dbfs: float | None = None  # how loud the window is (edge.level); None: digital silence
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,8 @@ class Pipeline:
         if self.speaker is not None or self.picker is not None:
             decision = self._name_speaker(decision)
         self._windows += 1
-        return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision)
+        return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision,
+                            window_level(window["rms"]))
 
     def _name_speaker(self, decision: Decision) -> Decision:
         """The decision names the profile in use; with ``auto`` a new pick is news (the

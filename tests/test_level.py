@@ -55,3 +55,76 @@ def test_classify_json_reports_the_level(tmp_path: Path) -> None:
     got = {Path(d["file"]).name: d for d in map(json.loads, r.stdout.splitlines())}
     assert got["a.wav"]["level_dbfs"] == pytest.approx(-23.0, abs=0.5)
     assert got["b.wav"]["level_dbfs"] is None
+
+
+def test_advice_speaks_once_when_speech_is_far_from_the_trained_level() -> None:
+    from edge.level import LevelAdvice
+
+    quiet = LevelAdvice((-18.0, -15.0), speech_windows=3)
+    said = [quiet.add(True, -40.0) for _ in range(5)]
+    assert said[:2] == [None, None] and said[3:] == [None, None]
+    assert said[2] is not None and "at -40 dBFS, 22 dB quieter" in said[2]
+    loud = LevelAdvice((-18.0, -15.0), speech_windows=2)
+    assert [loud.add(True, -3.0), loud.add(False, -60.0), loud.add(True, -3.0)][2] is not None
+    fine = LevelAdvice((-18.0, -15.0), speech_windows=2)
+    assert [fine.add(True, -20.0) for _ in range(4)] == [None] * 4
+    deaf = LevelAdvice((-18.0, -15.0), quiet_windows=3, vad_floor_dbfs=-50.0)
+    said = [deaf.add(False, -70.0), deaf.add(False, None), deaf.add(False, -65.0)]
+    assert said[:2] == [None, None] and "nothing louder than -65 dBFS" in str(said[2])
+    assert LevelAdvice(None, speech_windows=1).add(True, -80.0) is None  # models without it
+
+
+def test_a_window_reports_its_level(pipe: Pipeline) -> None:
+    results = pipe.push(sine(0.1, seconds=3.0)) + pipe.flush()
+    assert results and all(r.level_dbfs == pytest.approx(-23.0, abs=0.5) for r in results)
+
+
+def with_level(tmp_path: Path, level: list[float]) -> Path:
+    from fixtures.tiny import copy_tiny
+
+    folder = copy_tiny(tmp_path)
+    data = json.loads((folder / "manifest.json").read_text())
+    data.setdefault("speech", {})["level_dbfs"] = level
+    (folder / "manifest.json").write_text(json.dumps(data))
+    return folder
+
+
+@pytest.mark.parametrize("gain, warned", [(0.01, True), (0.3, False)])
+def test_listen_says_when_the_microphone_is_far_from_the_trained_level(
+        tmp_path: Path, gain: float, warned: bool) -> None:
+    folder = with_level(tmp_path, [-20.0, -12.0])
+    voice = np.concatenate([harmonic_chirp(seconds=1.5, seed=i) / 0.3 * gain
+                            for i in range(10)])
+    wav = write_pcm16(tmp_path / "v.wav", voice, 16000)
+    r = run_cli("listen", "--source", str(wav), "--fast", "--models", str(folder))
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "trained on speech at -20 to -12 dBFS" in ln]
+    assert len(lines) == (1 if warned else 0), r.stderr
+    if warned:
+        assert "quieter" in lines[0] and "capture gain" in lines[0]
+
+
+def test_a_bad_trained_level_is_refused_in_one_line(tmp_path: Path) -> None:
+    folder = with_level(tmp_path, [-5.0, -20.0])
+    r = run_cli("info", "--models", str(folder))
+    assert r.returncode != 0 and "level_dbfs must be [low, high]" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_merge_records_the_trained_level(tmp_path: Path) -> None:
+    from fixtures.tiny import renamed_copy
+
+    (tmp_path / "b").mkdir()
+    other = renamed_copy(tmp_path / "b", fill=None, mfcc_shift=0.0)
+    out = tmp_path / "merged"
+    r = run_cli("merge", str(TINY), str(other), "--speech-level", "-18:-15", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert load_manifest(out).speech.level_dbfs == (-18.0, -15.0)
+    r = run_cli("merge", str(TINY), str(other), "--speech-level", "loud", "--out",
+                str(tmp_path / "x"))
+    assert r.returncode != 0 and "LOW:HIGH" in r.stderr
+
+
+def test_info_shows_the_trained_level(tmp_path: Path) -> None:
+    r = run_cli("info", "--models", str(with_level(tmp_path, [-18.0, -15.0])))
+    assert r.returncode == 0 and "trained on speech at -18 to -15 dBFS" in r.stdout

@@ -74,6 +74,12 @@ def describe_manifest(m: Manifest) -> str:
                  f"frames; a file without speech is scored by {sp.no_speech}; VAD "
                  f"{vad.threshold_db:g} dB over the noise floor, floor {vad.min_level_dbfs:g} "
                  "dBFS")
+    if sp.level_dbfs is not None:
+        lines.append(f"level:    trained on speech at {sp.level_dbfs[0]:g} to {sp.level_dbfs[1]:g} "
+                     "dBFS (`classify --json` gives a recording's level_dbfs)")
+    if m.gate is not None:
+        lines.append(f"gate:     {', '.join(m.gate.clean_members)} vote alone on windows that "
+                     f"sound clean (a detector of rooms and noise on {', '.join(m.gate.streams)})")
     en = m.enrolment
     lines.append("enrolment: " + ("not recorded (global features, no prior correction: a "
                                   "speaker profile changes nothing)" if en is None else
