@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import save_report
-from convert.gate import GateFitConfig, chosen_files
+from convert.gate import chosen_files
 from edge.manifest import load_manifest
 from edge.pipeline import Pipeline
 from edge.wav import iter_wav_blocks
@@ -36,7 +36,7 @@ def main() -> None:
     sr = pipe.manifest.frontend.sr
     rows: dict[str, dict[str, float]] = {}
     for source in args.data:
-        files = chosen_files([source], GateFitConfig(("-",), files_per_corpus=args.files, seed=2))
+        files = chosen_files([source], args.files, 2)
         levels = [lv for _, path in files
                   if (lv := pipe.classify_blocks(iter_wav_blocks(path, 0.25, sr)).level_dbfs)
                   is not None]

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.audio_conditions import changed_table, condition
 from benchmarks.report import save_report
-from convert.gate import GateFitConfig, chosen_files, window_rows
+from convert.gate import chosen_files, window_values
 from edge.manifest import load_manifest
 from edge.pipeline import Pipeline
 from edge.wav import read_wav
@@ -40,21 +40,19 @@ def main() -> None:
     changes = {spec: condition(spec) for spec in args.condition}
     rows: dict[str, dict[str, float | None]] = {}
     for source in args.data:
-        files = chosen_files([source], GateFitConfig(("-",), files_per_corpus=args.files, seed=1))
+        files = chosen_files([source], args.files, 1)
         corpus = files[0][0]
         pipe = Pipeline(load_manifest(models[corpus]), num_threads=1)
         if pipe.gate is None:
             raise SystemExit(f"error: {models[corpus]} has no gate")
-        spec = pipe.gate.spec
+        gate = pipe.gate
         sr = pipe.manifest.frontend.sr
         d: dict[str, list[float]] = {"clean": [], **{s: [] for s in changes}}
         for _, path in files:
             y = read_wav(path, sr).samples
             for name, audio in (("clean", y), *((s, f(y, sr, str(path)))
                                                 for s, f in changes.items())):
-                for row in window_rows(pipe, audio, spec.streams):
-                    z = (row - np.array(spec.mean)) / np.array(spec.std)
-                    d[name].append(float(1 / (1 + np.exp(-(z @ np.array(spec.coef) + spec.bias)))))
+                d[name] += window_values(pipe, audio, gate.degraded)
         rows[corpus] = {k: float(np.mean(v)) for k, v in d.items()}
         print(corpus, {k: round(v, 3) for k, v in rows[corpus].items()}, flush=True)
     lines = [f"Mean probability of \"degraded\" the gate gives a speech window (up to {args.files} "

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from train.datasets import CorpusSource
 #: a copy's change: (samples, sample rate, path) -> samples
 Change = Callable[[np.ndarray, int, str], np.ndarray]
 ROOM_COPY, NOISE_COPY = 7, 8  # copy_rng streams the gate's copies draw from
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,26 +72,34 @@ def gate_streams(manifest: Manifest, cfg: GateFitConfig) -> tuple[str, ...]:
     return cfg.streams or tuple(dict.fromkeys(names[n].feature for n in cfg.clean_members))
 
 
-def window_rows(pipe: Pipeline, samples: np.ndarray, streams: tuple[str, ...]) -> list[np.ndarray]:
-    """The gate's input of every window the device classifies in ``samples``."""
-    rows: list[np.ndarray] = []
-    pipe.feature_tap = lambda feats: rows.append(gate_inputs(feats, streams))
+def window_values(pipe: Pipeline, samples: np.ndarray,
+                  of: Callable[[dict[str, np.ndarray]], T]) -> list[T]:
+    """``of`` each window's normalised streams, for every window the device classifies in
+    ``samples`` (``Pipeline.feature_tap``)."""
+    out: list[T] = []
+    pipe.feature_tap = lambda feats: out.append(of(feats))
     try:
         pipe.classify_audio(samples)
     finally:
         pipe.feature_tap = None
-    return rows
+    return out
 
 
-def chosen_files(sources: Sequence[str], cfg: GateFitConfig) -> list[tuple[str, Path]]:
-    """Up to ``files_per_corpus`` files of each corpus, drawn with the seed: (corpus, path)."""
-    rng = np.random.default_rng(cfg.seed)
+def window_rows(pipe: Pipeline, samples: np.ndarray, streams: tuple[str, ...]) -> list[np.ndarray]:
+    """The gate's input of every window the device classifies in ``samples``."""
+    return window_values(pipe, samples, lambda feats: gate_inputs(feats, streams))
+
+
+def chosen_files(sources: Sequence[str], per_corpus: int, seed: int
+                 ) -> list[tuple[str, Path]]:
+    """Up to ``per_corpus`` files of each corpus, drawn with ``seed``: (corpus, path)."""
+    rng = np.random.default_rng(seed)
     out: list[tuple[str, Path]] = []
     for source in sources:
         src = CorpusSource.parse(source)
         corpus = load_corpus(src.path, src.fmt)
         paths = sorted({u.path for u in corpus.utterances})
-        take = rng.permutation(len(paths))[:cfg.files_per_corpus]
+        take = rng.permutation(len(paths))[:per_corpus]
         out += [(corpus.format, paths[i]) for i in sorted(take)]
     return out
 
@@ -102,7 +112,7 @@ def fit_gate(models: Path, sources: Sequence[str], cfg: GateFitConfig,
     manifest = load_manifest(models)
     streams = gate_streams(manifest, cfg)
     pipe = Pipeline(manifest, num_threads=1)
-    files = chosen_files(sources, cfg)
+    files = chosen_files(sources, cfg.files_per_corpus, cfg.seed)
     changes = copy_changes(cfg)
     sr = manifest.frontend.sr
     x: list[np.ndarray] = []
