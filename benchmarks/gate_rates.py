@@ -1,6 +1,6 @@
 """How degraded a condition gate finds each corpus, as recorded and changed.
 
-Why: a gate (``edge-ser gate``) helps only where it sends clean recordings to the clean
+Why: a gate (``edge-ser condition-gate``) helps only where it sends clean recordings to the clean
 members and rooms and noise to the whole ensemble; this reports its mean probability of
 "degraded" over the speech windows of up to ``--files`` files per corpus, clean and under each
 ``--condition`` (``benchmarks/audio_conditions.py``), with each corpus scored by its own
@@ -43,9 +43,9 @@ def main() -> None:
         files = chosen_files([source], args.files, 1)
         corpus = files[0][0]
         pipe = Pipeline(load_manifest(models[corpus]), num_threads=1)
-        if pipe.gate is None:
+        if pipe.condition_gate is None:
             raise SystemExit(f"error: {models[corpus]} has no gate")
-        gate = pipe.gate
+        gate = pipe.condition_gate
         sr = pipe.manifest.frontend.sr
         d: dict[str, list[float]] = {"clean": [], **{s: [] for s in changes}}
         for _, path in files:

@@ -160,7 +160,7 @@ def merge(sources: tuple[str, ...], out: Path, temperature: float | None,
                f"{len(m.features)} feature streams ({', '.join(m.features)})")
 
 
-@click.command(name="gate")
+@click.command(name="condition-gate")
 @click.argument("models", type=click.Path(path_type=Path))
 @click.option("--data", "data", multiple=True, required=True, metavar="FORMAT:PATH",
               help="Training corpus the gate learns rooms and noise over (repeatable).")
@@ -173,8 +173,9 @@ def merge(sources: tuple[str, ...], out: Path, temperature: float | None,
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), required=True,
               help="MODELS_DIR to write (the models with the gate).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists (atomically).")
-def gate(models: Path, data: tuple[str, ...], clean: tuple[str, ...], streams: tuple[str, ...],
-         files_per_corpus: int | None, out: Path, force: bool) -> None:
+def condition_gate(models: Path, data: tuple[str, ...], clean: tuple[str, ...],
+                   streams: tuple[str, ...], files_per_corpus: int | None, out: Path,
+                   force: bool) -> None:
     """Give MODELS a condition gate: the CLEAN members vote alone on windows that sound
     clean, all members on windows that sound like a room or noise.
 

@@ -20,7 +20,7 @@ import numpy as np
 from edge.corpora import load_corpus
 from edge.errors import ConfigError
 from edge.gate import gate_inputs
-from edge.manifest import GateSpec, Manifest, load_manifest, write_manifest
+from edge.manifest import ConditionGateSpec, Manifest, load_manifest, write_manifest
 from edge.pipeline import Pipeline
 from edge.wav import read_wav
 from train.datasets import CorpusSource
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GateFitConfig:
-    """What ``edge-ser gate`` fits (one definition of its defaults)."""
+    """What ``edge-ser condition-gate`` fits (one definition of its defaults)."""
 
     clean_members: tuple[str, ...]
     streams: tuple[str, ...] = ()  # empty: the clean members' streams
@@ -105,7 +105,7 @@ def chosen_files(sources: Sequence[str], per_corpus: int, seed: int
 
 
 def fit_gate(models: Path, sources: Sequence[str], cfg: GateFitConfig,
-             log: Callable[[str], None] = lambda _: None) -> GateSpec:
+             log: Callable[[str], None] = lambda _: None) -> ConditionGateSpec:
     """The gate for ``models``, fitted on ``sources`` (``FORMAT:PATH``, training corpora)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -137,19 +137,20 @@ def fit_gate(models: Path, sources: Sequence[str], cfg: GateFitConfig,
     lr = LogisticRegression(C=cfg.l2, max_iter=2000)
     lr.fit((xa - mean) / std, np.array(y), sample_weight=np.array(w) / np.mean(w))
     corpora = sorted({c for c, _ in files})
-    return GateSpec(streams, tuple(cfg.clean_members), tuple(map(float, mean)),
+    return ConditionGateSpec(streams, tuple(cfg.clean_members), tuple(map(float, mean)),
                     tuple(map(float, std)), tuple(map(float, lr.coef_[0])),
                     float(lr.intercept_[0]),
                     f"{len(files)} files of {', '.join(corpora)}, each as recorded and in a "
                     f"generated room and in noise at {cfg.snr_db[0]:g}-{cfg.snr_db[1]:g} dB SNR")
 
 
-def write_gated(models: Path, out: Path, gate: GateSpec, *, force: bool = False) -> Manifest:
+def write_gated(models: Path, out: Path, gate: ConditionGateSpec, *, force: bool = False
+                ) -> Manifest:
     """``models`` copied to ``out`` with ``gate`` in its manifest, all at once."""
     from convert.package import check_target, staged
 
     check_target(out, force)
-    manifest = replace(load_manifest(models), gate=gate, root=None)
+    manifest = replace(load_manifest(models), condition_gate=gate, root=None)
     with staged(out, force) as stage:
         for item in Path(models).iterdir():
             if item.name == "manifest.json":

@@ -180,7 +180,7 @@ def merged_manifest(sources: Sequence[MergeSource], temperature: float | None = 
                        "metadata": m.metadata, **({"renamed": renamed} if renamed else {})})
     metadata = {"merged_by": f"edge-ser {__version__}", "sources": record}
     manifest = replace(base, features=streams, members=tuple(members), metadata=metadata,
-                       root=None, training=_training(manifests), gate=None,
+                       root=None, training=_training(manifests), condition_gate=None,
                        calibration=_calibration(manifests, sources, temperature))
     manifest.validate()
     return manifest, files

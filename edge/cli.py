@@ -26,14 +26,15 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train.cli:train", "Train members with speaker-independent K-fold evaluation."),
     "convert": ("convert.cli:convert", "Prune and quantize a run into int8 TFLite + manifest."),
     "merge": ("convert.cli:merge", "Merge converted model folders into one ensemble."),
-    "gate": ("convert.cli:gate", "Give models a gate that weighs their votes by room and noise."),
+    "condition-gate": ("convert.cli:condition_gate",
+                       "Give models a gate that weighs their votes by room and noise."),
 }
 # What each lazy command needs beyond the edge install (import names).
 LAZY_REQUIRES: dict[str, tuple[str, ...]] = {
     "train": ("tensorflow", "tf_keras", "librosa", "sklearn"),
     "convert": ("tensorflow", "tf_keras", "tensorflow_model_optimization"),
     "merge": (),
-    "gate": ("scipy", "sklearn"),
+    "condition-gate": ("scipy", "sklearn"),
 }
 
 

@@ -2,8 +2,8 @@
 
 Why: the kernels that reach furthest across corpora and languages (the ``rbf`` members) lose
 12 points in a room and 6 at 20 dB SNR, where the whole ensemble loses 3 and 2. A small
-logistic detector on the window's statistics (the manifest's ``gate``, fitted on rooms and
-noise generated over training corpora by ``edge-ser gate``) says how likely the window is
+logistic detector on the window's statistics (the manifest's ``condition_gate``, fitted on rooms and
+noise generated over training corpora by ``edge-ser condition-gate``) says how likely the window is
 degraded, ``d``; the vote is ``(1 - d) * clean + d * all``, where ``clean`` is the soft vote of
 the gate's clean members and ``all`` the manifest's own vote.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.manifest import GateSpec, Manifest
+from edge.manifest import ConditionGateSpec, Manifest
 
 
 def window_statistics(x: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ def gate_inputs(feats: dict[str, np.ndarray], streams: tuple[str, ...]) -> np.nd
 class ConditionGate:
     """A manifest's gate, bound to its member order."""
 
-    def __init__(self, manifest: Manifest, spec: GateSpec) -> None:
+    def __init__(self, manifest: Manifest, spec: ConditionGateSpec) -> None:
         self.spec = spec
         names = [mb.name for mb in manifest.members]
         self.clean = np.array([names.index(n) for n in spec.clean_members])

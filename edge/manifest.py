@@ -362,7 +362,7 @@ GATE_STATISTICS = ("mean", "std", "mean_abs_delta")
 
 
 @dataclass(frozen=True)
-class GateSpec:
+class ConditionGateSpec:
     """A condition gate (edge.gate): a logistic detector of rooms and noise on the window's
     statistics. Why: the members that reach furthest across corpora on clean audio
     (``clean_members``) fail in a room or in noise, where the whole ensemble holds; the gate's
@@ -384,7 +384,8 @@ class GateSpec:
                 "fitted_on": self.fitted_on}
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "manifest.gate") -> GateSpec:
+    def from_dict(cls, d: Any, where: str = "manifest.condition_gate"
+                  ) -> ConditionGateSpec:
         if not isinstance(d, dict):
             raise ModelError(f"{where} must be a JSON object")
         stats = _req(d, "statistics", list, where)
@@ -415,7 +416,7 @@ SECTIONS: dict[str, type] = {
     "training": TrainingSpec,
     "calibration": CalibrationSpec,
     "enrolment": EnrolmentSpec,
-    "gate": GateSpec,
+    "condition_gate": ConditionGateSpec,
 }
 
 
@@ -446,7 +447,7 @@ class Manifest:
     training: TrainingSpec | None = None  # None: not recorded
     calibration: CalibrationSpec | None = None  # None: probabilities used as the members give them
     enrolment: EnrolmentSpec | None = None  # None: EnrolmentSpec() (global features, no prior)
-    gate: GateSpec | None = None  # None: the vote is the voting rule's alone
+    condition_gate: ConditionGateSpec | None = None  # None: the voting rule's vote alone
 
     def check_reproducible(self) -> None:
         """Refuse models whose training input the device cannot reproduce (ModelError)."""
@@ -701,25 +702,27 @@ def _validate(m: Manifest) -> None:
     if level is not None and (len(level) != 2 or not -100.0 <= level[0] <= level[1] <= 0.0):
         raise ModelError("manifest.speech.level_dbfs must be [low, high] with "
                          f"-100 <= low <= high <= 0, got {list(level)}")
-    if m.gate is not None:
-        _validate_gate(m, m.gate)
+    if m.condition_gate is not None:
+        _validate_condition_gate(m, m.condition_gate)
 
 
-def _validate_gate(m: Manifest, g: GateSpec) -> None:
+def _validate_condition_gate(m: Manifest, g: ConditionGateSpec) -> None:
     used = {mb.feature for mb in m.members}
     for stream in g.streams:
         if stream not in used:
-            raise ModelError(f"manifest.gate: stream {stream!r} is not read by any member")
+            raise ModelError(f"manifest.condition_gate: stream {stream!r} is not read by any "
+                             "member")
     names = {mb.name for mb in m.members}
     for name in g.clean_members:
         if name not in names:
-            raise ModelError(f"manifest.gate: clean member {name!r} is not in manifest.members")
+            raise ModelError(f"manifest.condition_gate: clean member {name!r} is not in "
+                             "manifest.members")
     n = len(GATE_STATISTICS) * sum(m.features[s].dim for s in g.streams)
     if not len(g.mean) == len(g.std) == len(g.coef) == n:
-        raise ModelError(f"manifest.gate: mean, std and coef need {n} values each "
+        raise ModelError(f"manifest.condition_gate: mean, std and coef need {n} values each "
                          f"({len(GATE_STATISTICS)} statistics of {', '.join(g.streams)})")
     if not all(0 < v <= FLOAT32_MAX for v in g.std):
-        raise ModelError("manifest.gate: std must be positive")
+        raise ModelError("manifest.condition_gate: std must be positive")
 
 
 def _validate_member(m: Manifest, mb: Member) -> None:

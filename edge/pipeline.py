@@ -243,8 +243,9 @@ class Pipeline:
         self._member_streams = [mb.feature for mb in manifest.members]
         self._predicts = [model.predict for model in self.members]
         self.voter = Voter(manifest.voting, [mb.weight for mb in manifest.members])
-        self.gate = ConditionGate(manifest, manifest.gate) if manifest.gate else None
-        #: called with each classified window's normalised streams (``edge-ser gate`` fits on them)
+        self.condition_gate = (ConditionGate(manifest, manifest.condition_gate)
+                               if manifest.condition_gate else None)
+        #: called with each classified window's normalised streams (``edge-ser condition-gate``)
         self.feature_tap: Callable[[dict[str, np.ndarray]], None] | None = None
         cal = manifest.calibration
         self._temperature = cal.temperature if cal is not None else 1.0
@@ -382,8 +383,9 @@ class Pipeline:
     def _vote(self, outs: np.ndarray, feats: dict[str, np.ndarray] | None = None
               ) -> np.ndarray:
         probs = self.voter(outs)
-        if self.gate is not None and feats is not None:
-            probs = self.gate.mix(outs, probs, self.gate.degraded(feats))
+        gate = self.condition_gate
+        if gate is not None and feats is not None:
+            probs = gate.mix(outs, probs, gate.degraded(feats))
         if self._temperature != 1.0:
             probs = apply_temperature(probs, self._temperature).astype(probs.dtype)
         if self._prior is not None:

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, harmonic_chirp, run_cli, write_pcm16
 
 COMMANDS = ("listen", "classify", "evaluate", "bench", "devices", "info", "features", "train",
-            "convert", "merge", "gate", "serve", "enrol", "speakers")
+            "convert", "merge", "condition-gate", "serve", "enrol", "speakers")
 
 # A meta-path hook that makes TensorFlow look uninstalled, to test the lazy commands' message.
 BLOCK_TF = """

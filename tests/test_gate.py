@@ -14,7 +14,7 @@ from fixtures.tiny import TINY, copy_tiny, renamed_copy
 
 from edge.errors import ModelError
 from edge.gate import ConditionGate, window_statistics
-from edge.manifest import GateSpec, load_manifest, write_manifest
+from edge.manifest import ConditionGateSpec, load_manifest, write_manifest
 from edge.pipeline import Pipeline
 
 
@@ -24,15 +24,15 @@ def test_window_statistics_are_mean_spread_and_change() -> None:
     np.testing.assert_allclose(got, [2.0, 2.0, np.std([0, 2, 4]), np.std([1, 1, 4]), 2.0, 1.5])
 
 
-def gate_for(manifest, bias: float, coef: float = 0.0) -> GateSpec:  # type: ignore[no-untyped-def]
+def gate_for(manifest, bias: float, coef: float = 0.0) -> ConditionGateSpec:  # type: ignore[no-untyped-def]
     n = 3 * manifest.features["mfcc"].dim
-    return GateSpec(("mfcc",), ("m1-mfcc",), (0.0,) * n, (1.0,) * n, (coef,) * n, bias)
+    return ConditionGateSpec(("mfcc",), ("m1-mfcc",), (0.0,) * n, (1.0,) * n, (coef,) * n, bias)
 
 
 def gated_copy(tmp_path: Path, spec_of) -> Path:  # type: ignore[no-untyped-def]
     folder = copy_tiny(tmp_path)
     m = load_manifest(folder)
-    write_manifest(replace(m, gate=spec_of(m), root=None), folder)
+    write_manifest(replace(m, condition_gate=spec_of(m), root=None), folder)
     return folder
 
 
@@ -80,7 +80,7 @@ def test_a_broken_gate_is_refused_in_one_line(tmp_path: Path, change, message: s
     folder = gated_copy(tmp_path, lambda m: gate_for(m, 0.0))
     path = folder / "manifest.json"
     data = json.loads(path.read_text())
-    change(data["gate"])
+    change(data["condition_gate"])
     path.write_text(json.dumps(data))
     with pytest.raises(ModelError, match=message):
         load_manifest(folder)
@@ -97,7 +97,7 @@ def test_merging_drops_a_gate(tmp_path: Path) -> None:
     (tmp_path / "other").mkdir()
     other = renamed_copy(tmp_path / "other", fill=None, mfcc_shift=0.0)
     out = merge([MergeSource(folder), MergeSource(other)], tmp_path / "merged").manifest
-    assert load_manifest(folder).gate is not None and out.gate is None
+    assert load_manifest(folder).condition_gate is not None and out.condition_gate is None
 
 
 def voices(root: Path, n: int, seed: int) -> list[Path]:
@@ -123,10 +123,10 @@ def test_a_fitted_gate_tells_rooms_and_noise_from_clean_voices(tmp_path: Path) -
     cfg = GateFitConfig(("m1-mfcc",), ("mfcc", "mfcc_d+pitch+rms"), files_per_corpus=12)
     spec = fit_gate(TINY, [f"folders:{tmp_path / 'train'}"], cfg)
     assert spec.clean_members == ("m1-mfcc",) and "12 files" in spec.fitted_on
-    m = replace(load_manifest(TINY), gate=spec)
+    m = replace(load_manifest(TINY), condition_gate=spec)
     m.validate()
     pipe = Pipeline(m)
-    gate = pipe.gate
+    gate = pipe.condition_gate
     assert gate is not None
     changes = copy_changes(replace(cfg, seed=5))  # other rooms, other noise
     scores: dict[str, list[float]] = {"clean": [], "room": [], "noise": []}
@@ -147,16 +147,16 @@ def test_the_gate_command_writes_gated_models_and_refuses_unknown_members(
     pytest.importorskip("sklearn")
     voices(tmp_path / "train", 10, seed=3)
     out = tmp_path / "gated"
-    r = run_cli("gate", str(TINY), "--data", f"folders:{tmp_path / 'train'}", "--clean",
+    r = run_cli("condition-gate", str(TINY), "--data", f"folders:{tmp_path / 'train'}", "--clean",
                 "m1-mfcc", "--files-per-corpus", "10", "--out", str(out))
     assert r.returncode == 0, r.stderr
     m = load_manifest(out)
-    assert m.gate is not None and m.gate.streams == ("mfcc",)
+    assert m.condition_gate is not None and m.condition_gate.streams == ("mfcc",)
     assert {p.name for p in out.glob("*.tflite")} == {p.name for p in TINY.glob("*.tflite")}
     r = run_cli("classify", "--models", str(out), str(write_pcm16(
         tmp_path / "a.wav", harmonic_chirp(seconds=2.0), 16000)))
     assert r.returncode == 0, r.stderr
-    r = run_cli("gate", str(TINY), "--data", f"folders:{tmp_path / 'train'}", "--clean",
+    r = run_cli("condition-gate", str(TINY), "--data", f"folders:{tmp_path / 'train'}", "--clean",
                 "nobody", "--out", str(tmp_path / "other"))
     assert r.returncode != 0 and "no member 'nobody'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "other").exists()

@@ -75,7 +75,7 @@ def test_leave_one_corpus_out_through_the_device(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     for corpus, other in (("ravdess", "nemo"), ("nemo", "ravdess")):
         gate = json.loads((tmp_path / "work" / f"A+B-{corpus}-int8-gated" / "manifest.json")
-                          .read_text())["gate"]
+                          .read_text())["condition_gate"]
         assert gate["clean_members"] == ["m1-rbf-mfcc"] and gate["streams"] == ["mfcc"]
         assert f"files of {other}," in gate["fitted_on"]
     assert "condition gate per fold with A" in (tmp_path / "gated.md").read_text()

@@ -77,9 +77,9 @@ def describe_manifest(m: Manifest) -> str:
     if sp.level_dbfs is not None:
         lines.append(f"level:    trained on speech at {sp.level_dbfs[0]:g} to {sp.level_dbfs[1]:g} "
                      "dBFS (`classify --json` gives a recording's level_dbfs)")
-    if m.gate is not None:
-        lines.append(f"gate:     {', '.join(m.gate.clean_members)} vote alone on windows that "
-                     f"sound clean (a detector of rooms and noise on {', '.join(m.gate.streams)})")
+    if (cg := m.condition_gate) is not None:
+        lines.append(f"condition gate: {', '.join(cg.clean_members)} vote alone on windows that "
+                     f"sound clean (a detector of rooms and noise on {', '.join(cg.streams)})")
     en = m.enrolment
     lines.append("enrolment: " + ("not recorded (global features, no prior correction: a "
                                   "speaker profile changes nothing)" if en is None else
