@@ -583,6 +583,11 @@ def _tensor_from_dict(d: Any, where: str) -> TensorSpec:
     return TensorSpec(tuple(shape), dtype, q)
 
 
+#: The manifest's own keys besides its optional SECTIONS.
+_TOP_KEYS = ("format", "version", "labels", "frontend", "window", "features", "members",
+             "voting", "metadata")
+
+
 def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
     """Parse (and validate) a manifest from its JSON object."""
     if not isinstance(data, dict):
@@ -595,6 +600,10 @@ def manifest_from_dict(data: Any, root: Path | None = None) -> Manifest:
             f"manifest version {version!r} is not supported (this edge-ser reads version "
             f"{MANIFEST_VERSION}); convert the models again or upgrade edge-ser"
         )
+    unknown = sorted(set(data) - set(_TOP_KEYS) - set(SECTIONS))
+    if unknown:  # a section this runtime would ignore could change what the models mean
+        raise ModelError(f"manifest has an unknown section {unknown[0]!r} (made by a newer "
+                         "edge-ser? upgrade edge-ser or convert the models again)")
     labels = _req(data, "labels", list, "manifest")
     try:
         frontend = FrontendConfig.from_dict(_req(data, "frontend", dict, "manifest"))

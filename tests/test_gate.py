@@ -160,3 +160,14 @@ def test_the_gate_command_writes_gated_models_and_refuses_unknown_members(
                 "nobody", "--out", str(tmp_path / "other"))
     assert r.returncode != 0 and "no member 'nobody'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "other").exists()
+
+
+def test_a_section_this_runtime_does_not_know_is_refused(tmp_path: Path) -> None:
+    """Ignoring it would change what the models mean (a gate an older runtime skips)."""
+    folder = copy_tiny(tmp_path)
+    path = folder / "manifest.json"
+    data = json.loads(path.read_text())
+    data["gate"] = {"streams": ["mfcc"]}
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="unknown section 'gate'"):
+        load_manifest(folder)
