@@ -31,7 +31,7 @@ from edge.errors import ConfigError, ModelError
 from edge.frontend.config import FrontendConfig
 from edge.frontend.kinds import feature_dim
 from edge.frontend.vad import VadConfig, speech_gate
-from edge.frontend.windows import WINDOW_FILLS, window_frames
+from edge.frontend.windows import MIN_STD, WINDOW_FILLS, window_frames
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "edge-ser-manifest"
@@ -696,10 +696,10 @@ def _validate(m: Manifest) -> None:
         if len(f.mean) != dim or len(f.std) != dim:
             raise ModelError(f"feature {kind!r}: mean/std must have {dim} values")
         if not all(abs(v) <= FLOAT32_MAX for v in f.mean) or not all(
-            0 < v <= FLOAT32_MAX for v in f.std
+            MIN_STD <= v <= FLOAT32_MAX for v in f.std
         ):
-            raise ModelError(f"feature {kind!r}: mean must be finite and std finite and positive "
-                             "(as float32: the device normalises in float32)")
+            raise ModelError(f"feature {kind!r}: mean must be finite and std finite and at least "
+                             f"{MIN_STD:g} (as float32: the device normalises in float32)")
     if not m.members:
         raise ModelError("manifest lists no members")
     names = [mb.name for mb in m.members]
@@ -730,8 +730,8 @@ def _validate_condition_gate(m: Manifest, g: ConditionGateSpec) -> None:
     if not len(g.mean) == len(g.std) == len(g.coef) == n:
         raise ModelError(f"manifest.condition_gate: mean, std and coef need {n} values each "
                          f"({len(GATE_STATISTICS)} statistics of {', '.join(g.streams)})")
-    if not all(0 < v <= FLOAT32_MAX for v in g.std):
-        raise ModelError("manifest.condition_gate: std must be positive")
+    if not all(MIN_STD <= v <= FLOAT32_MAX for v in g.std):
+        raise ModelError(f"manifest.condition_gate: std must be at least {MIN_STD:g}")
 
 
 def _validate_member(m: Manifest, mb: Member) -> None:

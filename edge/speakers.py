@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from edge.errors import SpeakerError
+from edge.frontend.windows import MIN_STD as STATS_MIN_STD
 from edge.frontend.windows import SPEAKER_MIN_STD
 from edge.manifest import Manifest, sha256_bytes
 
@@ -209,8 +210,8 @@ def profile_from_dict(d: Any, name: str) -> SpeakerProfile:
         mean, std = _vector(fd.get("mean")), _vector(fd.get("std"))
         if mean is None or std is None or len(mean) != len(std):
             raise bad(f"features[{kind!r}] needs mean and std of equal length, finite numbers")
-        if not all(s > 0 for s in std):
-            raise bad(f"features[{kind!r}].std must be positive")
+        if not all(s >= STATS_MIN_STD for s in std):
+            raise bad(f"features[{kind!r}].std must be positive (at least {STATS_MIN_STD:g})")
         features[str(kind)] = FeatureStats(mean, std)
     prior = _vector(d.get("prior"))
     if prior is None or len(prior) != len(labels) or min(prior) < 0 or not (

@@ -73,7 +73,7 @@ def test_the_gate_reads_the_window() -> None:
     (lambda d: d.update(clean_members=["nobody"]), "clean member 'nobody'"),
     (lambda d: d.update(coef=d["coef"][:-1]), "need 120 values each"),
     (lambda d: d.update(statistics=["mean"]), "statistics must be"),
-    (lambda d: d.update(std=[0.0] * len(d["std"])), "std must be positive"),
+    (lambda d: d.update(std=[1e-38] * len(d["std"])), "std must be at least"),
     (lambda d: d.update(bias="high"), "bias"),
 ])
 def test_a_broken_gate_is_refused_in_one_line(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]

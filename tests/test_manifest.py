@@ -132,7 +132,11 @@ def test_missing_member_file(tmp_path: Path) -> None:
         (lambda d: d["features"]["mfcc"].update(fill="noise"), "'mfcc': fill must be one of"),
         (lambda d: d["features"]["mfcc"].update(kind="mfcc_zz"), "unknown"),
         (lambda d: d["features"]["mfcc"].update(kind="mfcc+pitch"), "the front end gives"),
-        (lambda d: d["features"]["mfcc"]["std"].__setitem__(0, 0.0), "std finite and positive"),
+        (lambda d: d["features"]["mfcc"]["std"].__setitem__(0, 0.0), "std finite and at least"),
+        # found by the fuzz test: a float32-tiny std divides ordinary features past float32
+        (lambda d: d["features"]["mfcc"]["std"].__setitem__(0, 1.1754943508222875e-38),
+         "std finite and at least"),
+        (lambda d: d.update(gates={}), "unknown section 'gates'"),
         (lambda d: d["frontend"].update(n_mfcc=13), "the front end gives 13"),
         (lambda d: d["frontend"].update(bogus=1), "unknown front-end config key"),
         (lambda d: d.pop("labels"), "lacks 'labels'"),

@@ -109,10 +109,15 @@ def normalize(x: np.ndarray, mean: np.ndarray | list[float] | tuple[float, ...],
     return ((x - m) / s).astype(np.float32)
 
 
-def fit_normalization(x: np.ndarray, min_std: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+#: The smallest standard deviation statistics may have: a smaller one divides a feature's
+#: ordinary values past float32 (the manifest refuses it, fitting floors at it).
+MIN_STD = 1e-6
+
+
+def fit_normalization(x: np.ndarray, min_std: float = MIN_STD) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std over every frame of ``x`` (``[..., dim]``), float64.
 
-    ``std`` is floored at ``min_std`` so that it is always positive (the manifest requires it).
+    ``std`` is floored at ``min_std`` so that it is never below what the manifest accepts.
     """
     flat = np.asarray(x, dtype=np.float64).reshape(-1, np.shape(x)[-1])
     if flat.shape[0] == 0:
