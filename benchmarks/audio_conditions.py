@@ -27,22 +27,14 @@ def condition(spec: str) -> Transform:
     from train import augment
 
     name, _, arg = spec.partition(":")
-
-    def rng(path: str) -> np.random.Generator:
-        return augment.copy_rng(path, 0, 20)
-
-    def clip(y: np.ndarray) -> np.ndarray:
-        return np.clip(y, -1.0, 1.0).astype(np.float32)
-
     try:
         value = float(arg) if arg else None
     except ValueError:
         raise SystemExit(f"error: --condition {spec}: {arg!r} is not a number") from None
     if name in ("telephone", "cheap_mic", "reverb") and value is None:
-        fn = getattr(augment, name)
-        return lambda y, sr, path: clip(fn(y, sr, rng(path)))
+        return augment.per_file(getattr(augment, name), 0, 20)
     if name == "noise" and value is not None:
-        return lambda y, sr, path: clip(augment.add_noise(y, value, rng(path)))
+        return augment.per_file(lambda y, sr, rng: augment.add_noise(y, value, rng), 0, 20)
     if name == "gain" and value is not None:
         return lambda y, sr, path: apply_gain(y, value)
     raise SystemExit(f"error: unknown --condition {spec!r} (telephone, cheap_mic, reverb, "

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import save_report
 from convert.gate import chosen_files
 from edge.manifest import load_manifest
-from edge.pipeline import Pipeline
+from edge.pipeline import FILE_BLOCK_SECONDS, Pipeline
 from edge.wav import iter_wav_blocks
 
 
@@ -37,9 +37,9 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = {}
     for source in args.data:
         files = chosen_files([source], args.files, 2)
-        levels = [lv for _, path in files
-                  if (lv := pipe.classify_blocks(iter_wav_blocks(path, 0.25, sr)).level_dbfs)
-                  is not None]
+        results = [pipe.classify_blocks(iter_wav_blocks(path, FILE_BLOCK_SECONDS, sr))
+                   for _, path in files]
+        levels = [r.level_dbfs for r in results if r.level_dbfs is not None]
         q10, q50, q90 = np.percentile(levels, [10, 50, 90])
         rows[files[0][0]] = {"files": len(levels), "p10": q10, "median": q50, "p90": q90}
         print(files[0][0], {k: round(v, 1) for k, v in rows[files[0][0]].items()}, flush=True)

@@ -52,9 +52,14 @@ def converted(run: Path, set_name: str, mode: str, out: Path) -> Path:
     return out
 
 
+def fold_name(run: str, corpus: str, mode: str) -> str:
+    """The work folder of one run's set for a held-out corpus, converted in ``mode``."""
+    return f"{run}-{corpus}-{mode}"
+
+
 def ensemble(runs: dict[str, Path], corpus: str, mode: str, work: Path) -> Path:
     """The set ``loco-CORPUS`` of every run, converted and (several runs) merged."""
-    folders = [converted(run, f"loco-{corpus}", mode, work / f"{name}-{corpus}-{mode}")
+    folders = [converted(run, f"loco-{corpus}", mode, work / fold_name(name, corpus, mode))
                for name, run in runs.items()]
     if len(folders) == 1:
         return folders[0]
@@ -75,7 +80,7 @@ class GatePlan:
     files_per_corpus: int
 
 
-def gated(models: Path, corpus: str, plan: GatePlan) -> Path:
+def gated(models: Path, corpus: str, mode: str, plan: GatePlan) -> Path:
     """``models`` with the fold's gate, unless already there."""
     from convert.gate import GateFitConfig, fit_gate, write_gated
 
@@ -83,8 +88,9 @@ def gated(models: Path, corpus: str, plan: GatePlan) -> Path:
     if (out / "manifest.json").is_file():
         return out
     sources = load_manifest(models).metadata["sources"]
+    wanted = {fold_name(run, corpus, mode) for run in plan.clean_runs}
     clean = tuple(name for src in sources for name in src["members"]
-                  if Path(src["models"]).name.split("-")[0] in plan.clean_runs)
+                  if Path(src["models"]).name in wanted)
     train = [d for d in plan.data if CorpusSource.parse(d).fmt != corpus]
     if len(train) == len(plan.data) or not clean:
         raise SystemExit(f"error: the gate for {corpus} needs --gate-data with {corpus} among "
@@ -151,7 +157,7 @@ def main() -> None:
             for mode in modes:
                 models = ensemble(runs, corpus, mode, args.work)
                 if plan is not None:
-                    models = gated(models, corpus, plan)
+                    models = gated(models, corpus, mode, plan)
                 row = device_score(models, source, args.work / f"score-{models.name}.json")
                 rows[corpus][mode] = row["core4_uar"]
                 print(f"{corpus} {mode}: core-4 {100 * row['core4_uar']:.1f}", flush=True)
@@ -160,7 +166,7 @@ def main() -> None:
             for spec, change in changes.items():
                 models = ensemble(runs, corpus, "int8", args.work)
                 if plan is not None:
-                    models = gated(models, corpus, plan)
+                    models = gated(models, corpus, "int8", plan)
                 tag = spec.replace(":", "")
                 row = device_score(models, source, args.work / f"score-{models.name}-{tag}.json",
                                    change)

@@ -59,12 +59,8 @@ def training_change(kind: str) -> Transform:
     """A training copy's change, from a generator the held-out conditions do not use."""
     from train import augment
 
-    def change(y: np.ndarray, sr: int, path: str) -> np.ndarray:
-        rng = augment.copy_rng(path, 7, 20)
-        out = augment.reverb(y, sr, rng) if kind == "room" else \
-            augment.add_noise(y, float(rng.uniform(10, 30)), rng)
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
-    return change
+    return augment.per_file(augment.reverb if kind == "room" else augment.noise_between(10, 30),
+                            7, 20)
 
 
 def changed_frames(ds: Dataset, kind: str, change: Transform) -> list[np.ndarray]:

@@ -47,16 +47,8 @@ def copy_changes(cfg: GateFitConfig) -> dict[str, Change]:
     """The degraded copies the gate learns from, each drawn per file."""
     from train import augment
 
-    def room(y: np.ndarray, sr: int, path: str) -> np.ndarray:
-        out = augment.reverb(y, sr, augment.copy_rng(path, ROOM_COPY, cfg.seed))
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
-
-    def noise(y: np.ndarray, sr: int, path: str) -> np.ndarray:
-        rng = augment.copy_rng(path, NOISE_COPY, cfg.seed)
-        out = augment.add_noise(y, float(rng.uniform(*cfg.snr_db)), rng)
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
-
-    return {"room": room, "noise": noise}
+    return {"room": augment.per_file(augment.reverb, ROOM_COPY, cfg.seed),
+            "noise": augment.per_file(augment.noise_between(*cfg.snr_db), NOISE_COPY, cfg.seed)}
 
 
 def gate_streams(manifest: Manifest, cfg: GateFitConfig) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.manifest import ConditionGateSpec, Manifest
+from edge.vote import vote
 
 
 def window_statistics(x: np.ndarray) -> np.ndarray:
@@ -49,8 +50,6 @@ class ConditionGate:
     def mix(self, outs: np.ndarray, voted: np.ndarray, d: float) -> np.ndarray:
         """``(1 - d)`` × the clean members' soft vote + ``d`` × ``voted`` (the manifest's
         vote of all members), as a probability vector of ``voted``'s dtype."""
-        clean = np.asarray(outs, dtype=np.float64)[self.clean].mean(axis=0)
-        clean = np.clip(clean, 0.0, None)
-        clean = clean / clean.sum() if clean.sum() > 0 else np.full_like(clean, 1 / len(clean))
+        clean = vote(np.asarray(outs)[self.clean], "soft").astype(np.float64)
         p = (1.0 - d) * clean + d * np.asarray(voted, dtype=np.float64)
         return (p / p.sum()).astype(voted.dtype)

@@ -65,9 +65,14 @@ class LevelAdvice:
         self._windows = 0
         self.said = False
 
+    @property
+    def listening(self) -> bool:
+        """Whether a window can still change what it says (callers skip measuring otherwise)."""
+        return self.trained is not None and not self.said
+
     def add(self, speech: bool, level: float | None) -> str | None:
         """One window (is it speech, its level); the advice, the first time there is one."""
-        if self.said or self.trained is None:
+        if not self.listening:
             return None
         self._windows += 1
         if level is not None:

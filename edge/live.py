@@ -86,8 +86,8 @@ def run_stream(
 
     def report(result: WindowResult, src: AudioSource) -> None:
         summary.windows += 1
-        if (said := advice.add(pipeline.speech.gate(result.speech_ratio),
-                               result.level_dbfs)) is not None:
+        if advice.listening and (said := advice.add(pipeline.speech.gate(result.speech_ratio),
+                                                     result.level_dbfs)) is not None:
             warn(said)
         lost = drops(src)
         news = result.decision.is_new

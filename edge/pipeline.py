@@ -31,7 +31,7 @@ stages (``edge-ser bench``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,7 +81,13 @@ class WindowResult:
     speech_ratio: float
     probs: np.ndarray | None  # ensemble probabilities; None when the gate skipped the models
     decision: Decision
-    level_dbfs: float | None = None  # how loud the window is (edge.level); None: digital silence
+    rms: np.ndarray | None = field(default=None, repr=False, compare=False)  # its frames' RMS
+
+    @property
+    def level_dbfs(self) -> float | None:
+        """How loud the window is (edge.level; None: digital silence), measured only when
+        asked: ``listen``'s level advice asks while it listens, nothing else on the live path."""
+        return None if self.rms is None else window_level(self.rms)
 
 
 @dataclass(frozen=True)
@@ -477,7 +483,7 @@ class Pipeline:
             decision = self._name_speaker(decision)
         self._windows += 1
         return WindowResult(self._windows - 1, start_s, end_s, ratio, probs, decision,
-                            window_level(window["rms"]))
+                            window["rms"])
 
     def _name_speaker(self, decision: Decision) -> Decision:
         """The decision names the profile in use; with ``auto`` a new pick is news (the

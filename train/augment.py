@@ -11,6 +11,7 @@ place that decides, and it returns only the clean copy for anything but ``"train
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -102,6 +103,25 @@ def reverb(y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     out = fftconvolve(y, ir)[: len(y)]
     peak = np.max(np.abs(out)) + 1e-12
     return (out * min(1.0, np.max(np.abs(y)) / peak)).astype(np.float32)
+
+
+#: ``fn(samples, sr, rng)``: one of this module's changes, drawing from ``rng``.
+RandomChange = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+
+
+def noise_between(low_db: float, high_db: float) -> RandomChange:
+    """:func:`add_noise` at an SNR drawn from ``[low_db, high_db]`` by the change's own rng."""
+    return lambda y, sr, rng: add_noise(y, float(rng.uniform(low_db, high_db)), rng)
+
+
+def per_file(fn: RandomChange, copy: int, seed: int
+             ) -> Callable[[np.ndarray, int, str], np.ndarray]:
+    """``fn`` as a change of a recording (samples, sr, path), its generator fixed by the file,
+    ``copy`` and ``seed`` (:func:`copy_rng`; so a rerun changes every file the same way), the
+    result clipped to [-1, 1] as a converter would. Benchmark conditions and the copies that
+    fits outside the trainer learn from are all made here."""
+    return lambda y, sr, path: np.clip(fn(y, sr, copy_rng(path, copy, seed)), -1.0, 1.0
+                                       ).astype(np.float32)
 
 
 def speed(y: np.ndarray, factor: float) -> np.ndarray:
