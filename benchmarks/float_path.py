@@ -72,6 +72,7 @@ def librosa_flatness(y: np.ndarray, cfg: Any, librosa: Any) -> np.ndarray:
 
 def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) -> np.ndarray:
     """``[frames, dim]`` of ``kind`` from librosa, parameters taken from the FrontendConfig."""
+    from edge.frontend.features import relative_level
     from edge.frontend.kinds import parse_kind
 
     stft = dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
@@ -116,6 +117,8 @@ def librosa_kind(y: np.ndarray, cfg: Any, kind: str, librosa: Any, frames: int) 
     cols = []
     for part in parse_kind(kind):
         x = np.atleast_2d(base(part.base))[:, :frames]
+        if part.relative:
+            x = relative_level(x.T, part.base).T
         cols.append(x)
         for order in range(1, part.delta_order + 1):
             cols.append(librosa.feature.delta(x, width=cfg.delta_width, order=order, axis=-1))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.frontend.features import LEVEL_PERCENTILE
 from edge.frontend.vad import DIGITAL_SILENCE_DBFS, level_dbfs
 
 STEP_DB = 0.25  # histogram resolution
-#: the percentile of frame levels reported: the loud part of speech, which a recording with
-#: speech in at least 1 frame of 20 reaches whatever its pauses hold
-PERCENTILE = 95.0
+PERCENTILE = LEVEL_PERCENTILE  # the percentile of frame levels reported
 
 
 class LevelMeter:

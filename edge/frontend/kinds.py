@@ -3,6 +3,9 @@
 A kind is one or more base features joined by ``+``, e.g. ``"mfcc"``, ``"logmel"`` or
 ``"mfcc_d+chroma+pitch+rms"``. A suffix ``_d`` appends the first delta, ``_dd`` the first and
 second deltas (``librosa.feature.delta`` over ``delta_width`` frames, computed per window).
+A suffix ``_r`` before them (``mfcc_r``, ``logmel_r_d``, ``rms_r``; the bases in
+:data:`LEVEL_BASES` only) takes the window's own level out of the base, so that the member
+never sees how loud the microphone is (:func:`edge.frontend.features.relative_level`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from edge.errors import ConfigError
 from edge.frontend.config import BASE_KINDS, FrontendConfig
 from edge.frontend.spectral import SHAPE_NAMES
 
+#: The bases that carry the absolute level (a gain moves them), which ``_r`` can take out.
+LEVEL_BASES: tuple[str, ...] = ("mfcc", "logmel", "rms")
+
 
 @dataclass(frozen=True)
 class KindPart:
     base: str
     delta_order: int  # 0: none, 1: + delta, 2: + delta and delta-delta
+    relative: bool = False  # ``_r``: the window's level taken out (before the deltas)
 
 
 def parse_kind(kind: str) -> tuple[KindPart, ...]:
@@ -32,12 +39,15 @@ def parse_kind(kind: str) -> tuple[KindPart, ...]:
             base, order = name[:-3], 2
         elif name.endswith("_d"):
             base, order = name[:-2], 1
+        relative = base.endswith("_r") and base[:-2] in LEVEL_BASES
+        if relative:
+            base = base[:-2]
         if base not in BASE_KINDS:
             raise ConfigError(
                 f"unknown feature {name!r} in kind {kind!r} (known: {', '.join(BASE_KINDS)},"
-                " each optionally with _d or _dd)"
+                f" each optionally with _d or _dd; {', '.join(LEVEL_BASES)} also with _r)"
             )
-        parts.append(KindPart(base, order))
+        parts.append(KindPart(base, order, relative))
     bases = [p.base for p in parts]
     if len(set(bases)) != len(bases):
         raise ConfigError(f"feature kind {kind!r} names a base feature twice")
