@@ -128,3 +128,36 @@ def test_merge_records_the_trained_level(tmp_path: Path) -> None:
 def test_info_shows_the_trained_level(tmp_path: Path) -> None:
     r = run_cli("info", "--models", str(with_level(tmp_path, [-18.0, -15.0])))
     assert r.returncode == 0 and "trained on speech at -18 to -15 dBFS" in r.stdout
+
+
+def test_the_level_probe_brings_each_speaker_to_the_trained_level(tiny_corpus: Path,
+                                                                   tmp_path: Path) -> None:
+    """benchmarks/level_enrol_probe.py: one gain per speaker from its enrolment clips, the
+    fold's target the median of the other corpora's levels."""
+    import sys
+
+    from benchmarks import level_enrol_probe as probe
+
+    levels = tmp_path / "levels.json"
+    levels.write_text(json.dumps({"per_corpus": {
+        "ravdess": {"median": -40.0}, "a": {"median": -20.0}, "b": {"median": -16.0},
+        "c": {"median": -10.0}}}))
+    assert probe.fold_target(levels, "ravdess") == -16.0  # its own -40 left out
+    with pytest.raises(SystemExit, match="no level of nemo"):
+        probe.fold_target(levels, "nemo")
+    out = tmp_path / "probe"
+    argv = ["level_enrol_probe", "--models-pattern", str(TINY), "--data",
+            f"ravdess:{tiny_corpus}", "--clips", "1", "--levels", str(levels), "--out", str(out)]
+    old, sys.argv = sys.argv, argv
+    try:
+        probe.main()
+    finally:
+        sys.argv = old
+    row = json.loads(out.with_suffix(".json").read_text())["rows"][0]
+    assert row["speakers"] == 4 and row["files"] == 12  # one clip of each of 4 actors enrols
+    for g in row["gains"].values():
+        lo, hi = probe.GAIN_LIMITS_DB
+        assert g["level_dbfs"] + g["gain_db"] == pytest.approx(-16.0, abs=0.01) or \
+            g["gain_db"] in (lo, hi)
+    assert set(row["core4_uar"]) == {"as recorded", "speaker's gain"}
+    assert "| ravdess | 12 (4) | -16.0 |" in out.with_suffix(".md").read_text()
