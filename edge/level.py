@@ -14,7 +14,6 @@ from edge.frontend.features import LEVEL_PERCENTILE
 from edge.frontend.vad import DIGITAL_SILENCE_DBFS, level_dbfs
 
 STEP_DB = 0.25  # histogram resolution
-PERCENTILE = LEVEL_PERCENTILE  # the percentile of frame levels reported
 
 
 class LevelMeter:
@@ -30,7 +29,7 @@ class LevelMeter:
         idx = np.searchsorted(self._edges, db[db > DIGITAL_SILENCE_DBFS], side="right") - 1
         np.add.at(self._counts, np.clip(idx, 0, self._edges.size - 1), 1)
 
-    def level(self, percentile: float = PERCENTILE) -> float | None:
+    def level(self, percentile: float = LEVEL_PERCENTILE) -> float | None:
         """The ``percentile``-th frame level in dBFS (None before any frame)."""
         n = int(self._counts.sum())
         if n == 0:
@@ -39,7 +38,7 @@ class LevelMeter:
         return float(self._edges[min(k, self._edges.size - 1)])
 
 
-def window_level(rms: np.ndarray, percentile: float = PERCENTILE) -> float | None:
+def window_level(rms: np.ndarray, percentile: float = LEVEL_PERCENTILE) -> float | None:
     """:meth:`LevelMeter.level` of one window's frames, exactly (no histogram)."""
     db = level_dbfs(rms)
     db = db[db > DIGITAL_SILENCE_DBFS]

@@ -221,11 +221,12 @@ def relative_level(x: np.ndarray, base: str) -> np.ndarray:
     c0, the only coefficient a gain moves; ``logmel``: every band by the frames' mean band)
     or divided out (``rms``). A gain then changes nothing but what falls under the dB floor.
 
-    Why: the cepstral members lose 6-7 points of core-4 UAR 10 dB quieter
-    (``train/results/multicorpus/loco-device-level-*.md``) and training copies at +-20 dB did
-    not teach them to ignore it. A high percentile is the loud part of the window's speech
-    however many of its frames are pauses or padding. Per window (as deltas are): on the device
-    a window is all there is.
+    Why: cepstral members on the absolute level lose 6-7 points of core-4 UAR 10 dB quieter,
+    on these kinds 1.2; they also lose the loudness cue, 2.3 points on held-out corpora, so the
+    bundled members do not use them (``train/results/multicorpus/session-24-rule.md``): for
+    far-field microphones. A high percentile is the loud part of the window's speech however
+    many of its frames are pauses or padding. Per window (as deltas are): on the device a
+    window is all there is.
     """
     x = np.array(x, dtype=np.float32)
     if x.shape[0] == 0:
