@@ -1,8 +1,10 @@
 """How loud the speech in a recording is, in dBFS, in bounded memory.
 
-Why: the models lose 7 points of core-4 UAR when a corpus is heard 10 dB quieter and 16 when
-20 dB quieter (``train/results/multicorpus/loco-device-r5-level.md``); a USB microphone across
-a room is easily that much quieter than the close microphones of the training corpora. The
+Why: the bundled models lose 8 points of core-4 UAR when a corpus is heard 10 dB quieter and 17
+when 20 dB quieter (``train/results/multicorpus/loco-device-w10-microphones.md``; the level is
+also an emotion cue, so it cannot simply be taken out: ``session-24-rule.md``); a USB
+microphone across a room is easily that much quieter than the close microphones of the training
+corpora. The
 level ``classify --json`` reports lets a user set the capture gain before trusting a result.
 """
 

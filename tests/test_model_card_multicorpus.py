@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from model_card_multicorpus import (
     band_limit_lines,
+    family_sentence,
     goal_line,
     level_limit_lines,
     robustness_lines,
@@ -76,3 +77,28 @@ def test_the_level_limit_gives_each_gains_cost_and_the_trained_levels(tmp_path: 
     assert "-20 dB -15.0, +6 dB -1.0" in line
     assert "about -18 to -15 dBFS" in line and "ravdess -33.4" in line
     assert level_limit_lines(None, corpora) == []
+
+
+def test_the_card_counts_each_family_of_the_bundled_members() -> None:
+    """Kernel members that also read the RMS are their own family: the card must not call them
+    level-free members of the shape, flatness and pitch."""
+    from edge.manifest import load_manifest
+    from edge.models import DEFAULT_MODELS_DIR
+
+    m = load_manifest(DEFAULT_MODELS_DIR)
+    renamed = {new: old for src in m.metadata.get("sources", [])
+               for new, old in src.get("renamed", {}).items()}
+    arch = {renamed.get(mb.name, mb.name): mb.name.split("-")[1] for mb in m.members}
+    text = family_sentence(m, arch)
+    counts = {"stats": 0, "stats-shape": 0, "rbf": 0, "rbf-rms": 0}
+    for mb in m.members:
+        kind = m.features[mb.feature].kind
+        a = arch[renamed.get(mb.name, mb.name)]
+        counts[a + ("-shape" if a == "stats" and kind.startswith("shape") else
+                    "-rms" if a == "rbf" and "rms" in kind.split("+") else "")] += 1
+    assert f"{counts['stats']} read the window's statistics (mean" in text
+    assert f"{counts['stats-shape']} read the window's statistics of the spectral shape" in text
+    assert f"{counts['rbf']} compare the window's statistics" in text
+    assert (f"{counts['rbf-rms']} do the same with the window's RMS" in text) == \
+        (counts["rbf-rms"] > 0)
+    assert sum(counts.values()) == len(m.members)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tools"))
 from model_card import bench, load, speed_lines  # noqa: E402  (one of each)
 
 from benchmarks.audio_conditions import changed_table  # noqa: E402
+from edge.frontend.kinds import parse_kind  # noqa: E402
 from edge.manifest import Manifest, Member, load_manifest  # noqa: E402
 from train.runs import RunInfo, SetInfo  # noqa: E402
 
@@ -314,7 +315,9 @@ def level_limit_lines(levels: dict[str, Any] | None,
 #: How the card names benchmarks/audio_conditions.py's conditions.
 CONDITION_NAMES = {"reverb": "room (RT60 0.2–0.7 s)", "noise:20": "noise, 20 dB SNR",
                    "noise:10": "noise, 10 dB SNR", "telephone": "phone band (300–3400 Hz)",
-                   "cheap_mic": "cheap microphone", "gain:-20": "20 dB quieter"}
+                   "cheap_mic": "cheap microphone", "gain:-20": "20 dB quieter",
+                   "gain:-10": "10 dB quieter", "gain:-6": "6 dB quieter",
+                   "gain:6": "6 dB louder", "gain:10": "10 dB louder"}
 
 
 def training_lines(final: dict[str, Any]) -> list[str]:
@@ -398,18 +401,24 @@ FAMILIES = {
     "rbf": "compare the window's statistics (mean and spread) of the spectral shape, its "
            "flatness and pitch with learnt prototypes (Gaussian kernels to k-means centres, "
            "then a logistic regression: an RBF SVM's kind of fit that survives int8)",
+    "rbf-rms": "do the same with the window's RMS beside the shape, flatness and pitch (the "
+               "loudness of the clip, a cue that reaches other corpora)",
 }
 
 
 def family_of(manifest: Manifest, member: Member, arch: dict[str, str]) -> str | None:
     """A member's family (a key of FAMILIES): its arch, ``stats-shape`` for statistics of
-    the spectral shape."""
+    the spectral shape, ``rbf-rms`` for kernel members that also read the RMS."""
     # `edge-ser merge` records the name a renamed member has in its final set
     renamed = {new: old for src in manifest.metadata.get("sources", [])
                for new, old in src.get("renamed", {}).items()}
     a = arch.get(renamed.get(member.name, member.name))
-    shape = manifest.features[member.feature].kind.startswith("shape")
-    return "stats-shape" if a == "stats" and shape else a
+    kind = manifest.features[member.feature].kind
+    if a == "stats" and kind.startswith("shape"):
+        return "stats-shape"
+    if a == "rbf" and any(p.base == "rms" for p in parse_kind(kind)):
+        return "rbf-rms"
+    return a
 
 
 def family_sentence(manifest: Manifest, arch: dict[str, str]) -> str:
