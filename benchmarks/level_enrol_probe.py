@@ -28,6 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.cv_int8 import apply_gain
 from benchmarks.report import save_report
 from edge.corpora import map_label
 from edge.frontend import compute_bases
@@ -70,7 +71,6 @@ def score(source: str, models: Path, clips: int, target: float, seed: int) -> di
         level = meter.level()
         gain_db = 0.0 if level is None else float(np.clip(target - level, *GAIN_LIMITS_DB))
         gains[spk] = {"level_dbfs": level, "gain_db": round(gain_db, 2)}
-        g = np.float32(10 ** (gain_db / 20))
         for i in sorted(set(files) - set(enrol)):
             lab, _ = map_label(ds.utts[i].label, labels)
             if lab is None:
@@ -79,8 +79,8 @@ def score(source: str, models: Path, clips: int, target: float, seed: int) -> di
             ids.append(i)
             truth[i] = labels.index(lab)
             raw.append(np.asarray(pipe.classify_audio(y).probs, np.float64))
-            gained.append(np.asarray(pipe.classify_audio(
-                np.clip(y * g, -1.0, 1.0)).probs, np.float64))
+            gained.append(np.asarray(pipe.classify_audio(apply_gain(y, gain_db)).probs,
+                                     np.float64))
     ids_a, names = np.array(ids), [name] * len(ds.utts)
     out = {}
     for tag, p in (("as recorded", raw), ("speaker's gain", gained)):

@@ -4,8 +4,8 @@ Why: the bundled models lose 8 points of core-4 UAR when a corpus is heard 10 dB
 when 20 dB quieter (``train/results/multicorpus/loco-device-w10-microphones.md``; the level is
 also an emotion cue, so it cannot simply be taken out: ``session-24-rule.md``); a USB
 microphone across a room is easily that much quieter than the close microphones of the training
-corpora. The
-level ``classify --json`` reports lets a user set the capture gain before trusting a result.
+corpora. The level ``classify --json`` reports lets a user set the capture gain before trusting
+a result.
 """
 
 from __future__ import annotations

@@ -8,27 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import harmonic_chirp
 
 from edge.errors import ConfigError
-from edge.frontend import FrontendConfig, StreamingFrontend, assemble, compute_bases, feature_dim
+from edge.frontend import (
+    FrontendConfig,
+    StreamingFrontend,
+    assemble,
+    compute_bases,
+    compute_features,
+    feature_dim,
+)
 from edge.frontend.features import LEVEL_PERCENTILE, relative_level
 from edge.frontend.kinds import KindPart, base_kinds_of, parse_kind
 from edge.frontend.windows import frame_windows, window_starts
-
-
-def voice(seconds: float = 3.0, f0: float = 160.0, sr: int = 16000, seed: int = 0) -> np.ndarray:
-    """A voiced tone with vibrato, syllable-rate loudness and pauses, over faint noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.08 * np.sin(2 * np.pi * 3 * t))) / sr
-    y = sum(np.sin(k * phase) / k for k in range(1, 8))
-    envelope = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None) ** 0.5
-    return (0.1 * y * envelope + 1e-3 * rng.standard_normal(t.size)).astype(np.float32)
-
-
-def features(y: np.ndarray, kind: str, cfg: FrontendConfig | None = None) -> np.ndarray:
-    cfg = cfg or FrontendConfig()
-    return assemble(compute_bases(y, cfg, base_kinds_of([kind])), cfg, kind)
 
 
 def test_the_suffix_names_the_level_bases_only() -> None:
@@ -48,21 +41,22 @@ def test_the_suffix_names_the_level_bases_only() -> None:
 
 @pytest.mark.parametrize("gain_db", [-20.0, -10.0, 6.0])
 def test_a_gain_changes_nothing_on_level_free_kinds(gain_db: float) -> None:
-    y = voice()
+    y, cfg = harmonic_chirp(seconds=3.0), FrontendConfig()
     g = np.float32(10 ** (gain_db / 20))
     for kind in ("mfcc_r_d+pitch+rms_r", "logmel_r+rms_r"):
-        ref, quiet = features(y, kind), features(y * g, kind)
+        ref, quiet = compute_features(y, cfg, kind), compute_features(y * g, cfg, kind)
         # the frames above the dB floor are unchanged (the faint noise keeps every frame
         # above it); float32 rounding of the dB values only
         np.testing.assert_allclose(quiet, ref, atol=2e-3, rtol=1e-4)
         absolute = kind.replace("_r", "")
-        moved = np.abs(features(y * g, absolute) - features(y, absolute)).max()
+        moved = np.abs(compute_features(y * g, cfg, absolute)
+                       - compute_features(y, cfg, absolute)).max()
         assert moved > 0.5 * abs(gain_db) * min(1.0, 10 ** (gain_db / 20))  # absolute kinds move
 
 
 def test_what_is_taken_out() -> None:
     cfg = FrontendConfig()
-    bases = compute_bases(voice(), cfg, ("mfcc", "logmel", "rms"))
+    bases = compute_bases(harmonic_chirp(seconds=3.0), cfg, ("mfcc", "logmel", "rms"))
     m = relative_level(bases["mfcc"], "mfcc")
     assert np.percentile(m[:, 0], LEVEL_PERCENTILE) == pytest.approx(0.0, abs=1e-3)
     np.testing.assert_array_equal(m[:, 1:], bases["mfcc"][:, 1:])  # only c0 carries the level
@@ -83,7 +77,8 @@ def test_what_is_taken_out() -> None:
 
 def test_the_level_is_the_windows_own_and_deltas_follow_it() -> None:
     cfg = FrontendConfig()
-    y = np.concatenate([voice(1.5), 0.1 * voice(1.5, seed=1)])  # a loud half, a quiet half
+    # a loud half, a quiet half
+    y = np.concatenate([harmonic_chirp(seconds=1.5), 0.1 * harmonic_chirp(seconds=1.5, seed=1)])
     kind = "mfcc_r_d+rms_r"
     bases = compute_bases(y, cfg, ("mfcc", "rms"))
     wins = frame_windows(bases, cfg, kind, 60, 60)
@@ -102,7 +97,7 @@ def test_streamed_level_free_windows_equal_training_windows() -> None:
     """The device assembles ``_r`` per streamed window exactly as training cut them."""
     cfg = FrontendConfig()
     kind = "logmel_r_d+pitch+rms_r"
-    y = voice(3.0, seed=3)
+    y = harmonic_chirp(seconds=3.0, seed=3)
     window, hop = 100, 50
     fe = StreamingFrontend(cfg, base_kinds_of([kind]))
     frames: dict[str, list[np.ndarray]] = {b: [] for b in fe.bases}
@@ -123,8 +118,8 @@ def test_librosa_reference_takes_the_same_level_out() -> None:
     from benchmarks.float_path import librosa_kind
 
     cfg = FrontendConfig()
-    y = voice(1.0)
-    ours = features(y, "mfcc_r+rms_r")
+    y = harmonic_chirp(seconds=1.0)
+    ours = compute_features(y, FrontendConfig(), "mfcc_r+rms_r")
     ref = librosa_kind(y, cfg, "mfcc_r+rms_r", librosa, ours.shape[0])
     np.testing.assert_allclose(ref[:, 0], ours[:, 0], atol=5e-3)
     np.testing.assert_allclose(ref[:, -1], ours[:, -1], rtol=1e-4, atol=1e-6)
